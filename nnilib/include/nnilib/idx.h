@@ -1,0 +1,35 @@
+// Reading IDX files (the MNIST / Fashion-MNIST container), gzipped or raw.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace nnilib {
+
+/// An IDX array of unsigned bytes: its dimensions and its row-major data.
+struct IdxArray {
+  std::vector<int64_t> dims;
+  std::vector<uint8_t> data;
+  int64_t count() const { return dims.empty() ? 0 : dims.front(); }
+};
+
+/// Reads an IDX file of unsigned bytes with `expected_ndims` dimensions. The file
+/// may be gzip-compressed or raw (detected from its content, not its name).
+/// Validates the magic number, the element type, the number of dimensions, and
+/// that the data is exactly as long as the dimensions say (truncated and
+/// oversized files are rejected). Throws DataError("<path>: <what is wrong>").
+IdxArray read_idx(const std::string& path, int expected_ndims);
+
+/// Images and labels read from a matching pair of IDX files.
+struct LabeledImages {
+  IdxArray images;  ///< [N, rows, cols]
+  IdxArray labels;  ///< [N]
+};
+
+/// Reads an image file (3 dims, rows x cols as given) and a label file (1 dim)
+/// and checks that they agree: same item count, every label in [0, num_classes).
+LabeledImages read_idx_pair(const std::string& images_path, const std::string& labels_path,
+                            int64_t rows, int64_t cols, int num_classes);
+
+}  // namespace nnilib

@@ -1,0 +1,89 @@
+// Training and evaluating a TrialSpec on Fashion-MNIST (no torch in this header).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "nnilib/dataset_options.h"
+#include "nnilib/model_spec.h"
+#include "nnilib/params.h"
+
+namespace nnilib {
+
+struct FashionMnist;  // data.h (torch)
+
+/// How to train (everything that is not a searched parameter).
+struct TrainOptions {
+  std::string device = "auto";  ///< "auto" (CUDA when available), "cpu" or "cuda[:N]"
+  int threads = 0;              ///< intra-op threads; 0 = all cores
+  uint64_t seed = 1;            ///< model initialisation and shuffling
+  int64_t eval_batch_size = 1000;
+  bool evaluate_test = true;    ///< evaluate the test split after the last epoch
+  std::string weights_path;     ///< save the final weights here ("" = do not save)
+};
+
+/// Figures of one finished epoch.
+struct EpochStats {
+  int epoch = 0;  ///< 1-based
+  double train_loss = 0;
+  double train_accuracy = 0;
+  double val_loss = 0;
+  double val_accuracy = 0;
+  double images_per_second = 0;  ///< training throughput of this epoch
+  double eval_images_per_second = 0;  ///< validation throughput of this epoch
+  double epoch_seconds = 0;      ///< training + validation time of this epoch
+  double elapsed_seconds = 0;    ///< since training started
+};
+
+/// Facts known once the model is built, before the first batch.
+struct TrainStart {
+  std::string device;
+  int threads = 0;
+  int64_t train_size = 0;
+  int64_t val_size = 0;
+  int64_t test_size = 0;
+  CostEstimate cost;
+  std::string architecture;
+};
+
+/// Receives progress; the trainer polls stop_requested() before every batch.
+class TrainObserver {
+ public:
+  virtual ~TrainObserver() = default;
+  virtual void on_start(const TrainStart&) {}
+  virtual void on_epoch(const EpochStats&) {}
+  virtual bool stop_requested() { return false; }
+};
+
+/// The outcome of a training run.
+struct TrainResult {
+  TrainStart start;
+  std::vector<EpochStats> curve;
+  double final_val_accuracy = 0;
+  double best_val_accuracy = 0;
+  int best_epoch = 0;
+  double test_accuracy = -1;  ///< -1 when not evaluated
+  double test_loss = -1;
+  double seconds = 0;         ///< wall time of training and evaluation
+  bool interrupted = false;   ///< stopped by stop_requested() before the end
+};
+
+/// Trains `spec` on `data` (see data.h). Throws DivergedError when the loss
+/// becomes NaN or infinite, UsageError for an unavailable device.
+TrainResult train(const TrialSpec& spec, const FashionMnist& data, const TrainOptions& options,
+                  TrainObserver& observer);
+
+/// Loads the data set described by `data` and trains on it.
+TrainResult train(const TrialSpec& spec, const DataOptions& data, const TrainOptions& options,
+                  TrainObserver& observer);
+
+/// "epoch  3/10  train_loss 0.3012  train_acc 0.8912  val_loss ...  val_acc 0.9011  2150 img/s  61.2 s"
+std::string format_epoch(const EpochStats& e, int epochs);
+
+/// The JSON summary of a run: parameters, curve, accuracies, cost, wall time.
+nlohmann::json summary_json(const TrialSpec& spec, const TrainResult& result);
+
+}  // namespace nnilib

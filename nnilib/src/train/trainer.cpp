@@ -1,0 +1,231 @@
+#include "nnilib/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "nnilib/data.h"
+#include "nnilib/error.h"
+#include "nnilib/model.h"
+
+namespace nnilib {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+torch::Device resolve_device(const std::string& name) {
+  if (name == "auto") return torch::cuda::is_available() ? torch::kCUDA : torch::kCPU;
+  if (name == "cpu") return torch::kCPU;
+  if (name.rfind("cuda", 0) == 0) {
+    if (!torch::cuda::is_available()) {
+      throw UsageError("--device " + name + ": CUDA is not available (this LibTorch build has " +
+                       "no CUDA support or no GPU is visible); use --device cpu or auto");
+    }
+    try {
+      return torch::Device(name);
+    } catch (const c10::Error&) {
+      throw UsageError("--device " + name + ": not a valid device (expected auto, cpu, cuda or cuda:N)");
+    }
+  }
+  throw UsageError("--device " + name + ": unknown device (expected auto, cpu, cuda or cuda:N)");
+}
+
+struct Evaluation {
+  double loss = 0;
+  double accuracy = 0;
+};
+
+// Whole-split evaluation in large batches, without autograd bookkeeping.
+Evaluation evaluate(Cnn& model, const Split& split, int64_t batch_size) {
+  torch::InferenceMode guard;
+  model->eval();
+  torch::Tensor loss_sum = torch::zeros({}, split.images.options());
+  torch::Tensor correct = torch::zeros({}, split.labels.options());
+  const int64_t n = split.size();
+  for (int64_t i = 0; i < n; i += batch_size) {
+    const int64_t len = std::min(batch_size, n - i);
+    torch::Tensor x = split.images.narrow(0, i, len);
+    torch::Tensor y = split.labels.narrow(0, i, len);
+    torch::Tensor logits = model->forward(x);
+    loss_sum += torch::nn::functional::cross_entropy(
+        logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+    correct += logits.argmax(1).eq(y).sum();
+  }
+  model->train();
+  if (n == 0) return {};
+  return {loss_sum.item<double>() / n, static_cast<double>(correct.item<int64_t>()) / n};
+}
+
+void save_weights(Cnn& model, const std::string& path) {
+  const std::string tmp = path + ".tmp";
+  try {
+    torch::serialize::OutputArchive archive;
+    model->to(torch::kCPU);
+    model->save(archive);
+    archive.save_to(tmp);
+    std::filesystem::rename(tmp, path);
+  } catch (const std::exception& e) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
+    throw IoError(path + ": cannot save the model weights (" + std::string(e.what()).substr(0, 200) + ")");
+  }
+}
+
+}  // namespace
+
+TrainResult train(const TrialSpec& spec, const FashionMnist& host_data, const TrainOptions& options,
+                  TrainObserver& observer) {
+  const auto t0 = Clock::now();
+  const torch::Device device = resolve_device(options.device);
+  const int threads = options.threads > 0
+                          ? options.threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // LibTorch defaults to one thread here whatever the core count: set it explicitly.
+  torch::set_num_threads(threads);
+  torch::manual_seed(options.seed);
+  if (options.eval_batch_size < 1) throw UsageError("--eval-batch-size must be at least 1");
+
+  const FashionMnist data = device.is_cpu() ? host_data : to_device(host_data, device);
+  Cnn model(spec.model);
+  model->to(device);
+  torch::optim::Adam optimizer(model->parameters(),
+                               torch::optim::AdamOptions(spec.hyper.learning_rate));
+
+  TrainResult result;
+  result.start.device = device.str();
+  result.start.threads = threads;
+  result.start.train_size = data.train.size();
+  result.start.val_size = data.val.size();
+  result.start.test_size = options.evaluate_test ? data.test.size() : 0;
+  result.start.cost = estimate_cost(spec.model);
+  result.start.architecture = describe(spec.model);
+  observer.on_start(result.start);
+
+  const int64_t n = data.train.size();
+  const int64_t batch = spec.hyper.batch_size;
+  const auto index_options = torch::TensorOptions().dtype(torch::kLong).device(device);
+  for (int epoch = 1; epoch <= spec.hyper.epochs && !result.interrupted; ++epoch) {
+    const auto te = Clock::now();
+    model->train();
+    // Per-epoch shuffle: one index permutation; batches are gathered with index_select.
+    const torch::Tensor perm = torch::randperm(n, torch::TensorOptions().dtype(torch::kLong)).to(device);
+    torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(device));
+    torch::Tensor correct = torch::zeros({}, index_options);
+    int64_t seen = 0;
+    for (int64_t i = 0; i < n; i += batch) {
+      if (observer.stop_requested()) {
+        result.interrupted = true;
+        break;
+      }
+      const int64_t len = std::min(batch, n - i);
+      const torch::Tensor idx = perm.narrow(0, i, len);
+      const torch::Tensor x = data.train.images.index_select(0, idx);
+      const torch::Tensor y = data.train.labels.index_select(0, idx);
+      optimizer.zero_grad();
+      const torch::Tensor logits = model->forward(x);
+      const torch::Tensor loss = torch::nn::functional::cross_entropy(logits, y);
+      const float loss_value = loss.item<float>();
+      if (!std::isfinite(loss_value)) {
+        throw DivergedError("training diverged: loss is " + std::to_string(loss_value) +
+                            " at epoch " + std::to_string(epoch) + ", batch " +
+                            std::to_string(i / batch + 1) + " (try a lower learning_rate)");
+      }
+      loss.backward();
+      optimizer.step();
+      loss_sum += loss.detach().to(torch::kDouble) * len;
+      correct += logits.detach().argmax(1).eq(y).sum();
+      seen += len;
+    }
+    if (result.interrupted) break;
+    const double train_seconds = seconds_since(te);
+    const auto tv = Clock::now();
+    const Evaluation val = evaluate(model, data.val, options.eval_batch_size);
+    const double val_seconds = seconds_since(tv);
+    EpochStats e;
+    e.epoch = epoch;
+    e.train_loss = loss_sum.item<double>() / static_cast<double>(seen);
+    e.train_accuracy = static_cast<double>(correct.item<int64_t>()) / static_cast<double>(seen);
+    e.val_loss = val.loss;
+    e.val_accuracy = val.accuracy;
+    e.images_per_second = static_cast<double>(seen) / train_seconds;
+    e.eval_images_per_second = static_cast<double>(data.val.size()) / val_seconds;
+    e.epoch_seconds = seconds_since(te);
+    e.elapsed_seconds = seconds_since(t0);
+    result.curve.push_back(e);
+    if (e.val_accuracy > result.best_val_accuracy || result.best_epoch == 0) {
+      result.best_val_accuracy = e.val_accuracy;
+      result.best_epoch = epoch;
+    }
+    observer.on_epoch(e);
+  }
+  if (!result.curve.empty()) result.final_val_accuracy = result.curve.back().val_accuracy;
+  if (!result.interrupted && options.evaluate_test && data.test.size() > 0) {
+    const Evaluation test = evaluate(model, data.test, options.eval_batch_size);
+    result.test_accuracy = test.accuracy;
+    result.test_loss = test.loss;
+  }
+  if (!options.weights_path.empty() && !result.curve.empty()) save_weights(model, options.weights_path);
+  result.seconds = seconds_since(t0);
+  return result;
+}
+
+TrainResult train(const TrialSpec& spec, const DataOptions& data, const TrainOptions& options,
+                  TrainObserver& observer) {
+  return train(spec, load_fashion_mnist(data), options, observer);
+}
+
+std::string format_epoch(const EpochStats& e, int epochs) {
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "epoch %3d/%-3d train_loss %.4f  train_acc %.4f  val_loss %.4f  val_acc %.4f  "
+                "%6.0f img/s  %7.1f s",
+                e.epoch, epochs, e.train_loss, e.train_accuracy, e.val_loss, e.val_accuracy,
+                e.images_per_second, e.elapsed_seconds);
+  return line;
+}
+
+nlohmann::json summary_json(const TrialSpec& spec, const TrainResult& r) {
+  nlohmann::json curve = nlohmann::json::array();
+  for (const EpochStats& e : r.curve) {
+    curve.push_back({{"epoch", e.epoch},
+                     {"train_loss", e.train_loss},
+                     {"train_accuracy", e.train_accuracy},
+                     {"val_loss", e.val_loss},
+                     {"val_accuracy", e.val_accuracy},
+                     {"images_per_second", e.images_per_second},
+                     {"elapsed_seconds", e.elapsed_seconds}});
+  }
+  nlohmann::json j = {
+      {"parameters", spec.parameters},
+      {"architecture", r.start.architecture},
+      {"device", r.start.device},
+      {"threads", r.start.threads},
+      {"train_size", r.start.train_size},
+      {"val_size", r.start.val_size},
+      {"epochs_completed", r.curve.size()},
+      {"interrupted", r.interrupted},
+      {"curve", curve},
+      {"final_val_accuracy", r.final_val_accuracy},
+      {"best_val_accuracy", r.best_val_accuracy},
+      {"best_epoch", r.best_epoch},
+      {"params", r.start.cost.params},
+      {"macs", r.start.cost.macs},
+      {"seconds", r.seconds},
+  };
+  if (r.test_accuracy >= 0) {
+    j["test_accuracy"] = r.test_accuracy;
+    j["test_loss"] = r.test_loss;
+    j["test_size"] = r.start.test_size;
+  } else {
+    j["test_accuracy"] = nullptr;
+  }
+  return j;
+}
+
+}  // namespace nnilib
