@@ -12,6 +12,7 @@ packages=(
   nlohmann-json3-dev               # JSON: parameters, NNI messages, summaries
   libcpp-httplib-dev               # HTTP client/server: NNI's v3 trial channel and its test stand-in
   libcli11-dev                     # command-line parsing
+  libyaml-cpp-dev                  # YAML: NNI's experiment config.yml, read by the embedded runner
   zlib1g-dev                       # reading the gzipped IDX files
   catch2                           # unit tests (Catch2 v2)
   dataset-fashion-mnist            # the real data set, /usr/share/datasets/fashion-mnist

@@ -3,6 +3,7 @@
 
 #include "nnilib/error.h"
 #include "nnilib/params.h"
+#include "nnilib/space.h"
 
 using nlohmann::json;
 using nnilib::ParamError;
@@ -34,7 +35,8 @@ TEST_CASE("defaults are the seed's middle choices and build the seed's CNN") {
   CHECK(spec.hyper.learning_rate == 0.001);
   CHECK(spec.hyper.batch_size == 64);
   CHECK(spec.hyper.epochs == 10);
-  CHECK(nnilib::describe(spec.model) == "conv64k3 relu > conv64k3 relu maxpool2 > fc100 relu > fc10");
+  CHECK(nnilib::describe(spec.model) ==
+        "conv64k3 relu > conv64k3 relu maxpool2 > fc100 relu > fc10");
   CHECK(spec.parameters.size() == nnilib::parameter_table().size());
 }
 
@@ -76,23 +78,27 @@ TEST_CASE("TRIAL_BUDGET sets the epochs") {
 TEST_CASE("each kind of bad parameter is rejected with what is accepted") {
   SECTION("unknown name lists the accepted names") {
     const std::string e = error_of(json{{"filter_size_c3", 32}});
-    CHECK_THAT(e, Catch::StartsWith("unknown parameter \"filter_size_c3\" (accepted: filter_size_c1, "));
+    CHECK_THAT(
+        e, Catch::StartsWith("unknown parameter \"filter_size_c3\" (accepted: filter_size_c1, "));
     CHECK_THAT(e, Catch::Contains("learning_rate") && Catch::Contains("TRIAL_BUDGET"));
   }
   SECTION("a value outside the choices lists them") {
     CHECK(error_of(json{{"filter_size_c1", 48}}) ==
           "parameter \"filter_size_c1\" = 48 is not one of 32, 64, 128");
-    CHECK(error_of(json{{"kernel_size_c2", 7}}) == "parameter \"kernel_size_c2\" = 7 is not one of 3, 5");
+    CHECK(error_of(json{{"kernel_size_c2", 7}}) ==
+          "parameter \"kernel_size_c2\" = 7 is not one of 3, 5");
   }
   SECTION("a value out of its range gives the range") {
     CHECK(error_of(json{{"learning_rate", 2.5}}) ==
           "parameter \"learning_rate\" = 2.5 is out of range [1e-06, 1]");
-    CHECK(error_of(json{{"batch_size", 0}}) == "parameter \"batch_size\" = 0 is out of range [1, 4096]");
+    CHECK(error_of(json{{"batch_size", 0}}) ==
+          "parameter \"batch_size\" = 0 is out of range [1, 4096]");
     CHECK(error_of(json{{"epochs", -3}}) == "parameter \"epochs\" = -3 is out of range [1, 1000]");
   }
   SECTION("a value of the wrong type names the type") {
-    CHECK(error_of(json{{"nb_units", "100"}}) ==
-          "parameter \"nb_units\" must be an integer, got \"100\" (string); accepted: 80, 100, 120");
+    CHECK(
+        error_of(json{{"nb_units", "100"}}) ==
+        "parameter \"nb_units\" must be an integer, got \"100\" (string); accepted: 80, 100, 120");
     CHECK(error_of(json{{"learning_rate", true}}) ==
           "parameter \"learning_rate\" must be a number, got true (boolean); accepted: [1e-06, 1]");
     CHECK_THAT(error_of(json{{"nb_units", json::array({100})}}), Catch::Contains("(array)"));
@@ -100,6 +106,20 @@ TEST_CASE("each kind of bad parameter is rejected with what is accepted") {
           "parameter \"nb_units\" must be an integer, got 100.5; accepted: 80, 100, 120");
   }
   SECTION("parameters that are not an object") {
-    CHECK_THAT(error_of(json::array({1, 2})), Catch::StartsWith("parameters must be a JSON object, got array"));
+    CHECK_THAT(error_of(json::array({1, 2})),
+               Catch::StartsWith("parameters must be a JSON object, got array"));
+  }
+}
+
+TEST_CASE("every sample of the shipped search_space.json is accepted by the trial") {
+  const nnilib::SearchSpace space =
+      nnilib::SearchSpace::load(std::string(NNILIB_SOURCE_DIR) + "/search_space.json");
+  nnilib::SpaceRng rng(11);
+  for (int i = 0; i < 300; ++i) {
+    const json params = space.sample(rng);
+    INFO(params.dump());
+    const auto spec = trial_spec_from_parameters(params);
+    CHECK(spec.hyper.learning_rate >= 0.001);
+    CHECK(spec.hyper.learning_rate <= 0.01);
   }
 }

@@ -1,40 +1,47 @@
-// fmnist-trial: trains one CNN on Fashion-MNIST and reports how it did.
-// Standalone: parameters from --params / --params-file; results printed.
+// fmnist-trial: trains one CNN on Fashion-MNIST and reports how it did, as an NNI
+// trial (v3 HTTP, legacy file or legacy stdout channel, chosen as NNI's SDK does)
+// or standalone (parameters from --params / --params-file, results printed).
 #include <CLI/CLI.hpp>
 
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <sstream>
 
 #include "nnilib/blas.h"
 #include "nnilib/error.h"
 #include "nnilib/params.h"
 #include "nnilib/trainer.h"
+#include "nnilib/trial.h"
 
 namespace {
 
 std::atomic<int> g_signal{0};
 
 extern "C" void on_signal(int sig) {
-  if (g_signal.load() == 0) g_signal.store(sig);
+  int expected = 0;
+  g_signal.compare_exchange_strong(expected, sig);  // NNI may send SIGINT again: keep the first
 }
 
 void install_signal_handlers() {
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;
+  sa.sa_flags = 0;  // no SA_RESTART: a blocking wait returns early
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-/// Prints one line per epoch and stops at the next batch after a signal.
-class ConsoleObserver : public nnilib::TrainObserver {
+bool interrupted() { return g_signal.load() != 0; }
+
+/// Prints one line per epoch, reports it to NNI, and stops at the next batch after
+/// a signal.
+class TrialObserver : public nnilib::TrainObserver {
  public:
-  ConsoleObserver(int epochs, bool quiet) : epochs_(epochs), quiet_(quiet) {}
+  TrialObserver(nnilib::Trial& trial, int epochs, bool quiet)
+      : trial_(trial), epochs_(epochs), quiet_(quiet) {}
   void on_start(const nnilib::TrainStart& s) override {
     if (quiet_) return;
     std::printf("model  %s\n", s.architecture.c_str());
@@ -46,13 +53,20 @@ class ConsoleObserver : public nnilib::TrainObserver {
     std::fflush(stdout);
   }
   void on_epoch(const nnilib::EpochStats& e) override {
-    if (quiet_) return;
-    std::printf("%s\n", nnilib::format_epoch(e, epochs_).c_str());
-    std::fflush(stdout);
+    if (!quiet_) {
+      std::printf("%s\n", nnilib::format_epoch(e, epochs_).c_str());
+      std::fflush(stdout);
+    }
+    // Numbers only, so NNI's web UI can chart every key.
+    trial_.report_intermediate_result({{"default", e.val_accuracy},
+                                       {"val_loss", e.val_loss},
+                                       {"train_loss", e.train_loss},
+                                       {"train_accuracy", e.train_accuracy}});
   }
-  bool stop_requested() override { return g_signal.load() != 0; }
+  bool stop_requested() override { return interrupted(); }
 
  private:
+  nnilib::Trial& trial_;
   int epochs_;
   bool quiet_;
 };
@@ -74,6 +88,8 @@ nlohmann::json read_params_file(const std::string& path) {
   return parse_json_text(buf.str(), path);
 }
 
+// Writes through a temporary file and a rename: a reader never sees half a file,
+// and an interrupted write leaves the previous version in place.
 void write_text_file(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp";
   {
@@ -81,7 +97,9 @@ void write_text_file(const std::string& path, const std::string& text) {
     out << text;
     if (!out.flush()) throw nnilib::IoError(path + ": cannot write");
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw nnilib::IoError(path + ": cannot write");
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) throw nnilib::IoError(path + ": cannot write (" + ec.message() + ")");
 }
 
 std::string parameter_help() {
@@ -98,37 +116,94 @@ std::string parameter_help() {
 struct Cli {
   std::string params_text;
   std::string params_file;
+  std::string output_dir;
   std::string output;
   std::string weights;
+  bool no_save = false;
   bool quiet = false;
   bool list_params = false;
+  int nni_retries = 4;
+  int nni_backoff_ms = 500;
+  int nni_timeout_ms = 3000;
+  double nni_parameter_wait_s = 600;
   nnilib::DataOptions data;
   nnilib::TrainOptions train;
 };
 
+std::string join_path(const std::string& dir, const std::string& name) {
+  return (std::filesystem::path(dir) / name).string();
+}
+
 int run(const Cli& cli) {
-  nlohmann::json params = nlohmann::json::object();
-  if (!cli.params_file.empty()) params = read_params_file(cli.params_file);
+  install_signal_handlers();
+  nlohmann::json cli_params = nlohmann::json::object();
+  if (!cli.params_file.empty()) cli_params = read_params_file(cli.params_file);
   if (!cli.params_text.empty()) {
-    params = nnilib::merge_parameters(params, parse_json_text(cli.params_text, "--params"));
+    cli_params = nnilib::merge_parameters(cli_params, parse_json_text(cli.params_text, "--params"));
+  }
+
+  nnilib::ChannelOptions channel;
+  channel.retries = cli.nni_retries;
+  channel.initial_backoff = std::chrono::milliseconds(cli.nni_backoff_ms);
+  channel.request_timeout = std::chrono::milliseconds(cli.nni_timeout_ms);
+  channel.parameter_wait =
+      std::chrono::milliseconds(static_cast<int64_t>(cli.nni_parameter_wait_s * 1000));
+  channel.cancelled = interrupted;
+  nnilib::Trial trial = nnilib::Trial::from_environment(cli_params, channel);
+
+  nlohmann::json params;
+  try {
+    const nnilib::ParameterRecord& record = trial.get_next_parameter();
+    // Under NNI, --params / --params-file give fixed values the tuner does not sample.
+    params =
+        trial.standalone() ? cli_params : nnilib::merge_parameters(cli_params, record.parameters);
+  } catch (const nnilib::ChannelClosed& e) {
+    std::fprintf(stderr, "fmnist-trial: %s; the experiment is stopping, nothing to do\n", e.what());
+    return 0;  // no result is owed
+  }
+  if (!trial.standalone()) {
+    std::printf("nni    trial %s of experiment %s (sequence %d), %s channel, parameters %s\n",
+                trial.trial_id().c_str(), trial.experiment_id().c_str(), trial.sequence_id(),
+                trial.channel_name().c_str(), params.dump().c_str());
   }
   const nnilib::TrialSpec spec = nnilib::trial_spec_from_parameters(params);
 
   const nnilib::BlasInfo blas = nnilib::detect_blas();
-  if (blas.reference) std::fprintf(stderr, "fmnist-trial: %s\n", nnilib::blas_warning(blas).c_str());
+  if (blas.reference)
+    std::fprintf(stderr, "fmnist-trial: %s\n", nnilib::blas_warning(blas).c_str());
 
+  const std::string out_dir = cli.output_dir.empty() ? trial.output_dir() : cli.output_dir;
+  const std::string summary_path =
+      cli.no_save ? cli.output
+                  : (cli.output.empty() ? join_path(out_dir, "summary.json") : cli.output);
   nnilib::TrainOptions options = cli.train;
-  options.weights_path = cli.weights;
-  ConsoleObserver observer(spec.hyper.epochs, cli.quiet);
-  install_signal_handlers();
+  options.weights_path = cli.no_save
+                             ? cli.weights
+                             : (cli.weights.empty() ? join_path(out_dir, "model.pt") : cli.weights);
+  for (const std::string& file : {summary_path, options.weights_path}) {
+    const auto parent = std::filesystem::path(file).parent_path();
+    std::error_code ec;
+    if (!file.empty() && !parent.empty()) std::filesystem::create_directories(parent, ec);
+  }
+
+  TrialObserver observer(trial, spec.hyper.epochs, cli.quiet);
   const nnilib::TrainResult result = nnilib::train(spec, cli.data, options, observer);
   const nlohmann::json summary = nnilib::summary_json(spec, result);
-  if (!cli.output.empty()) write_text_file(cli.output, summary.dump(2) + "\n");
+  if (!summary_path.empty()) write_text_file(summary_path, summary.dump(2) + "\n");
   if (result.interrupted) {
-    std::fprintf(stderr, "fmnist-trial: interrupted by signal %d after %zu epoch(s); no final result\n",
-                 g_signal.load(), result.curve.size());
+    std::fprintf(stderr,
+                 "fmnist-trial: interrupted by %s after %zu epoch(s); %d intermediate result(s) "
+                 "reported, no final result\n",
+                 g_signal.load() == SIGTERM ? "SIGTERM" : "SIGINT", result.curve.size(),
+                 trial.intermediate_count());
     return static_cast<int>(nnilib::ExitCode::kInterrupted);
   }
+  trial.report_final_result({{"default", result.final_val_accuracy},
+                             {"best_val_accuracy", result.best_val_accuracy},
+                             {"test_accuracy", result.test_accuracy},
+                             {"params", result.start.cost.params},
+                             {"macs", result.start.cost.macs},
+                             {"seconds", result.seconds}});
   std::printf("%s\n", summary.dump(2).c_str());
   return 0;
 }
@@ -137,29 +212,63 @@ int run(const Cli& cli) {
 
 int main(int argc, char** argv) {
   Cli cli;
-  CLI::App app{"fmnist-trial: train one CNN on Fashion-MNIST (an NNI trial, or standalone)"};
+  CLI::App app{
+      "fmnist-trial: train one CNN on Fashion-MNIST, as an NNI trial or standalone.\n"
+      "Under NNI (nnictl or fmnist-nas) the parameters come from NNI and every epoch is\n"
+      "reported; run by hand, they come from --params / --params-file."};
   app.footer(parameter_help());
-  app.add_option("--params", cli.params_text, "parameters as a JSON object, e.g. '{\"nb_units\": 120}'");
-  app.add_option("--params-file", cli.params_file, "read parameters from a JSON file (--params wins)");
+  app.add_option("--params", cli.params_text,
+                 "parameters as a JSON object, e.g. '{\"nb_units\": 120}'");
+  app.add_option("--params-file", cli.params_file,
+                 "read parameters from a JSON file (--params wins)");
   app.add_flag("--list-params", cli.list_params, "print the accepted parameters and exit");
   app.add_option("--data-dir", cli.data.dir,
-                 "Fashion-MNIST IDX files (default: $FMNIST_DATA_DIR, else /usr/share/datasets/fashion-mnist)");
+                 "Fashion-MNIST IDX files (default: $FMNIST_DATA_DIR, else "
+                 "/usr/share/datasets/fashion-mnist)");
   app.add_option("--val-size", cli.data.val_size, "training images held out for validation")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--train-size", cli.data.train_size, "training images to use (0 = all the rest)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--test-size", cli.data.test_size, "test images to evaluate (0 = all)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
-  app.add_option("--split-seed", cli.data.split_seed, "seed of the train/validation split")->capture_default_str();
-  app.add_option("--seed", cli.train.seed, "seed of initialisation and shuffling")->capture_default_str();
-  app.add_option("--threads", cli.train.threads, "intra-op threads (0 = all cores)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--split-seed", cli.data.split_seed, "seed of the train/validation split")
+      ->capture_default_str();
+  app.add_option("--seed", cli.train.seed, "seed of initialisation and shuffling")
+      ->capture_default_str();
+  app.add_option("--threads", cli.train.threads,
+                 "intra-op threads (0 = $OMP_NUM_THREADS, else all cores)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--device", cli.train.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   app.add_option("--eval-batch-size", cli.train.eval_batch_size, "batch size for evaluation")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--output", cli.output, "also write the JSON summary to this file");
-  app.add_option("--weights", cli.weights, "save the final weights (LibTorch archive) to this file");
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option(
+      "--output-dir", cli.output_dir,
+      "where summary.json and model.pt go (default: $NNI_OUTPUT_DIR, else the current directory)");
+  app.add_option("--output", cli.output, "write the JSON summary to this file instead");
+  app.add_option("--weights", cli.weights,
+                 "save the final weights (LibTorch archive) to this file instead");
+  app.add_flag("--no-save", cli.no_save,
+               "write no artifacts (except an explicit --output / --weights)");
   app.add_flag("--quiet", cli.quiet, "no per-epoch lines");
+  app.add_option("--nni-retries", cli.nni_retries, "retries of a failed request to the NNI manager")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--nni-backoff-ms", cli.nni_backoff_ms, "first retry delay, doubled each retry")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--nni-timeout-ms", cli.nni_timeout_ms,
+                 "timeout of one request to the NNI manager")
+      ->check(CLI::Range(1100, 600000))
+      ->capture_default_str();
+  app.add_option("--nni-parameter-wait", cli.nni_parameter_wait_s,
+                 "seconds to wait for NNI's parameters before giving up")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -173,9 +282,11 @@ int main(int argc, char** argv) {
   try {
     return run(cli);
   } catch (const nnilib::Error& e) {
+    std::fflush(stdout);
     std::fprintf(stderr, "fmnist-trial: error: %s\n", e.what());
     return static_cast<int>(e.code());
   } catch (const std::exception& e) {
+    std::fflush(stdout);
     std::string what = e.what();
     what = what.substr(0, what.find('\n'));
     std::fprintf(stderr, "fmnist-trial: internal error: %s\n", what.c_str());

@@ -7,8 +7,8 @@ namespace nnilib {
 
 /// The BLAS library loaded into this process.
 struct BlasInfo {
-  std::string name;   ///< "OpenBLAS", "reference BLAS", "unknown" or "none loaded"
-  std::string path;   ///< resolved path of the loaded libblas, if any
+  std::string name;        ///< "OpenBLAS", "reference BLAS", "unknown" or "none loaded"
+  std::string path;        ///< resolved path of the loaded libblas, if any
   bool reference = false;  ///< true for Netlib's reference BLAS (~30x slower than OpenBLAS)
 };
 

@@ -12,11 +12,11 @@ inline constexpr const char* kDefaultDataDir = "/usr/share/datasets/fashion-mnis
 
 /// How to load and split Fashion-MNIST.
 struct DataOptions {
-  std::string dir;             ///< "" = resolve_data_dir("")
-  int64_t val_size = 10000;    ///< held out of the 60,000 training images for validation
-  int64_t train_size = 0;      ///< training images to use after the split; 0 = all the rest
-  int64_t test_size = 0;       ///< test images to use; 0 = all 10,000
-  uint64_t split_seed = 42;    ///< fixed so that every trial validates on the same images
+  std::string dir;           ///< "" = resolve_data_dir("")
+  int64_t val_size = 10000;  ///< held out of the 60,000 training images for validation
+  int64_t train_size = 0;    ///< training images to use after the split; 0 = all the rest
+  int64_t test_size = 0;     ///< test images to use; 0 = all 10,000
+  uint64_t split_seed = 42;  ///< fixed so that every trial validates on the same images
 };
 
 /// The data directory: `flag` if not empty, else $FMNIST_DATA_DIR, else kDefaultDataDir.

@@ -11,15 +11,15 @@ namespace nnilib {
 /// tell them apart.
 enum class ExitCode : int {
   kOk = 0,
-  kInternal = 1,     ///< unexpected failure (a bug, or a LibTorch error we did not foresee)
-  kUsage = 2,        ///< bad command line
-  kParams = 3,       ///< bad parameters or search space (unknown name, wrong type, out of range)
-  kData = 4,         ///< missing or corrupt data file
-  kDiverged = 5,     ///< training loss became NaN or infinite
-  kChannel = 6,      ///< NNI channel failure (manager unreachable, malformed record, closed)
-  kLimit = 7,        ///< architecture over a --max-params / --max-macs / --max-memory limit
-  kIo = 8,           ///< cannot write an output file
-  kInterrupted = 130 ///< stopped by SIGINT/SIGTERM (128 + SIGINT)
+  kInternal = 1,      ///< unexpected failure (a bug, or a LibTorch error we did not foresee)
+  kUsage = 2,         ///< bad command line
+  kParams = 3,        ///< bad parameters or search space (unknown name, wrong type, out of range)
+  kData = 4,          ///< missing or corrupt data file
+  kDiverged = 5,      ///< training loss became NaN or infinite
+  kChannel = 6,       ///< NNI channel failure (manager unreachable, malformed record, closed)
+  kLimit = 7,         ///< architecture over a --max-params / --max-macs / --max-memory limit
+  kIo = 8,            ///< cannot write an output file
+  kInterrupted = 130  ///< stopped by SIGINT/SIGTERM (128 + SIGINT)
 };
 
 /// Base of every error nnilib throws on purpose. what() is one line that names

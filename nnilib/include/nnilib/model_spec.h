@@ -42,9 +42,9 @@ struct FeatureShape {
 
 /// What an architecture costs, computed from the spec alone.
 struct CostEstimate {
-  int64_t params = 0;              ///< trainable parameters
-  int64_t macs = 0;                ///< multiply-accumulates of one image's forward pass
-  int64_t activation_floats = 0;   ///< floats of activations stored for backward, per image
+  int64_t params = 0;                ///< trainable parameters
+  int64_t macs = 0;                  ///< multiply-accumulates of one image's forward pass
+  int64_t activation_floats = 0;     ///< floats of activations stored for backward, per image
   std::vector<FeatureShape> shapes;  ///< after each convolution block
 };
 

@@ -29,9 +29,9 @@ struct TrialSpec {
 /// One accepted parameter, for validation messages, --help and the docs.
 struct ParamInfo {
   std::string name;
-  std::string type;      ///< "int" or "float"
+  std::string type;             ///< "int" or "float"
   std::vector<double> choices;  ///< allowed values; empty = a range
-  double min = 0;        ///< range bounds (inclusive) when choices is empty
+  double min = 0;               ///< range bounds (inclusive) when choices is empty
   double max = 0;
   nlohmann::json default_value;
   std::string meaning;

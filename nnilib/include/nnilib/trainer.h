@@ -15,14 +15,25 @@ namespace nnilib {
 
 struct FashionMnist;  // data.h (torch)
 
+/// Performance switches of the training loop. The defaults are the fastest measured
+/// on CPU (docs/benchmarks.md says what each one buys); results do not depend on them
+/// beyond floating-point summation order.
+struct LoopTuning {
+  bool grads_to_none = true;   ///< drop gradients instead of zeroing them before each batch
+  bool reuse_batch = true;     ///< gather each batch into the same preallocated tensors
+  bool channels_last = false;  ///< NHWC activations and weights (oneDNN's native layout)
+  bool mkldnn = true;          ///< let LibTorch use oneDNN (MKL-DNN) convolutions on CPU
+};
+
 /// How to train (everything that is not a searched parameter).
 struct TrainOptions {
   std::string device = "auto";  ///< "auto" (CUDA when available), "cpu" or "cuda[:N]"
-  int threads = 0;              ///< intra-op threads; 0 = all cores
+  int threads = 0;              ///< intra-op threads; 0 = $OMP_NUM_THREADS, else all cores
   uint64_t seed = 1;            ///< model initialisation and shuffling
   int64_t eval_batch_size = 1000;
-  bool evaluate_test = true;    ///< evaluate the test split after the last epoch
-  std::string weights_path;     ///< save the final weights here ("" = do not save)
+  bool evaluate_test = true;  ///< evaluate the test split after the last epoch
+  std::string weights_path;   ///< save the final weights here ("" = do not save)
+  LoopTuning tuning;
 };
 
 /// Figures of one finished epoch.
@@ -32,10 +43,10 @@ struct EpochStats {
   double train_accuracy = 0;
   double val_loss = 0;
   double val_accuracy = 0;
-  double images_per_second = 0;  ///< training throughput of this epoch
+  double images_per_second = 0;       ///< training throughput of this epoch
   double eval_images_per_second = 0;  ///< validation throughput of this epoch
-  double epoch_seconds = 0;      ///< training + validation time of this epoch
-  double elapsed_seconds = 0;    ///< since training started
+  double epoch_seconds = 0;           ///< training + validation time of this epoch
+  double elapsed_seconds = 0;         ///< since training started
 };
 
 /// Facts known once the model is built, before the first batch.
@@ -67,9 +78,12 @@ struct TrainResult {
   int best_epoch = 0;
   double test_accuracy = -1;  ///< -1 when not evaluated
   double test_loss = -1;
-  double seconds = 0;         ///< wall time of training and evaluation
-  bool interrupted = false;   ///< stopped by stop_requested() before the end
+  double seconds = 0;        ///< wall time of training and evaluation
+  bool interrupted = false;  ///< stopped by stop_requested() before the end
 };
+
+/// The thread count a run uses: `requested` if > 0, else $OMP_NUM_THREADS, else all cores.
+int resolve_threads(int requested);
 
 /// Trains `spec` on `data` (see data.h). Throws DivergedError when the loss
 /// becomes NaN or infinite, UsageError for an unavailable device.
@@ -80,7 +94,8 @@ TrainResult train(const TrialSpec& spec, const FashionMnist& data, const TrainOp
 TrainResult train(const TrialSpec& spec, const DataOptions& data, const TrainOptions& options,
                   TrainObserver& observer);
 
-/// "epoch  3/10  train_loss 0.3012  train_acc 0.8912  val_loss ...  val_acc 0.9011  2150 img/s  61.2 s"
+/// "epoch  3/10  train_loss 0.3012  train_acc 0.8912  val_loss ...  val_acc 0.9011  2150
+/// img/s  61.2 s"
 std::string format_epoch(const EpochStats& e, int epochs);
 
 /// The JSON summary of a run: parameters, curve, accuracies, cost, wall time.

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
@@ -30,7 +31,8 @@ torch::Device resolve_device(const std::string& name) {
     try {
       return torch::Device(name);
     } catch (const c10::Error&) {
-      throw UsageError("--device " + name + ": not a valid device (expected auto, cpu, cuda or cuda:N)");
+      throw UsageError("--device " + name +
+                       ": not a valid device (expected auto, cpu, cuda or cuda:N)");
     }
   }
   throw UsageError("--device " + name + ": unknown device (expected auto, cpu, cuda or cuda:N)");
@@ -39,18 +41,27 @@ torch::Device resolve_device(const std::string& name) {
 struct Evaluation {
   double loss = 0;
   double accuracy = 0;
+  bool interrupted = false;
 };
 
-// Whole-split evaluation in large batches, without autograd bookkeeping.
-Evaluation evaluate(Cnn& model, const Split& split, int64_t batch_size) {
+// Whole-split evaluation in large batches, without autograd bookkeeping. Polls the
+// observer between batches so that a signal is honoured within one batch.
+Evaluation evaluate(Cnn& model, const Split& split, int64_t batch_size, bool channels_last,
+                    TrainObserver& observer) {
   torch::InferenceMode guard;
   model->eval();
   torch::Tensor loss_sum = torch::zeros({}, split.images.options());
   torch::Tensor correct = torch::zeros({}, split.labels.options());
   const int64_t n = split.size();
+  Evaluation result;
   for (int64_t i = 0; i < n; i += batch_size) {
+    if (observer.stop_requested()) {
+      result.interrupted = true;
+      break;
+    }
     const int64_t len = std::min(batch_size, n - i);
     torch::Tensor x = split.images.narrow(0, i, len);
+    if (channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
     torch::Tensor y = split.labels.narrow(0, i, len);
     torch::Tensor logits = model->forward(x);
     loss_sum += torch::nn::functional::cross_entropy(
@@ -58,8 +69,19 @@ Evaluation evaluate(Cnn& model, const Split& split, int64_t batch_size) {
     correct += logits.argmax(1).eq(y).sum();
   }
   model->train();
-  if (n == 0) return {};
-  return {loss_sum.item<double>() / n, static_cast<double>(correct.item<int64_t>()) / n};
+  if (n > 0 && !result.interrupted) {
+    result.loss = loss_sum.item<double>() / static_cast<double>(n);
+    result.accuracy = static_cast<double>(correct.item<int64_t>()) / static_cast<double>(n);
+  }
+  return result;
+}
+
+// Moves 4-d parameters (convolution weights) to NHWC memory order in place.
+void to_channels_last(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : module.parameters()) {
+    if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+  }
 }
 
 void save_weights(Cnn& model, const std::string& path) {
@@ -73,27 +95,43 @@ void save_weights(Cnn& model, const std::string& path) {
   } catch (const std::exception& e) {
     std::error_code ignored;
     std::filesystem::remove(tmp, ignored);
-    throw IoError(path + ": cannot save the model weights (" + std::string(e.what()).substr(0, 200) + ")");
+    throw IoError(path + ": cannot save the model weights (" +
+                  std::string(e.what()).substr(0, 200) + ")");
   }
 }
 
 }  // namespace
 
+int resolve_threads(int requested) {
+  if (requested > 0) return requested;
+  // A runner sharing the cores between concurrent trials sets OMP_NUM_THREADS.
+  if (const char* env = std::getenv("OMP_NUM_THREADS")) {
+    const int n = std::atoi(env);
+    if (n > 0) return n;
+  }
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 TrainResult train(const TrialSpec& spec, const FashionMnist& host_data, const TrainOptions& options,
                   TrainObserver& observer) {
   const auto t0 = Clock::now();
   const torch::Device device = resolve_device(options.device);
-  const int threads = options.threads > 0
-                          ? options.threads
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = resolve_threads(options.threads);
+  // Adam's second moments and late gradients drift into denormal floats, which run
+  // 10-100x slower on x86: flush them to zero. Set before the thread pool grows, as
+  // OpenMP workers inherit the floating-point environment of the thread creating them.
+  at::globalContext().setFlushDenormal(true);
   // LibTorch defaults to one thread here whatever the core count: set it explicitly.
   torch::set_num_threads(threads);
   torch::manual_seed(options.seed);
   if (options.eval_batch_size < 1) throw UsageError("--eval-batch-size must be at least 1");
 
   const FashionMnist data = device.is_cpu() ? host_data : to_device(host_data, device);
+  const LoopTuning& tuning = options.tuning;
+  at::globalContext().setUserEnabledMkldnn(tuning.mkldnn);
   Cnn model(spec.model);
   model->to(device);
+  if (tuning.channels_last) to_channels_last(*model);
   torch::optim::Adam optimizer(model->parameters(),
                                torch::optim::AdamOptions(spec.hyper.learning_rate));
 
@@ -109,13 +147,18 @@ TrainResult train(const TrialSpec& spec, const FashionMnist& host_data, const Tr
 
   const int64_t n = data.train.size();
   const int64_t batch = spec.hyper.batch_size;
+  std::vector<torch::Tensor> params = model->parameters();
+  torch::Tensor x_buffer = torch::empty({0}, data.train.images.options());
+  torch::Tensor y_buffer = torch::empty({0}, data.train.labels.options());
   const auto index_options = torch::TensorOptions().dtype(torch::kLong).device(device);
   for (int epoch = 1; epoch <= spec.hyper.epochs && !result.interrupted; ++epoch) {
     const auto te = Clock::now();
     model->train();
     // Per-epoch shuffle: one index permutation; batches are gathered with index_select.
-    const torch::Tensor perm = torch::randperm(n, torch::TensorOptions().dtype(torch::kLong)).to(device);
-    torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(device));
+    const torch::Tensor perm =
+        torch::randperm(n, torch::TensorOptions().dtype(torch::kLong)).to(device);
+    torch::Tensor loss_sum =
+        torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(device));
     torch::Tensor correct = torch::zeros({}, index_options);
     int64_t seen = 0;
     for (int64_t i = 0; i < n; i += batch) {
@@ -125,9 +168,22 @@ TrainResult train(const TrialSpec& spec, const FashionMnist& host_data, const Tr
       }
       const int64_t len = std::min(batch, n - i);
       const torch::Tensor idx = perm.narrow(0, i, len);
-      const torch::Tensor x = data.train.images.index_select(0, idx);
-      const torch::Tensor y = data.train.labels.index_select(0, idx);
-      optimizer.zero_grad();
+      torch::Tensor x, y;
+      if (tuning.reuse_batch && len == batch) {
+        torch::index_select_out(x_buffer, data.train.images, 0, idx);
+        torch::index_select_out(y_buffer, data.train.labels, 0, idx);
+        x = x_buffer;
+        y = y_buffer;
+      } else {
+        x = data.train.images.index_select(0, idx);
+        y = data.train.labels.index_select(0, idx);
+      }
+      if (tuning.channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+      if (tuning.grads_to_none) {
+        for (auto& p : params) p.mutable_grad() = torch::Tensor();
+      } else {
+        optimizer.zero_grad();
+      }
       const torch::Tensor logits = model->forward(x);
       const torch::Tensor loss = torch::nn::functional::cross_entropy(logits, y);
       const float loss_value = loss.item<float>();
@@ -145,8 +201,13 @@ TrainResult train(const TrialSpec& spec, const FashionMnist& host_data, const Tr
     if (result.interrupted) break;
     const double train_seconds = seconds_since(te);
     const auto tv = Clock::now();
-    const Evaluation val = evaluate(model, data.val, options.eval_batch_size);
+    const Evaluation val =
+        evaluate(model, data.val, options.eval_batch_size, tuning.channels_last, observer);
     const double val_seconds = seconds_since(tv);
+    if (val.interrupted) {
+      result.interrupted = true;
+      break;
+    }
     EpochStats e;
     e.epoch = epoch;
     e.train_loss = loss_sum.item<double>() / static_cast<double>(seen);
@@ -166,11 +227,16 @@ TrainResult train(const TrialSpec& spec, const FashionMnist& host_data, const Tr
   }
   if (!result.curve.empty()) result.final_val_accuracy = result.curve.back().val_accuracy;
   if (!result.interrupted && options.evaluate_test && data.test.size() > 0) {
-    const Evaluation test = evaluate(model, data.test, options.eval_batch_size);
-    result.test_accuracy = test.accuracy;
-    result.test_loss = test.loss;
+    const Evaluation test =
+        evaluate(model, data.test, options.eval_batch_size, tuning.channels_last, observer);
+    result.interrupted = test.interrupted;
+    if (!test.interrupted) {
+      result.test_accuracy = test.accuracy;
+      result.test_loss = test.loss;
+    }
   }
-  if (!options.weights_path.empty() && !result.curve.empty()) save_weights(model, options.weights_path);
+  if (!options.weights_path.empty() && !result.interrupted)
+    save_weights(model, options.weights_path);
   result.seconds = seconds_since(t0);
   return result;
 }

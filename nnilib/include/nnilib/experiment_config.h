@@ -1,0 +1,57 @@
+// NNI's v2 experiment configuration (config.yml), as far as the embedded runner
+// (fmnist-nas) supports it: a local HPO experiment with an embedded tuner and
+// assessor. Fields are listed in docs/runner.md "Config fields".
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "nnilib/space.h"
+
+namespace nnilib {
+
+/// A tuner or assessor section: `name` and `classArgs`.
+struct AlgorithmConfig {
+  std::string name;
+  nlohmann::json class_args = nlohmann::json::object();
+};
+
+/// A parsed and validated experiment config. Paths are absolute, resolved
+/// against the config file's directory (and "~" expanded), as NNI does.
+struct ExperimentConfig {
+  std::string config_path;        ///< the file as named by the caller (used in messages)
+  std::string experiment_name;    ///< empty when not given
+  std::string search_space_file;  ///< absolute; empty when the space was given inline
+  SearchSpace search_space;       ///< loaded from searchSpaceFile or searchSpace
+  std::string trial_command;
+  std::string trial_code_directory;  ///< absolute; default: the config's directory
+  int trial_concurrency = 1;
+  std::optional<std::int64_t> max_trial_number;
+  std::optional<std::int64_t> max_experiment_duration_s;  ///< seconds
+  std::optional<std::int64_t> max_trial_duration_s;       ///< seconds
+  AlgorithmConfig tuner;
+  std::optional<AlgorithmConfig> assessor;
+  std::string experiment_working_directory;  ///< absolute; default ~/nni-experiments
+  std::string log_level = "info";            ///< fatal, error, warning, info, debug or trace
+  bool debug = false;
+
+  /// Reads and validates `path`. Throws ParamError with one line naming the
+  /// file and the field: syntax errors (with line and column), unknown fields,
+  /// wrong types or values, and options the embedded runner does not support
+  /// (those messages point to nnictl). The tuner and assessor are checked with
+  /// make_tuner()/make_assessor().
+  static ExperimentConfig load(const std::string& path);
+  /// Same, from YAML text; `path` names it in messages and its directory
+  /// resolves relative paths.
+  static ExperimentConfig parse(const std::string& yaml, const std::string& path);
+};
+
+/// An NNI duration, "90s", "30m", "2h", "1d" (a decimal number and one unit,
+/// case-insensitive; "1.5h" is allowed), in whole seconds rounded up, like NNI.
+/// Throws ParamError for anything else, naming `text` and the units.
+std::int64_t parse_duration(const std::string& text);
+
+}  // namespace nnilib

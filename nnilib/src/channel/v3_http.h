@@ -1,0 +1,47 @@
+// NNI 3.x trial command channel: PUT commands and GET long poll on one URL.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "channel/channel.h"
+
+namespace httplib {
+class Client;
+}
+
+namespace nnilib {
+
+/// The parts of an http:// URL.
+struct HttpUrl {
+  std::string host;
+  int port = 80;
+  std::string path;  ///< starts with "/"
+};
+
+/// Splits "http://host[:port][/path]"; throws ChannelError naming `url` when malformed.
+HttpUrl parse_http_url(const std::string& url);
+
+/// The v3 channel: PUT {"type": "request_parameter"}, GET (200 command, 408 ask again,
+/// 410 closed), PUT {"type": "metric", ...}; all with Content-Type: application/json.
+/// Network failures are retried with exponential backoff (ChannelOptions); a PUT that
+/// may have reached NNI (no answer) is not repeated, so a FINAL is never duplicated.
+class V3HttpChannel : public Channel {
+ public:
+  V3HttpChannel(std::string url, ChannelOptions options);
+  ~V3HttpChannel() override;
+
+  ChannelKind kind() const override { return ChannelKind::kV3Http; }
+  ParameterRecord receive_parameter() override;
+  void send_metric(const Metric& metric, const std::string& metric_json) override;
+
+ private:
+  void put(const std::string& body, const char* what);
+
+  std::string url_;
+  HttpUrl parts_;
+  ChannelOptions options_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+}  // namespace nnilib

@@ -1,0 +1,456 @@
+// NNI v2 experiment config (config.yml): YAML -> ExperimentConfig, with NNI's
+// field names (case-insensitive, underscores ignored, like NNI), NNI's defaults
+// and path rules, and one-line errors naming the file and the field.
+#include "nnilib/experiment_config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <map>
+#include <sstream>
+#include <vector>
+
+#include "nnilib/assessor.h"
+#include "nnilib/error.h"
+#include "nnilib/tuner.h"
+#include "space/space_detail.h"
+
+namespace nnilib {
+
+namespace fs = std::filesystem;
+using space_detail::quote;
+
+namespace {
+
+constexpr const char* kNnictl = "run this experiment with NNI's nnictl instead";
+
+// NNI matches config keys case-insensitively and ignores underscores.
+std::string normalize_key(const std::string& key) {
+  std::string out;
+  for (char c : key)
+    if (c != '_') out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+bool plain(const YAML::Node& n) { return n.IsScalar() && n.Tag() == "?"; }
+
+// A plain scalar that is a YAML integer.
+std::optional<std::int64_t> as_integer(const YAML::Node& n) {
+  if (!plain(n)) return std::nullopt;
+  const std::string& s = n.Scalar();
+  if (s.empty()) return std::nullopt;
+  std::size_t i = (s[0] == '-' || s[0] == '+') ? 1 : 0;
+  if (i == s.size()) return std::nullopt;
+  for (std::size_t k = i; k < s.size(); ++k)
+    if (!std::isdigit(static_cast<unsigned char>(s[k]))) return std::nullopt;
+  errno = 0;
+  const long long v = std::strtoll(s.c_str(), nullptr, 10);
+  if (errno == ERANGE) return std::nullopt;
+  return static_cast<std::int64_t>(v);
+}
+
+// A plain scalar that is a finite YAML number (integer or float).
+std::optional<double> as_number(const YAML::Node& n) {
+  if (!plain(n)) return std::nullopt;
+  const std::string& s = n.Scalar();
+  if (s.empty() || s.find_first_of("0123456789") == std::string::npos) return std::nullopt;
+  if (s.find_first_not_of("0123456789+-.eE") != std::string::npos) return std::nullopt;
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  if (end != s.c_str() + s.size() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+// A plain scalar that is a boolean (YAML 1.1 spellings, as PyYAML reads them).
+std::optional<bool> as_bool(const YAML::Node& n) {
+  if (!plain(n)) return std::nullopt;
+  static const std::vector<std::string> yes{"true", "True", "TRUE", "yes", "Yes",
+                                            "YES",  "on",   "On",   "ON"};
+  static const std::vector<std::string> no{"false", "False", "FALSE", "no", "No",
+                                           "NO",    "off",   "Off",   "OFF"};
+  const std::string& s = n.Scalar();
+  if (std::find(yes.begin(), yes.end(), s) != yes.end()) return true;
+  if (std::find(no.begin(), no.end(), s) != no.end()) return false;
+  return std::nullopt;
+}
+
+bool is_null(const YAML::Node& n) { return !n.IsDefined() || n.IsNull(); }
+
+// The node in words for "got ..." (numbers and booleans bare, text quoted).
+std::string describe(const YAML::Node& n) {
+  if (is_null(n)) return "null";
+  if (n.IsMap()) return "a mapping";
+  if (n.IsSequence()) return "a list";
+  if (as_number(n) || as_bool(n)) return n.Scalar();
+  return quote(n.Scalar());
+}
+
+template <class Json>
+Json to_json(const YAML::Node& n) {
+  if (is_null(n)) return nullptr;
+  if (n.IsSequence()) {
+    Json out = Json::array();
+    for (const YAML::Node& e : n) out.push_back(to_json<Json>(e));
+    return out;
+  }
+  if (n.IsMap()) {
+    Json out = Json::object();
+    for (const auto& kv : n) out[kv.first.Scalar()] = to_json<Json>(kv.second);
+    return out;
+  }
+  if (auto i = as_integer(n)) return *i;
+  if (auto d = as_number(n)) return *d;
+  if (auto b = as_bool(n)) return *b;
+  return n.Scalar();
+}
+
+/// One mapping of the config: its entries by normalized key, with the path
+/// ("tuner.") that prefixes field names in messages.
+class Section {
+ public:
+  Section(const std::string& file, const std::string& path, const YAML::Node& node)
+      : file_(file), path_(path) {
+    if (!node.IsMap()) {
+      if (path.empty())
+        throw ParamError(file + ": must be a YAML mapping of fields, got " + describe(node));
+      throw ParamError(file + ": " + path.substr(0, path.size() - 1) + " must be a mapping, got " +
+                       describe(node));
+    }
+    for (const auto& kv : node) {
+      const std::string key = kv.first.Scalar();
+      const std::string norm = normalize_key(key);
+      if (entries_.count(norm))
+        throw ParamError(file + ": " + path + key + " is given twice (as " +
+                         quote(entries_[norm].first) + " and " + quote(key) + ")");
+      entries_[norm] = {key, kv.second};
+    }
+  }
+
+  /// Rejects keys not in `known` (normalized spellings of the accepted camelCase names).
+  void check_known(const std::vector<std::string>& known) const {
+    for (const auto& [norm, entry] : entries_) {
+      bool ok = false;
+      for (const std::string& k : known) ok = ok || normalize_key(k) == norm;
+      if (ok) continue;
+      std::string hint;
+      std::size_t best = 3;
+      for (const std::string& k : known)
+        if (const std::size_t d = edit_distance(normalize_key(k), norm); d < best) {
+          best = d;
+          hint = "; did you mean " + quote(k) + "?";
+        }
+      throw ParamError(file_ + ": unknown field " + quote(path_ + entry.first) + hint +
+                       " (NNI rejects unknown fields too)");
+    }
+  }
+
+  bool has(const std::string& name) const {
+    auto it = entries_.find(normalize_key(name));
+    return it != entries_.end() && !is_null(it->second.second);
+  }
+  YAML::Node get(const std::string& name) const {
+    auto it = entries_.find(normalize_key(name));
+    return it == entries_.end() ? YAML::Node() : it->second.second;
+  }
+  /// The field's name as the user wrote it, with its section ("tuner.classArgs").
+  std::string field(const std::string& name) const {
+    auto it = entries_.find(normalize_key(name));
+    return path_ + (it == entries_.end() ? name : it->second.first);
+  }
+
+  [[noreturn]] void fail(const std::string& name, const std::string& rule) const {
+    throw ParamError(file_ + ": " + field(name) + " " + rule + ", got " + describe(get(name)));
+  }
+  [[noreturn]] void refuse(const std::string& name, const std::string& why) const {
+    throw ParamError(file_ + ": " + field(name) + ": " + why +
+                     " is not supported by the embedded runner; " + kNnictl);
+  }
+
+  std::optional<std::string> string(const std::string& name) const {
+    if (!has(name)) return std::nullopt;
+    const YAML::Node n = get(name);
+    if (!n.IsScalar()) fail(name, "must be a string");
+    return n.Scalar();
+  }
+  std::optional<std::int64_t> positive_integer(const std::string& name) const {
+    if (!has(name)) return std::nullopt;
+    const auto v = as_integer(get(name));
+    if (!v || *v <= 0 || *v > std::numeric_limits<int>::max())
+      fail(name, "must be a positive integer");
+    return v;
+  }
+  std::optional<bool> boolean(const std::string& name) const {
+    if (!has(name)) return std::nullopt;
+    const auto v = as_bool(get(name));
+    if (!v) fail(name, "must be true or false");
+    return v;
+  }
+  std::optional<std::int64_t> duration(const std::string& name) const {
+    if (!has(name)) return std::nullopt;
+    const YAML::Node n = get(name);
+    const std::string rule =
+        "must be a duration like \"90s\", \"30m\", \"2h\", \"1d\" or a number of seconds > 0";
+    if (auto v = as_number(n)) {
+      if (*v <= 0) fail(name, rule);
+      return static_cast<std::int64_t>(std::ceil(*v));
+    }
+    if (!n.IsScalar()) fail(name, rule);
+    try {
+      return parse_duration(n.Scalar());
+    } catch (const ParamError&) {
+      fail(name, rule);
+    }
+  }
+
+ private:
+  std::string file_, path_;
+  std::map<std::string, std::pair<std::string, YAML::Node>> entries_;
+};
+
+std::string read_file(const std::string& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ParamError(what + ": cannot read " + quote(path));
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+YAML::Node load_yaml(const std::string& text, const std::string& file) {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    throw ParamError(file + ":" + std::to_string(e.mark.line + 1) + ":" +
+                     std::to_string(e.mark.column + 1) + ": invalid YAML: " + e.msg);
+  }
+}
+
+}  // namespace
+
+std::int64_t parse_duration(const std::string& text) {
+  std::string s;
+  for (char c : text) s += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static const std::vector<std::pair<char, double>> units{
+      {'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
+  for (const auto& [unit, factor] : units) {
+    if (s.size() < 2 || s.back() != unit) continue;
+    const std::string number = s.substr(0, s.size() - 1);
+    char* end = nullptr;
+    const double v = std::strtod(number.c_str(), &end);
+    const bool numeric = number.find_first_not_of("0123456789.+-e") == std::string::npos &&
+                         end == number.c_str() + number.size();
+    if (!numeric || !std::isfinite(v) || v <= 0) break;
+    const double seconds = std::ceil(v * factor);
+    if (seconds > 9.0e15) break;
+    return static_cast<std::int64_t>(seconds);
+  }
+  throw ParamError("bad duration " + quote(text) +
+                   ": expected a positive number and a unit, one of d, h, m, s (e.g. \"2h\")");
+}
+
+ExperimentConfig ExperimentConfig::load(const std::string& path) {
+  return parse(read_file(path, path), path);
+}
+
+ExperimentConfig ExperimentConfig::parse(const std::string& yaml, const std::string& path) {
+  const std::string& file = path;
+  const fs::path dir = fs::absolute(fs::path(path)).parent_path();
+  auto resolve = [&](const std::string& p) {
+    fs::path out(p);
+    if (!p.empty() && p[0] == '~' && (p.size() == 1 || p[1] == '/')) {
+      const char* home = std::getenv("HOME");
+      out = fs::path(home != nullptr ? home : "") / p.substr(std::min<std::size_t>(2, p.size()));
+    }
+    if (out.is_relative()) out = dir / out;
+    out = out.lexically_normal();
+    if (!out.has_filename() && out.has_parent_path() && out != out.root_path())
+      out = out.parent_path();  // "dir/." -> "dir", not "dir/"
+    return out.string();
+  };
+
+  const YAML::Node root = load_yaml(yaml, file);
+  if (is_null(root)) throw ParamError(file + ": the config is empty");
+  const Section top(file, "", root);
+  top.check_known({"experimentName",
+                   "experimentType",
+                   "searchSpaceFile",
+                   "searchSpace",
+                   "trialCommand",
+                   "trialCodeDirectory",
+                   "trialConcurrency",
+                   "trialGpuNumber",
+                   "maxExperimentDuration",
+                   "maxTrialNumber",
+                   "maxTrialDuration",
+                   "nniManagerIp",
+                   "useAnnotation",
+                   "debug",
+                   "logLevel",
+                   "experimentWorkingDirectory",
+                   "tunerGpuIndices",
+                   "tuner",
+                   "assessor",
+                   "advisor",
+                   "trainingService",
+                   "sharedStorage"});
+
+  // Options NNI has and the embedded runner does not.
+  if (top.has("sharedStorage")) top.refuse("sharedStorage", "shared storage");
+  if (top.has("advisor")) top.refuse("advisor", "an advisor (Hyperband, BOHB)");
+  if (top.has("tunerGpuIndices")) top.refuse("tunerGpuIndices", "a GPU for the tuner");
+  if (auto t = top.string("experimentType"); t && *t != "hpo")
+    top.refuse("experimentType", "experiment type " + quote(*t));
+  if (top.boolean("useAnnotation").value_or(false))
+    top.refuse("useAnnotation", "NNI annotation (it rewrites Python trial code)");
+
+  ExperimentConfig c;
+  c.config_path = path;
+
+  // trainingService first: a remote platform explains its unknown fields.
+  if (!top.has("trainingService"))
+    throw ParamError(file + ": trainingService is required (trainingService: {platform: local})");
+  const YAML::Node ts_node = top.get("trainingService");
+  if (ts_node.IsSequence())
+    top.refuse("trainingService", "a list of training services (hybrid mode)");
+  const Section ts(file, top.field("trainingService") + ".", ts_node);
+  const auto platform = ts.string("platform");
+  if (!platform) throw ParamError(file + ": " + ts.field("platform") + " is required (local)");
+  if (*platform != "local")
+    throw ParamError(file + ": " + ts.field("platform") + " " + quote(*platform) +
+                     " is not supported by the embedded runner (it runs trials on this machine "
+                     "only: platform local); " +
+                     kNnictl);
+  ts.check_known({"platform", "trialCommand", "trialCodeDirectory", "trialGpuNumber",
+                  "nniManagerIp", "useActiveGpu", "maxTrialNumberPerGpu", "gpuIndices",
+                  "reuseMode"});
+  if (ts.has("gpuIndices")) ts.refuse("gpuIndices", "GPU selection");
+  if (ts.boolean("reuseMode").value_or(false)) ts.refuse("reuseMode", "reuse mode");
+  ts.boolean("useActiveGpu");                   // accepted, no effect without GPUs
+  ts.positive_integer("maxTrialNumberPerGpu");  // accepted, no effect without GPUs
+  ts.string("nniManagerIp");                    // accepted, local trials reach us directly
+
+  for (const Section* s : {&top, &ts}) {
+    if (!s->has("trialGpuNumber")) continue;
+    const auto gpus = as_integer(s->get("trialGpuNumber"));
+    if (!gpus || *gpus < 0) s->fail("trialGpuNumber", "must be an integer >= 0");
+    if (*gpus > 0)
+      s->refuse("trialGpuNumber", "trialGpuNumber " + std::to_string(*gpus) + " (GPU scheduling)");
+  }
+
+  // Training-service fields: the trainingService's own value wins, like NNI.
+  const Section& cmd_from = ts.has("trialCommand") ? ts : top;
+  const auto command = cmd_from.string("trialCommand");
+  if (!command || command->find_first_not_of(" \t\r\n") == std::string::npos)
+    throw ParamError(file + ": trialCommand is required (the command that runs one trial)");
+  c.trial_command = *command;
+  const Section& dir_from = ts.has("trialCodeDirectory") ? ts : top;
+  c.trial_code_directory = resolve(dir_from.string("trialCodeDirectory").value_or("."));
+
+  c.experiment_name = top.string("experimentName").value_or("");
+  c.trial_concurrency = static_cast<int>(top.positive_integer("trialConcurrency").value_or(1));
+  c.max_trial_number = top.positive_integer("maxTrialNumber");
+  c.max_experiment_duration_s = top.duration("maxExperimentDuration");
+  c.max_trial_duration_s = top.duration("maxTrialDuration");
+  c.experiment_working_directory =
+      resolve(top.string("experimentWorkingDirectory").value_or("~/nni-experiments"));
+  c.debug = top.boolean("debug").value_or(false);
+  if (auto level = top.string("logLevel")) {
+    static const std::vector<std::string> levels{"fatal", "error", "warning",
+                                                 "info",  "debug", "trace"};
+    if (std::find(levels.begin(), levels.end(), *level) == levels.end())
+      top.fail("logLevel", "must be one of fatal, error, warning, info, debug, trace");
+    c.log_level = *level;
+  } else {
+    c.log_level = c.debug ? "debug" : "info";
+  }
+
+  // The search space: a file (JSON, or YAML by extension) or inline, not both.
+  if (top.has("searchSpaceFile") && top.has("searchSpace"))
+    throw ParamError(file + ": give searchSpaceFile or searchSpace, not both");
+  if (auto ssf = top.string("searchSpaceFile")) {
+    c.search_space_file = resolve(*ssf);
+    const std::string what = file + ": " + top.field("searchSpaceFile");
+    try {
+      const std::string ext = fs::path(c.search_space_file).extension().string();
+      if (ext == ".yml" || ext == ".yaml") {
+        const YAML::Node n = load_yaml(read_file(c.search_space_file, what), c.search_space_file);
+        c.search_space = SearchSpace::parse(to_json<nlohmann::ordered_json>(n));
+      } else {
+        c.search_space = SearchSpace::load(c.search_space_file);
+      }
+    } catch (const ParamError& e) {
+      const std::string m = e.what();
+      throw ParamError(m.rfind(what, 0) == 0 ? m : what + ": " + m);
+    }
+  } else if (top.has("searchSpace")) {
+    const YAML::Node n = top.get("searchSpace");
+    if (!n.IsMap()) top.fail("searchSpace", "must be a mapping of parameters");
+    try {
+      c.search_space = SearchSpace::parse(to_json<nlohmann::ordered_json>(n));
+    } catch (const ParamError& e) {
+      throw ParamError(file + ": " + top.field("searchSpace") + ": " + e.what());
+    }
+  } else {
+    throw ParamError(file + ": searchSpaceFile (or an inline searchSpace) is required");
+  }
+
+  // Tuner and assessor: name + classArgs, checked by their factories.
+  auto algorithm = [&](const std::string& key) {
+    const Section s(file, top.field(key) + ".", top.get(key));
+    s.check_known({"name", "classArgs", "className", "codeDirectory"});
+    if (s.has("className") || s.has("codeDirectory"))
+      s.refuse(s.has("className") ? "className" : "codeDirectory", "a custom (Python) algorithm");
+    AlgorithmConfig a;
+    const auto name = s.string("name");
+    if (!name) throw ParamError(file + ": " + s.field("name") + " is required");
+    a.name = *name;
+    if (s.has("classArgs")) {
+      const YAML::Node args = s.get("classArgs");
+      if (!args.IsMap()) s.fail("classArgs", "must be a mapping");
+      a.class_args = to_json<nlohmann::json>(args);
+    }
+    return a;
+  };
+  if (!top.has("tuner"))
+    throw ParamError(file +
+                     ": tuner is required (embedded tuners: TPE, Random, GridSearch, Evolution)");
+  c.tuner = algorithm("tuner");
+  try {
+    make_tuner(c.tuner.name, c.tuner.class_args, c.search_space, 0);
+  } catch (const ParamError& e) {
+    throw ParamError(file + ": " + e.what());
+  }
+  if (top.has("assessor")) {
+    c.assessor = algorithm("assessor");
+    try {
+      make_assessor(c.assessor->name, c.assessor->class_args);
+    } catch (const ParamError& e) {
+      throw ParamError(file + ": " + e.what());
+    }
+  }
+  return c;
+}
+
+}  // namespace nnilib

@@ -1,0 +1,292 @@
+// The real fmnist-trial executable, run as a child process the way NNI runs it, on a
+// small real subset of Fashion-MNIST: every NNI channel, ids echoed, TRIAL_BUDGET,
+// faults, signals, and the standalone command line's errors.
+#include <signal.h>
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <thread>
+
+#include "nni_standin/child_process.h"
+#include "nni_standin/metric_files.h"
+#include "nni_standin/standin.h"
+#include "nnilib/protocol.h"
+#include "test_util.h"
+
+using nlohmann::json;
+using namespace nnilib::standin;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A small real subset: 2 epochs of 400 images take about a second.
+std::vector<std::string> trial_argv(std::vector<std::string> extra = {}) {
+  std::vector<std::string> argv = {NNILIB_FMNIST_TRIAL,
+                                   "--data-dir",
+                                   testutil::data_dir(),
+                                   "--train-size",
+                                   "400",
+                                   "--val-size",
+                                   "200",
+                                   "--test-size",
+                                   "200",
+                                   "--threads",
+                                   "1",
+                                   "--nni-retries",
+                                   "2",
+                                   "--nni-backoff-ms",
+                                   "100"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return argv;
+}
+
+nnilib::ParameterRecord record(json id, json params) {
+  nnilib::ParameterRecord r;
+  r.parameter_id = std::move(id);
+  r.parameter_source = "algorithm";
+  r.parameters = std::move(params);
+  r.parameter_index = 0;
+  return r;
+}
+
+const json kSmallArch = {{"filter_size_c1", 32}, {"filter_size_c2", 32}, {"kernel_size_c1", 3},
+                         {"kernel_size_c2", 5},  {"nb_units", 80},       {"learning_rate", 0.002},
+                         {"epochs", 2}};
+
+// Checks one trial's metrics as NNI would: PERIODICAL 0..n-1, then exactly one FINAL.
+void check_metrics(const std::vector<nnilib::Metric>& metrics, const json& parameter_id, int epochs,
+                   const std::string& trial_id) {
+  REQUIRE(metrics.size() == static_cast<size_t>(epochs + 1));
+  for (int i = 0; i < epochs; ++i) {
+    const nnilib::Metric& m = metrics[static_cast<size_t>(i)];
+    CHECK(m.type == nnilib::MetricType::kPeriodical);
+    CHECK(m.sequence == i);
+    CHECK(m.trial_job_id == trial_id);
+    CHECK(nnilib::same_parameter_id(m.parameter_id, parameter_id));
+    for (const char* key : {"default", "val_loss", "train_loss", "train_accuracy"}) {
+      CHECK(m.value.at(key).is_number());
+    }
+    CHECK(m.value["default"].get<double>() > 0.3);  // it learns, even on 400 images
+  }
+  const nnilib::Metric& f = metrics.back();
+  CHECK(f.type == nnilib::MetricType::kFinal);
+  CHECK(f.sequence == 0);
+  CHECK(nnilib::same_parameter_id(f.parameter_id, parameter_id));
+  CHECK(f.value["default"] == metrics[static_cast<size_t>(epochs - 1)].value["default"]);
+  for (const char* key : {"test_accuracy", "params", "macs", "seconds", "best_val_accuracy"}) {
+    CHECK(f.value.at(key).is_number());
+  }
+}
+
+std::vector<nnilib::Metric> decode(const std::vector<std::string>& texts, const std::string& trial,
+                                   const json& parameter_id) {
+  nnilib::MetricChecker checker(trial, parameter_id);
+  std::vector<nnilib::Metric> out;
+  for (const std::string& t : texts) out.push_back(checker.accept_text(t));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("v3 HTTP channel with an integer parameter_id: one request, every epoch, one FINAL") {
+  StandinOptions opt;
+  opt.trial_id = "Ab3xY";
+  opt.record = record(7, kSmallArch);
+  NniStandin nni(opt);
+  TempDir dir("fmnist-v3");
+  const ProcessResult r =
+      run_process(trial_argv(), nni_v3_environment(nni.url(), "Ab3xY", dir), 120s);
+  INFO(r.out << r.err << nni.summary());
+  REQUIRE(r.exit_code == 0);
+  CHECK(nni.violations().empty());
+  CHECK(nni.parameter_requests() == 1);
+  CHECK(nni.dropped_puts() == 0);
+  check_metrics(nni.metrics(), 7, 2, "Ab3xY");
+  // Artifacts go to NNI_OUTPUT_DIR; the log (stdout) has one line per epoch.
+  CHECK(std::filesystem::exists(dir.path() + "/model.pt"));
+  const json summary = json::parse(read_whole_file(dir.path() + "/summary.json"));
+  CHECK(summary["curve"].size() == 2);
+  CHECK(summary["parameters"]["filter_size_c1"] == 32);
+  CHECK_THAT(r.out, Catch::Contains("epoch   1/2") && Catch::Contains("epoch   2/2"));
+  CHECK_THAT(r.out, Catch::Contains("trial Ab3xY of experiment"));
+}
+
+TEST_CASE(
+    "v3 HTTP channel: a Hyperband string parameter_id is echoed and TRIAL_BUDGET sets the epochs") {
+  StandinOptions opt;
+  json params = kSmallArch;
+  params.erase("epochs");
+  params["TRIAL_BUDGET"] = 3;
+  opt.record = record("2_0_7", params);
+  NniStandin nni(opt);
+  TempDir dir("fmnist-budget");
+  const ProcessResult r =
+      run_process(trial_argv(), nni_v3_environment(nni.url(), "S1i7C", dir), 120s);
+  INFO(r.out << r.err << nni.summary());
+  REQUIRE(r.exit_code == 0);
+  CHECK(nni.violations().empty());
+  check_metrics(nni.metrics(), "2_0_7", 3, "S1i7C");
+  CHECK(nni.metrics().front().parameter_id.is_string());
+}
+
+TEST_CASE("legacy file channel (NNI 2.x local): frames are byte-exact") {
+  TempDir dir("fmnist-file");
+  write_parameter_file(dir, record(3, kSmallArch));
+  const ProcessResult r =
+      run_process(trial_argv(), nni_legacy_environment("local", "Lf1", dir), 120s);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto frames = read_metric_frames(dir.path() + "/.nni/metrics");
+  check_metrics(decode(frames, "Lf1", 3), 3, 2, "Lf1");
+}
+
+TEST_CASE("legacy stdout channel (NNI 2.x remote): NNISDK_MEb lines") {
+  TempDir dir("fmnist-stdout");
+  write_parameter_file(dir, record(4, kSmallArch));
+  const ProcessResult r =
+      run_process(trial_argv(), nni_legacy_environment("remote", "Rs1", dir), 120s);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  check_metrics(decode(parse_stdout_metrics(r.out), "Rs1", 4), 4, 2, "Rs1");
+  CHECK_FALSE(std::filesystem::exists(dir.path() + "/.nni/metrics"));
+}
+
+TEST_CASE("an absent NNI manager is a clear error within the retry bound") {
+  AbsentManager absent;
+  TempDir dir("fmnist-absent");
+  const ProcessResult r =
+      run_process(trial_argv(), nni_v3_environment(absent.url(), "S1i7C", dir), 60s);
+  CHECK(r.exit_code == 6);
+  CHECK(r.seconds < 10);
+  CHECK_THAT(r.err, Catch::Contains(absent.url()));
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+}
+
+TEST_CASE("NNI closing the channel before sending parameters: clean exit, nothing owed") {
+  NniStandin nni;
+  nni.close();
+  TempDir dir("fmnist-closed");
+  const ProcessResult r =
+      run_process(trial_argv(), nni_v3_environment(nni.url(), "S1i7C", dir), 60s);
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(nni.metrics().empty());
+  CHECK_THAT(r.err, Catch::Contains("nothing to do"));
+}
+
+TEST_CASE("NNI stopped mid-run (manager gone): the trial fails with a channel error") {
+  StandinOptions opt;
+  opt.record = record(1, kSmallArch);
+  opt.shutdown_after_metrics = 1;
+  NniStandin nni(opt);
+  TempDir dir("fmnist-gone");
+  const ProcessResult r =
+      run_process(trial_argv(), nni_v3_environment(nni.url(), "S1i7C", dir), 60s);
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 6);
+  CHECK(nni.metrics().size() == 1);
+  CHECK_FALSE(nni.final_metric().has_value());
+  // What was already written stays: the first epoch's summary is not lost.
+  CHECK_THAT(r.err, Catch::Contains("fmnist-trial: error:"));
+}
+
+TEST_CASE("a malformed parameter record is a clear error naming what is wrong") {
+  StandinOptions opt;
+  opt.raw_parameter_command =
+      R"({"type":"parameter","parameter":"{\"parameter_id\": 0, \"parameters\": [1, 2]}"})";
+  NniStandin nni(opt);
+  TempDir dir("fmnist-malformed");
+  const ProcessResult r =
+      run_process(trial_argv(), nni_v3_environment(nni.url(), "S1i7C", dir), 60s);
+  CHECK(r.exit_code == 6);
+  CHECK_THAT(r.err, Catch::Contains("parameters"));
+  CHECK(nni.metrics().empty());
+}
+
+TEST_CASE("an unknown parameter from the tuner fails fast with the accepted names") {
+  StandinOptions opt;
+  opt.record = record(0, {{"filter_size_c1", 32}, {"dropout", 0.5}});
+  NniStandin nni(opt);
+  TempDir dir("fmnist-unknown");
+  const ProcessResult r =
+      run_process(trial_argv(), nni_v3_environment(nni.url(), "S1i7C", dir), 60s);
+  CHECK(r.exit_code == 3);
+  CHECK(r.seconds < 5);
+  CHECK_THAT(r.err, Catch::Contains("unknown parameter \"dropout\" (accepted: filter_size_c1"));
+  CHECK(nni.metrics().empty());
+}
+
+TEST_CASE("SIGINT mid-epoch: exit within 2 s, intermediate results kept, no FINAL") {
+  StandinOptions opt;
+  json params = kSmallArch;
+  params["epochs"] = 50;
+  opt.record = record(5, params);
+  NniStandin nni(opt);
+  TempDir dir("fmnist-sigint");
+  ChildProcess child({NNILIB_FMNIST_TRIAL, "--data-dir", testutil::data_dir(), "--train-size",
+                      "3000", "--val-size", "500", "--test-size", "500", "--threads", "1"},
+                     nni_v3_environment(nni.url(), "S1i7C", dir));
+  REQUIRE(nni.wait_for_metrics(1, 120s));
+  std::this_thread::sleep_for(300ms);  // well inside the second epoch
+  const auto t = std::chrono::steady_clock::now();
+  child.send_signal(SIGINT);
+  const ProcessResult r = child.wait(10s);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  INFO(r.out << r.err);
+  CHECK(seconds < 2.0);
+  CHECK(r.exit_code == 130);
+  CHECK_FALSE(nni.final_metric().has_value());
+  CHECK(nni.periodical_metrics().size() >= 1);
+  CHECK(nni.violations().empty());
+  const json summary = json::parse(read_whole_file(dir.path() + "/summary.json"));
+  CHECK(summary["interrupted"] == true);
+  CHECK_THAT(r.err, Catch::Contains("interrupted by SIGINT"));
+}
+
+TEST_CASE("standalone: bad input gives one line and its exit code") {
+  TempDir dir("fmnist-standalone");
+  auto run = [&](std::vector<std::string> extra) {
+    return run_process(trial_argv(std::move(extra)), {}, 60s, dir);
+  };
+  SECTION("bad parameters: exit 3") {
+    const auto r = run({"--params", R"({"nb_units": 90})"});
+    CHECK(r.exit_code == 3);
+    CHECK(r.err == "fmnist-trial: error: parameter \"nb_units\" = 90 is not one of 80, 100, 120\n");
+  }
+  SECTION("parameters that are not JSON: exit 3") {
+    const auto r = run({"--params", "{nb_units: 90}"});
+    CHECK(r.exit_code == 3);
+    CHECK_THAT(r.err, Catch::StartsWith("fmnist-trial: error: --params: not valid JSON"));
+  }
+  SECTION("missing data: exit 4 naming the directory") {
+    const auto r = run({"--data-dir", dir.path() + "/nowhere"});
+    CHECK(r.exit_code == 4);
+    CHECK_THAT(r.err, Catch::Contains("/nowhere: data directory not found"));
+  }
+  SECTION("a corrupt data file: exit 4 naming the file") {
+    const std::string data = dir.path() + "/data";
+    std::filesystem::create_directories(data);
+    for (const char* f : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                          "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"}) {
+      std::filesystem::copy_file(testutil::data_dir() + "/" + f, data + "/" + f);
+    }
+    std::filesystem::resize_file(data + "/t10k-labels-idx1-ubyte.gz", 100);
+    const auto r = run({"--data-dir", data});
+    CHECK(r.exit_code == 4);
+    CHECK_THAT(r.err, Catch::Contains("t10k-labels-idx1-ubyte.gz: corrupt gzip data"));
+  }
+  SECTION("bad command line: exit 2") {
+    CHECK(run({"--threads", "-1"}).exit_code == 2);
+    CHECK(run({"--no-such-flag"}).exit_code == 2);
+  }
+  SECTION("a good standalone run writes its summary and prints it") {
+    const auto r =
+        run({"--params", R"({"epochs": 1, "filter_size_c1": 32, "filter_size_c2": 32})"});
+    REQUIRE(r.exit_code == 0);
+    const json summary = json::parse(read_whole_file(dir.path() + "/summary.json"));
+    CHECK(summary["epochs_completed"] == 1);
+    CHECK(summary["test_accuracy"].get<double>() > 0.3);
+    CHECK_THAT(r.out, Catch::Contains("\"final_val_accuracy\""));
+  }
+}

@@ -1,0 +1,433 @@
+// Tuners: GridSearch, Random, TPE, Evolution (NNI's algorithms) and their factory.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "nnilib/error.h"
+#include "nnilib/space.h"
+#include "nnilib/tuner.h"
+
+using nnilib::ParamError;
+using nnilib::SearchSpace;
+using nnilib::Tuner;
+using json = nlohmann::json;
+using ojson = nlohmann::ordered_json;
+
+namespace {
+
+SearchSpace parse(const std::string& text) { return SearchSpace::parse(ojson::parse(text)); }
+
+const char* kTrialSpace = R"({
+  "filter_size_c1": {"_type": "choice", "_value": [32, 64, 128]},
+  "filter_size_c2": {"_type": "choice", "_value": [32, 64, 128]},
+  "kernel_size_c1": {"_type": "choice", "_value": [3, 5]},
+  "kernel_size_c2": {"_type": "choice", "_value": [3, 5]},
+  "nb_units": {"_type": "choice", "_value": [80, 100, 120]}
+})";
+
+// A mixed space with a nested choice: the benchmark of TPE against Random.
+const char* kMixedSpace = R"({
+  "lr": {"_type": "loguniform", "_value": [0.0001, 0.1]},
+  "units": {"_type": "quniform", "_value": [16, 256, 16]},
+  "act": {"_type": "choice", "_value": ["relu", "tanh", "sigmoid"]},
+  "model": {"_type": "choice", "_value": [
+    {"_name": "cnn", "kernel": {"_type": "choice", "_value": [3, 5, 7]},
+                     "dropout": {"_type": "uniform", "_value": [0, 0.8]}},
+    {"_name": "mlp", "layers": {"_type": "randint", "_value": [1, 6]}}
+  ]}
+})";
+
+// Known optimum 0.5 at lr = 3e-3, units = 160, relu, cnn with kernel 5 and dropout 0.3.
+double mixed_objective(const json& p) {
+  const double lr = std::log10(p["lr"].get<double>()) - std::log10(3e-3);
+  const double units = (p["units"].get<double>() - 160) / 100;
+  const std::string act = p["act"];
+  double f = -lr * lr - units * units - (act == "relu" ? 0 : act == "tanh" ? 0.3 : 1.0);
+  const json& m = p["model"];
+  if (m["_name"] == "cnn") {
+    const double d = m["dropout"].get<double>() - 0.3;
+    f += 0.5 - (m["kernel"] == 5 ? 0 : 0.4) - 2 * d * d;
+  } else {
+    f += 0.2 - 0.1 * std::abs(m["layers"].get<int>() - 3);
+  }
+  return f;
+}
+
+// Runs `budget` sequential trials; returns every result in order.
+std::vector<double> run(Tuner& tuner, int budget, const std::function<double(const json&)>& f) {
+  std::vector<double> results;
+  for (int id = 0; id < budget; ++id) {
+    const auto p = tuner.generate_parameters(id);
+    REQUIRE(p);
+    const double v = f(*p);
+    tuner.receive_trial_result(id, *p, v);
+    tuner.trial_end(id, true);
+    results.push_back(v);
+  }
+  return results;
+}
+
+double mean_best(const std::string& name, const json& args, int budget, int seeds, bool maximize,
+                 const std::function<double(const json&)>& f) {
+  const SearchSpace space = parse(kMixedSpace);
+  double sum = 0;
+  for (int s = 0; s < seeds; ++s) {
+    auto tuner = nnilib::make_tuner(name, args, space, 1000 + s);
+    const auto r = run(*tuner, budget, f);
+    sum += maximize ? *std::max_element(r.begin(), r.end()) : *std::min_element(r.begin(), r.end());
+  }
+  return sum / seeds;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const ParamError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Checks a parameter set against the space: from_parameters() range-checks
+// every value and the nesting; q-types must be multiples of q or a bound.
+void check_in_space(const SearchSpace& space, const json& p) {
+  nnilib::Point point;
+  REQUIRE_NOTHROW(point = space.from_parameters(p));
+  for (std::size_t i = 0; i < point.size(); ++i) {
+    if (!point[i]) {
+      CHECK_FALSE(space.active(i, point));
+      continue;
+    }
+    const auto& d = space.dimensions()[i];
+    const double x = *point[i];
+    CHECK(std::isfinite(x));
+    if (d.quantized()) {
+      const double k = x / d.q;
+      const bool on_bound = !d.normal_distributed() && (x == d.low || x == d.high);
+      CHECK((std::abs(k - std::round(k)) < 1e-9 || on_bound));
+    }
+    if (d.type == nnilib::SpaceType::kRandint) CHECK(x == std::floor(x));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("tuner GridSearch: the trial's space, every one of 108 points once, then nothing") {
+  const SearchSpace space = parse(kTrialSpace);
+  auto tuner = nnilib::make_tuner("GridSearch", json::object(), space, 1);
+  CHECK(tuner->name() == "GridSearch");
+  std::set<std::string> seen, expected;
+  for (std::uint64_t i = 0; i < 108; ++i) expected.insert(space.grid_parameters(i).dump());
+  for (int id = 0; id < 108; ++id) {
+    const auto p = tuner->generate_parameters(id);
+    REQUIRE(p);
+    CHECK(seen.insert(p->dump()).second);
+  }
+  CHECK(seen == expected);
+  CHECK_FALSE(tuner->generate_parameters(108));
+  CHECK_FALSE(tuner->generate_parameters(109));
+}
+
+TEST_CASE("tuner GridSearch: last dimension fastest, like NNI") {
+  const SearchSpace space = parse(kTrialSpace);
+  auto tuner = nnilib::make_tuner("gridsearch", nullptr, space, 1);
+  CHECK(*tuner->generate_parameters(0) ==
+        json::parse(R"({"filter_size_c1": 32, "filter_size_c2": 32,
+      "kernel_size_c1": 3, "kernel_size_c2": 3, "nb_units": 80})"));
+  CHECK((*tuner->generate_parameters(1))["nb_units"] == 100);
+  CHECK((*tuner->generate_parameters(2))["nb_units"] == 120);
+  CHECK((*tuner->generate_parameters(3))["kernel_size_c2"] == 5);
+}
+
+TEST_CASE("tuner GridSearch: finite mixed space with q-types and nested choices, each point once") {
+  const SearchSpace space = parse(R"({
+    "q": {"_type": "quniform", "_value": [0, 10, 5]},
+    "ql": {"_type": "qloguniform", "_value": [1, 100, 50]},
+    "n": {"_type": "randint", "_value": [2, 5]},
+    "block": {"_type": "choice", "_value": [
+      {"_name": "a", "k": {"_type": "choice", "_value": [1, 2]}},
+      {"_name": "b"},
+      {"_name": "c", "inner": {"_type": "choice", "_value": [
+         {"_name": "x", "r": {"_type": "randint", "_value": [0, 2]}}, {"_name": "y"}]}}
+    ]}
+  })");
+  const auto size = space.grid_size();
+  REQUIRE(size.finite);
+  std::set<std::string> expected, seen;
+  for (std::uint64_t i = 0; i < size.count; ++i) expected.insert(space.grid_parameters(i).dump());
+  auto tuner = nnilib::make_tuner("GridSearch", nullptr, space, 1);
+  while (auto p = tuner->generate_parameters(static_cast<std::int64_t>(seen.size()))) {
+    check_in_space(space, *p);
+    CHECK(seen.insert(p->dump()).second);
+    REQUIRE(seen.size() <= size.count);
+  }
+  CHECK(seen == expected);
+  CHECK(seen.size() == size.count);  // 3 * 3 * 3 * (2 + 1 + 3)
+  CHECK(size.count == 162);
+}
+
+TEST_CASE(
+    "tuner GridSearch: continuous dimensions are divided ever finer (middle, quartiles, ...)") {
+  const SearchSpace space = parse(R"({"x": {"_type": "uniform", "_value": [0, 1]},
+                                      "y": {"_type": "normal", "_value": [10, 2]}})");
+  auto tuner = nnilib::make_tuner("GridSearch", nullptr, space, 1);
+  const json p0 = *tuner->generate_parameters(0);
+  CHECK(p0["x"] == 0.5);
+  CHECK(p0["y"].get<double>() == Approx(10));
+  // Second epoch: x in {0.5, 0.25, 0.75}, y at the quartiles 10 -+ 0.6745 * 2.
+  std::set<double> xs, ys;
+  for (int id = 1; id < 9; ++id) {
+    const json p = *tuner->generate_parameters(id);
+    xs.insert(p["x"].get<double>());
+    ys.insert(std::round(p["y"].get<double>() * 1000) / 1000);
+  }
+  CHECK(xs == std::set<double>{0.25, 0.5, 0.75});
+  CHECK(ys == std::set<double>{8.651, 10, 11.349});
+  for (int id = 9; id < 200; ++id) CHECK(tuner->generate_parameters(id));  // never exhausted
+}
+
+TEST_CASE("tuner TPE beats Random on a fixed budget (mixed space with a nested choice)") {
+  const int budget = 80, seeds = 8;
+  const double tpe =
+      mean_best("TPE", {{"optimize_mode", "maximize"}}, budget, seeds, true, mixed_objective);
+  const double random = mean_best("Random", nullptr, budget, seeds, true, mixed_objective);
+  WARN("mean best of " << seeds << " seeds, " << budget << " trials: TPE " << tpe << ", Random "
+                       << random << " (optimum 0.5)");
+  CHECK(tpe > random + 0.05);
+  CHECK(tpe > 0.2);
+}
+
+TEST_CASE("tuner TPE and Evolution: minimize mode minimizes") {
+  auto loss = [](const json& p) { return -mixed_objective(p); };
+  const double tpe_min = mean_best("TPE", {{"optimize_mode", "minimize"}}, 60, 4, false, loss);
+  const double tpe_wrong = mean_best("TPE", {{"optimize_mode", "maximize"}}, 60, 4, false, loss);
+  CHECK(tpe_min < tpe_wrong - 0.05);
+  const double tpe_default = mean_best("TPE", nullptr, 60, 4, false, loss);  // NNI: minimize
+  CHECK(tpe_default == tpe_min);
+  const json evo_args = {{"optimize_mode", "minimize"}, {"population_size", 10}};
+  const double evo_min = mean_best("Evolution", evo_args, 60, 4, false, loss);
+  const double evo_wrong = mean_best(
+      "Evolution", {{"optimize_mode", "maximize"}, {"population_size", 10}}, 60, 4, false, loss);
+  CHECK(evo_min < evo_wrong - 0.05);
+}
+
+TEST_CASE("tuner Evolution improves over its initial population") {
+  const SearchSpace space = parse(kMixedSpace);
+  double first = 0, last = 0;
+  const int seeds = 6, population = 16, budget = 120;
+  for (int s = 0; s < seeds; ++s) {
+    auto tuner = nnilib::make_tuner(
+        "Evolution", {{"optimize_mode", "maximize"}, {"population_size", population}}, space, s);
+    const auto r = run(*tuner, budget, mixed_objective);
+    for (int i = 0; i < population; ++i) first += r[i] / (population * seeds);
+    for (int i = budget - population; i < budget; ++i) last += r[i] / (population * seeds);
+  }
+  WARN("Evolution mean result: initial population " << first << ", last " << population
+                                                    << " trials " << last);
+  CHECK(last > first + 0.3);
+}
+
+TEST_CASE("tuner: every tuner samples every type and nested choices within bounds") {
+  const SearchSpace space = parse(R"({
+    "c": {"_type": "choice", "_value": [1, "two", 3.5, true]},
+    "ri": {"_type": "randint", "_value": [-3, 4]},
+    "u": {"_type": "uniform", "_value": [-1, 2]},
+    "qu": {"_type": "quniform", "_value": [0.5, 10, 2]},
+    "lu": {"_type": "loguniform", "_value": [0.001, 10]},
+    "qlu": {"_type": "qloguniform", "_value": [1, 1000, 10]},
+    "n": {"_type": "normal", "_value": [5, 2]},
+    "qn": {"_type": "qnormal", "_value": [0, 10, 3]},
+    "ln": {"_type": "lognormal", "_value": [0, 1]},
+    "qln": {"_type": "qlognormal", "_value": [2, 0.5, 0.25]},
+    "net": {"_type": "choice", "_value": [
+      {"_name": "deep", "depth": {"_type": "randint", "_value": [1, 4]},
+       "cell": {"_type": "choice", "_value": [
+         {"_name": "conv", "lr": {"_type": "loguniform", "_value": [1e-5, 1e-2]}},
+         {"_name": "pool"}]}},
+      {"_name": "wide", "width": {"_type": "qnormal", "_value": [64, 16, 8]}},
+      {"_name": "none"}
+    ]}
+  })");
+  const std::vector<std::pair<std::string, json>> tuners{
+      {"Random", nullptr},
+      {"TPE", {{"tpe_args", {{"n_startup_jobs", 5}}}}},
+      {"TPE", {{"tpe_args", {{"n_startup_jobs", 0}, {"constant_liar_type", nullptr}}}}},
+      {"Evolution", {{"population_size", 5}}},
+      {"GridSearch", nullptr}};
+  for (const auto& [name, args] : tuners) {
+    INFO(name << " " << args.dump());
+    auto tuner = nnilib::make_tuner(name, args, space, 7);
+    std::set<std::string> nets;
+    for (int id = 0; id < 80; ++id) {
+      const auto p = tuner->generate_parameters(id);
+      REQUIRE(p);
+      check_in_space(space, *p);
+      nets.insert(
+          (*p)["net"]["_name"].get<std::string>() +
+          ((*p)["net"].contains("cell") ? (*p)["net"]["cell"]["_name"].get<std::string>() : ""));
+      // A loose objective so that model-based tuners leave the prior.
+      tuner->receive_trial_result(id, *p,
+                                  -std::abs((*p)["u"].get<double>() - 0.3) - (*p)["ri"].get<int>());
+    }
+    if (name != "GridSearch") CHECK(nets.size() == 4);  // every nested option was visited
+  }
+}
+
+TEST_CASE("tuner: concurrent requests before any result (constant liar) stay valid and distinct") {
+  const SearchSpace space = parse(kMixedSpace);
+  for (const std::string name : {"TPE", "Random", "Evolution"}) {
+    INFO(name);
+    auto tuner = nnilib::make_tuner(name, {{"optimize_mode", "maximize"}}, space, 3);
+    std::int64_t id = 0;
+    for (int round = 0; round < 12; ++round) {
+      std::vector<std::pair<std::int64_t, json>> batch;
+      for (int k = 0; k < 4; ++k, ++id) batch.emplace_back(id, *tuner->generate_parameters(id));
+      std::set<std::string> distinct;
+      for (const auto& [pid, p] : batch) {
+        check_in_space(space, p);
+        distinct.insert(p.dump());
+      }
+      CHECK(distinct.size() == batch.size());
+      // Results come back out of order; one trial fails.
+      std::reverse(batch.begin(), batch.end());
+      for (const auto& [pid, p] : batch) {
+        if (pid % 7 == 3) {
+          tuner->trial_end(pid, false);
+          continue;
+        }
+        tuner->receive_trial_result(pid, p, mixed_objective(p));
+        tuner->trial_end(pid, true);
+      }
+    }
+  }
+}
+
+TEST_CASE("tuner Random and TPE: a finite space is exhausted without repeats (NNI's dedup)") {
+  const SearchSpace space = parse(R"({"a": {"_type": "choice", "_value": [1, 2, 3]},
+                                      "b": {"_type": "quniform", "_value": [0, 1, 1]}})");
+  for (const std::string name : {"Random", "TPE"}) {
+    INFO(name);
+    auto tuner = nnilib::make_tuner(
+        name, name == "TPE" ? json{{"tpe_args", {{"n_startup_jobs", 2}}}} : json(), space, 5);
+    std::set<std::string> seen;
+    for (int id = 0; id < 6; ++id) {
+      const auto p = tuner->generate_parameters(id);
+      REQUIRE(p);
+      CHECK(seen.insert(p->dump()).second);
+      tuner->receive_trial_result(id, *p, (*p)["a"].get<double>());
+    }
+    CHECK_FALSE(tuner->generate_parameters(6));
+  }
+}
+
+TEST_CASE("tuner: imported results count as tried (resume)") {
+  const SearchSpace space = parse(R"({"a": {"_type": "choice", "_value": ["x", "y", "z", "w"]}})");
+  for (const std::string name : {"Random", "TPE", "GridSearch"}) {
+    INFO(name);
+    auto tuner = nnilib::make_tuner(name, nullptr, space, 5);
+    tuner->import_data({{{{"a", "y"}}, 0.5}, {{{"a", "w"}}, 0.7}});
+    std::set<std::string> got;
+    while (auto p = tuner->generate_parameters(static_cast<std::int64_t>(got.size())))
+      got.insert((*p)["a"].get<std::string>());
+    CHECK(got == std::set<std::string>{"x", "z"});
+  }
+  // TPE learns from imported history: the good option dominates after warm-up.
+  const SearchSpace big = parse(R"({"a": {"_type": "choice", "_value": [0, 1, 2, 3, 4, 5, 6, 7]},
+                                    "u": {"_type": "uniform", "_value": [0, 1]}})");
+  auto tpe = nnilib::make_tuner("TPE", {{"optimize_mode", "maximize"}}, big, 9);
+  std::vector<nnilib::ImportedTrial> history;
+  nnilib::SpaceRng rng(1);
+  for (int i = 0; i < 40; ++i) {
+    const json p = big.sample(rng);
+    history.push_back({p, p["a"] == 6 ? 1.0 : 0.0});
+  }
+  tpe->import_data(history);
+  int sixes = 0;
+  for (int id = 0; id < 20; ++id) {
+    const json p = *tpe->generate_parameters(id);
+    sixes += p["a"] == 6;
+    tpe->trial_end(id, false);
+  }
+  CHECK(sixes >= 10);
+}
+
+TEST_CASE("tuner: the same seed gives the same sequence, another seed another") {
+  const SearchSpace space = parse(kMixedSpace);
+  for (const std::string name : {"Random", "TPE", "Evolution"}) {
+    INFO(name);
+    auto sequence = [&](std::uint64_t seed) {
+      auto tuner = nnilib::make_tuner(
+          name, name == "TPE" ? json{{"tpe_args", {{"n_startup_jobs", 5}}}} : json(), space, seed);
+      std::vector<std::string> out;
+      for (int id = 0; id < 30; ++id) {
+        const json p = *tuner->generate_parameters(id);
+        out.push_back(p.dump());
+        tuner->receive_trial_result(id, p, mixed_objective(p));
+      }
+      return out;
+    };
+    CHECK(sequence(42) == sequence(42));
+    CHECK(sequence(42) != sequence(43));
+  }
+  // classArgs seed overrides the factory's seed.
+  auto a = nnilib::make_tuner("TPE", {{"seed", 5}}, space, 1);
+  auto b = nnilib::make_tuner("TPE", {{"seed", 5}}, space, 2);
+  CHECK(*a->generate_parameters(0) == *b->generate_parameters(0));
+}
+
+TEST_CASE("tuner: bad names and classArgs are rejected naming the tuner and the argument") {
+  const SearchSpace space = parse(kTrialSpace);
+  auto make = [&](const std::string& name, const json& args) {
+    return error_of([&] { nnilib::make_tuner(name, args, space, 0); });
+  };
+  CHECK(make("Anneal", nullptr) ==
+        "tuner \"Anneal\": an NNI tuner that is not embedded here (run it with nnictl); embedded "
+        "tuners: TPE, Random, GridSearch, Evolution");
+  CHECK(make("Tpe2", nullptr) ==
+        "tuner \"Tpe2\": unknown tuner; embedded tuners: TPE, Random, GridSearch, Evolution");
+  CHECK(make("TPE", {{"optimize_mode", "max"}}) ==
+        "tuner TPE: classArgs.optimize_mode must be one of maximize, minimize, got \"max\"");
+  CHECK(make("TPE", {{"seed", "1"}}) ==
+        "tuner TPE: classArgs.seed must be an integer in [0, 9223372036854775807], got \"1\"");
+  CHECK(make("TPE", {{"parallel_optimize", true}}) ==
+        "tuner TPE: unknown classArgs key \"parallel_optimize\"; accepted: optimize_mode, seed, "
+        "tpe_args");
+  CHECK(make("TPE", {{"tpe_args", {{"gama", 0.5}}}}) ==
+        "tuner TPE: unknown classArgs.tpe_args key \"gama\"; accepted: constant_liar_type, "
+        "n_startup_jobs, n_ei_candidates, linear_forgetting, prior_weight, gamma");
+  CHECK(make("TPE", {{"tpe_args", {{"gamma", 0}}}}) ==
+        "tuner TPE: classArgs.tpe_args.gamma must be a number > 0, got 0");
+  CHECK(make("TPE", {{"tpe_args", {{"constant_liar_type", "min"}}}}) ==
+        "tuner TPE: classArgs.tpe_args.constant_liar_type must be one of best, worst, mean, null, "
+        "got \"min\"");
+  CHECK(make("TPE", {{"tpe_args", {{"n_ei_candidates", 2.5}}}})
+            .find("n_ei_candidates must be an integer") != std::string::npos);
+  CHECK(make("TPE", json::array()) == "tuner TPE: classArgs must be a mapping, got []");
+  CHECK(make("Evolution", {{"population_size", 0}}) ==
+        "tuner Evolution: classArgs.population_size must be an integer in [1, 99999], got 0");
+  CHECK(
+      make("Evolution", {{"seed", 1}}) ==
+      "tuner Evolution: unknown classArgs key \"seed\"; accepted: optimize_mode, population_size");
+  CHECK(make("GridSearch", {{"seed", 1}}) ==
+        "tuner GridSearch: unknown classArgs key \"seed\"; accepted: optimize_mode");
+  CHECK(make("Random", {{"seed", -1}}) ==
+        "tuner Random: classArgs.seed must be an integer in [0, 9223372036854775807], got -1");
+  CHECK(error_of([] { nnilib::make_tuner("GridSearch", nullptr, SearchSpace(), 0); }) ==
+        "tuner GridSearch: the search space is empty");
+  // Valid spellings pass.
+  CHECK(make("tpe", {{"optimize_mode", "maximize"},
+                     {"seed", 3},
+                     {"tpe_args",
+                      {{"constant_liar_type", nullptr},
+                       {"n_startup_jobs", 10},
+                       {"n_ei_candidates", 20},
+                       {"linear_forgetting", 100},
+                       {"prior_weight", 0},
+                       {"gamma", 0.5}}}}) == "");
+  CHECK(make("RANDOM", {{"seed", 7}, {"optimize_mode", "minimize"}}) == "");
+}
