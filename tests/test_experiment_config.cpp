@@ -175,7 +175,7 @@ trainingService:
   CHECK(c.assessor->class_args == nlohmann::json::object());
 }
 
-TEST_CASE("experiment config: durations like NNI (d, h, m, s; rounded up to seconds)") {
+TEST_CASE("experiment config: durations like NNI (d, h, m, s - rounded up to seconds)") {
   using nnilib::parse_duration;
   CHECK(parse_duration("2h") == 7200);
   CHECK(parse_duration("30m") == 1800);

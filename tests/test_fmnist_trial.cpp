@@ -86,6 +86,18 @@ std::vector<nnilib::Metric> decode(const std::vector<std::string>& texts, const 
   return out;
 }
 
+// The trial's error line (a line about OpenBLAS's kernel may come before it on some CPUs).
+std::string error_line(const std::string& err) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  for (size_t nl; (nl = err.find('\n', start)) != std::string::npos; start = nl + 1) {
+    if (err.compare(start, 26, "fmnist-trial: OpenBLAS did") != 0) {
+      lines.push_back(err.substr(start, nl + 1 - start));
+    }
+  }
+  return lines.size() == 1 ? lines.front() : "(" + std::to_string(lines.size()) + " lines) " + err;
+}
+
 }  // namespace
 
 TEST_CASE("v3 HTTP channel with an integer parameter_id: one request, every epoch, one FINAL") {
@@ -158,8 +170,8 @@ TEST_CASE("an absent NNI manager is a clear error within the retry bound") {
       run_process(trial_argv(), nni_v3_environment(absent.url(), "S1i7C", dir), 60s);
   CHECK(r.exit_code == 6);
   CHECK(r.seconds < 10);
-  CHECK_THAT(r.err, Catch::Contains(absent.url()));
-  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  CHECK_THAT(error_line(r.err),
+             Catch::StartsWith("fmnist-trial: error:") && Catch::Contains(absent.url()));
 }
 
 TEST_CASE("NNI closing the channel before sending parameters: clean exit, nothing owed") {
@@ -252,12 +264,14 @@ TEST_CASE("standalone: bad input gives one line and its exit code") {
   SECTION("bad parameters: exit 3") {
     const auto r = run({"--params", R"({"nb_units": 90})"});
     CHECK(r.exit_code == 3);
-    CHECK(r.err == "fmnist-trial: error: parameter \"nb_units\" = 90 is not one of 80, 100, 120\n");
+    CHECK(error_line(r.err) ==
+          "fmnist-trial: error: parameter \"nb_units\" = 90 is not one of 80, 100, 120\n");
   }
   SECTION("parameters that are not JSON: exit 3") {
     const auto r = run({"--params", "{nb_units: 90}"});
     CHECK(r.exit_code == 3);
-    CHECK_THAT(r.err, Catch::StartsWith("fmnist-trial: error: --params: not valid JSON"));
+    CHECK_THAT(error_line(r.err),
+               Catch::StartsWith("fmnist-trial: error: --params: not valid JSON"));
   }
   SECTION("missing data: exit 4 naming the directory") {
     const auto r = run({"--data-dir", dir.path() + "/nowhere"});

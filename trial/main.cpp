@@ -169,8 +169,9 @@ int run(const Cli& cli) {
   const nnilib::TrialSpec spec = nnilib::trial_spec_from_parameters(params);
 
   const nnilib::BlasInfo blas = nnilib::detect_blas();
-  if (blas.reference)
-    std::fprintf(stderr, "fmnist-trial: %s\n", nnilib::blas_warning(blas).c_str());
+  if (const std::string warning = nnilib::blas_warning(blas); !warning.empty()) {
+    std::fprintf(stderr, "fmnist-trial: %s\n", warning.c_str());
+  }
 
   const std::string out_dir = cli.output_dir.empty() ? trial.output_dir() : cli.output_dir;
   const std::string summary_path =
@@ -217,6 +218,8 @@ int main(int argc, char** argv) {
       "Under NNI (nnictl or fmnist-nas) the parameters come from NNI and every epoch is\n"
       "reported; run by hand, they come from --params / --params-file."};
   app.footer(parameter_help());
+  // A flag given twice takes its last value (a trialCommand can override a wrapper's).
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--params", cli.params_text,
                  "parameters as a JSON object, e.g. '{\"nb_units\": 120}'");
   app.add_option("--params-file", cli.params_file,
@@ -279,6 +282,7 @@ int main(int argc, char** argv) {
     std::printf("%s", parameter_help().c_str());
     return 0;
   }
+  nnilib::ensure_fast_openblas(argv, "fmnist-trial");
   try {
     return run(cli);
   } catch (const nnilib::Error& e) {

@@ -19,10 +19,10 @@ struct FashionMnist;  // data.h (torch)
 /// on CPU (docs/benchmarks.md says what each one buys); results do not depend on them
 /// beyond floating-point summation order.
 struct LoopTuning {
-  bool grads_to_none = true;   ///< drop gradients instead of zeroing them before each batch
-  bool reuse_batch = true;     ///< gather each batch into the same preallocated tensors
-  bool channels_last = false;  ///< NHWC activations and weights (oneDNN's native layout)
-  bool mkldnn = true;          ///< let LibTorch use oneDNN (MKL-DNN) convolutions on CPU
+  bool grads_to_none = true;  ///< drop gradients instead of zeroing them before each batch
+  bool reuse_batch = true;    ///< gather each batch into the same preallocated tensors
+  bool channels_last = true;  ///< NHWC activations and weights (oneDNN's native layout)
+  bool mkldnn = true;         ///< let LibTorch use oneDNN (MKL-DNN) convolutions on CPU
 };
 
 /// How to train (everything that is not a searched parameter).

@@ -40,7 +40,8 @@ CostEstimate estimate_cost(const ModelSpec& spec) {
     const std::string where = "conv block " + std::to_string(i + 1);
     if (b.out_channels < 1) throw ParamError("invalid out_channels for " + where);
     if (b.kernel_size < 1) throw ParamError("invalid kernel size for " + where);
-    if (b.padding < 0 || b.padding >= b.kernel_size) throw ParamError("invalid padding for " + where);
+    if (b.padding < 0 || b.padding >= b.kernel_size)
+      throw ParamError("invalid padding for " + where);
     const int oh = s.height + 2 * b.padding - b.kernel_size + 1;
     const int ow = s.width + 2 * b.padding - b.kernel_size + 1;
     if (oh < 1 || ow < 1) {
@@ -48,8 +49,8 @@ CostEstimate estimate_cost(const ModelSpec& spec) {
                        std::to_string(s.height) + "x" + std::to_string(s.width) +
                        " input (the feature map would shrink below 1x1)");
     }
-    cost.params += int64_t{b.out_channels} * s.channels * b.kernel_size * b.kernel_size +
-                   b.out_channels;
+    cost.params +=
+        int64_t{b.out_channels} * s.channels * b.kernel_size * b.kernel_size + b.out_channels;
     cost.macs += int64_t{oh} * ow * b.out_channels * s.channels * b.kernel_size * b.kernel_size;
     // Convolution output and activation output are both kept for backward.
     cost.activation_floats += 2 * int64_t{oh} * ow * b.out_channels;
