@@ -7,6 +7,7 @@
 
 #include "nnilib/assessor.h"
 #include "nnilib/error.h"
+#include "test_util.h"
 
 using nnilib::AssessResult;
 using nnilib::MedianstopAssessor;
@@ -23,15 +24,6 @@ void complete(nnilib::Assessor& a, const std::string& id, const std::vector<doub
     a.assess_trial(id, seen);
   }
   a.trial_end(id, succeeded);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const nnilib::ParamError& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace
@@ -98,7 +90,7 @@ TEST_CASE("medianstop: the factory reads NNI's classArgs") {
   CHECK(nnilib::make_assessor("medianstop", nullptr) != nullptr);
 
   auto make = [](const std::string& name, const nlohmann::json& args) {
-    return error_of([&] { nnilib::make_assessor(name, args); });
+    return testutil::error_of([&] { nnilib::make_assessor(name, args); });
   };
   CHECK(make("Curvefitting", nullptr) ==
         "assessor \"Curvefitting\": an NNI assessor that is not embedded here (run it with "

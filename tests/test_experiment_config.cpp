@@ -51,17 +51,8 @@ void write(const fs::path& p, const std::string& text) {
   std::ofstream(p) << text;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const nnilib::ParamError& e) {
-    return e.what();
-  }
-  return "";
-}
-
 std::string parse_error(const std::string& yaml) {
-  return error_of([&] { ExperimentConfig::parse(yaml, "config.yml"); });
+  return testutil::error_of([&] { ExperimentConfig::parse(yaml, "config.yml"); });
 }
 
 }  // namespace
@@ -125,7 +116,8 @@ TEST_CASE("experiment config: relative paths resolve against the config's direct
   write(dir / "missing.yml",
         "searchSpaceFile: nope.json\ntrialCommand: t\ntuner: {name: TPE}\n"
         "trainingService: {platform: local}\n");
-  const std::string e = error_of([&] { ExperimentConfig::load((dir / "missing.yml").string()); });
+  const std::string e =
+      testutil::error_of([&] { ExperimentConfig::load((dir / "missing.yml").string()); });
   CHECK(e.find("searchSpaceFile") != std::string::npos);
   CHECK(e.find("nope.json") != std::string::npos);
 }
@@ -188,7 +180,7 @@ TEST_CASE("experiment config: durations like NNI (d, h, m, s - rounded up to sec
     INFO(bad);
     CHECK_THROWS_AS(parse_duration(bad), nnilib::ParamError);
   }
-  CHECK(error_of([] { parse_duration("5w"); }) ==
+  CHECK(testutil::error_of([] { parse_duration("5w"); }) ==
         "bad duration \"5w\": expected a positive number and a unit, one of d, h, m, s (e.g. "
         "\"2h\")");
   CHECK(ExperimentConfig::parse(minimal("maxExperimentDuration: 45m\n"), "c.yml")

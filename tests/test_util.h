@@ -5,7 +5,10 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <string>
+
+#include "nnilib/error.h"
 
 namespace testutil {
 
@@ -18,13 +21,23 @@ inline std::string data_dir() {
 /// A scratch directory private to this test process (created on first use).
 inline const std::string& temp_dir() {
   static const std::string dir = [] {
-    std::string d = (std::filesystem::temp_directory_path() /
-                     ("nnilib-test-" + std::to_string(::getpid())))
-                        .string();
+    std::string d =
+        (std::filesystem::temp_directory_path() / ("nnilib-test-" + std::to_string(::getpid())))
+            .string();
     std::filesystem::create_directories(d);
     return d;
   }();
   return dir;
+}
+
+/// The message of the ParamError that `f` throws, or "" when it throws none.
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const nnilib::ParamError& e) {
+    return e.what();
+  }
+  return "";
 }
 
 }  // namespace testutil
