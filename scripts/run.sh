@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh --target fmnist-trial
 mkdir -p out
-exec ./build/fmnist-trial --output out/summary.json --weights out/model.pt "$@"
+exec ./build/fmnist-trial --output-dir out "$@"

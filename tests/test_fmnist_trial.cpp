@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "nni_standin/child_process.h"
@@ -293,6 +294,36 @@ TEST_CASE("standalone: bad input gives one line and its exit code") {
   SECTION("bad command line: exit 2") {
     CHECK(run({"--threads", "-1"}).exit_code == 2);
     CHECK(run({"--no-such-flag"}).exit_code == 2);
+  }
+  SECTION("--check-space validates a space against the trial's parameters") {
+    const auto ok = run({"--check-space", std::string(NNILIB_SOURCE_DIR) + "/search_space.json"});
+    CHECK(ok.exit_code == 0);
+    CHECK_THAT(ok.out, Catch::Contains("nb_units") && Catch::Contains("size: infinite") &&
+                           Catch::Contains("ok: 200 sampled parameter sets are accepted"));
+    const std::string bad = dir.path() + "/bad_space.json";
+    std::ofstream(bad) << R"({"filter_size_c1": {"_type": "choice", "_value": [32, 48]}})";
+    const auto r = run({"--check-space", bad});
+    CHECK(r.exit_code == 3);
+    CHECK_THAT(error_line(r.err),
+               Catch::Contains("are refused by the trial: parameter \"filter_size_c1\" = 48"));
+    const std::string broken = dir.path() + "/broken_space.json";
+    std::ofstream(broken) << R"({"learning_rate": {"_type": "loguniform", "_value": [0, 0.1]}})";
+    CHECK(run({"--check-space", broken}).exit_code == 3);
+  }
+  SECTION("--sample trains one seeded point of a space and --print-params shows it") {
+    const std::string space = std::string(NNILIB_SOURCE_DIR) + "/search_space.json";
+    const auto a = run({"--sample", space, "--seed", "4", "--print-params", "--params",
+                        R"({"epochs": 1})", "--no-save"});
+    const auto b = run({"--sample", space, "--seed", "4", "--print-params", "--params",
+                        R"({"epochs": 1})", "--no-save"});
+    REQUIRE(a.exit_code == 0);
+    const auto params_line = [](const std::string& out) {
+      const size_t at = out.find("params {");
+      return at == std::string::npos ? std::string() : out.substr(at, out.find('\n', at) - at);
+    };
+    CHECK_FALSE(params_line(a.out).empty());
+    CHECK(params_line(a.out) == params_line(b.out));
+    CHECK_THAT(params_line(a.out), Catch::Contains("\"epochs\":1"));
   }
   SECTION("a good standalone run writes its summary and prints it") {
     const auto r =

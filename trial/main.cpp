@@ -13,6 +13,7 @@
 #include "nnilib/blas.h"
 #include "nnilib/error.h"
 #include "nnilib/params.h"
+#include "nnilib/space.h"
 #include "nnilib/trainer.h"
 #include "nnilib/trial.h"
 
@@ -122,6 +123,9 @@ struct Cli {
   bool no_save = false;
   bool quiet = false;
   bool list_params = false;
+  bool print_params = false;
+  std::string check_space;
+  std::string sample_space;
   int nni_retries = 4;
   int nni_backoff_ms = 500;
   int nni_timeout_ms = 3000;
@@ -130,6 +134,28 @@ struct Cli {
   nnilib::TrainOptions train;
 };
 
+// Validates a search space, prints its summary and size, and checks that what it
+// samples is accepted by this trial (the names and ranges of params.h).
+int check_space(const std::string& path) {
+  const nnilib::SearchSpace space = nnilib::SearchSpace::load(path);
+  std::printf("%s", space.summary().c_str());
+  const nnilib::GridSize size = space.grid_size();
+  std::printf("size: %s%s\n", size.to_string().c_str(),
+              size.finite ? " points" : " (continuous dimensions)");
+  nnilib::SpaceRng rng(0);
+  for (int i = 0; i < 200; ++i) {
+    const nlohmann::json params = space.sample(rng);
+    try {
+      nnilib::trial_spec_from_parameters(params);
+    } catch (const nnilib::ParamError& e) {
+      throw nnilib::ParamError(path + ": sampled parameters " + params.dump() +
+                               " are refused by the trial: " + e.what());
+    }
+  }
+  std::printf("ok: 200 sampled parameter sets are accepted by fmnist-trial\n");
+  return 0;
+}
+
 std::string join_path(const std::string& dir, const std::string& name) {
   return (std::filesystem::path(dir) / name).string();
 }
@@ -137,7 +163,14 @@ std::string join_path(const std::string& dir, const std::string& name) {
 int run(const Cli& cli) {
   install_signal_handlers();
   nlohmann::json cli_params = nlohmann::json::object();
-  if (!cli.params_file.empty()) cli_params = read_params_file(cli.params_file);
+  if (!cli.sample_space.empty()) {
+    // One random point of the space (seeded by --seed), like a Random tuner's trial.
+    nnilib::SpaceRng rng(cli.train.seed);
+    cli_params = nnilib::SearchSpace::load(cli.sample_space).sample(rng);
+  }
+  if (!cli.params_file.empty()) {
+    cli_params = nnilib::merge_parameters(cli_params, read_params_file(cli.params_file));
+  }
   if (!cli.params_text.empty()) {
     cli_params = nnilib::merge_parameters(cli_params, parse_json_text(cli.params_text, "--params"));
   }
@@ -167,6 +200,10 @@ int run(const Cli& cli) {
                 trial.channel_name().c_str(), params.dump().c_str());
   }
   const nnilib::TrialSpec spec = nnilib::trial_spec_from_parameters(params);
+  if (cli.print_params) {
+    std::printf("params %s\n", spec.parameters.dump().c_str());
+    std::fflush(stdout);
+  }
 
   const nnilib::BlasInfo blas = nnilib::detect_blas();
   if (const std::string warning = nnilib::blas_warning(blas); !warning.empty()) {
@@ -225,6 +262,13 @@ int main(int argc, char** argv) {
   app.add_option("--params-file", cli.params_file,
                  "read parameters from a JSON file (--params wins)");
   app.add_flag("--list-params", cli.list_params, "print the accepted parameters and exit");
+  app.add_flag("--print-params", cli.print_params,
+               "print the parameters as applied (defaults filled in) before training");
+  app.add_option("--check-space", cli.check_space,
+                 "validate an NNI search_space.json, print its summary and size, and exit");
+  app.add_option("--sample", cli.sample_space,
+                 "train one random point of this search_space.json (seeded by --seed); "
+                 "--params / --params-file override its values");
   app.add_option("--data-dir", cli.data.dir,
                  "Fashion-MNIST IDX files (default: $FMNIST_DATA_DIR, else "
                  "/usr/share/datasets/fashion-mnist)");
@@ -282,8 +326,9 @@ int main(int argc, char** argv) {
     std::printf("%s", parameter_help().c_str());
     return 0;
   }
-  nnilib::ensure_fast_openblas(argv, "fmnist-trial");
   try {
+    if (!cli.check_space.empty()) return check_space(cli.check_space);
+    nnilib::ensure_fast_openblas(argv, "fmnist-trial");
     return run(cli);
   } catch (const nnilib::Error& e) {
     std::fflush(stdout);
