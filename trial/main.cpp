@@ -211,17 +211,22 @@ int run(const Cli& cli) {
   }
 
   const std::string out_dir = cli.output_dir.empty() ? trial.output_dir() : cli.output_dir;
-  const std::string summary_path =
-      cli.no_save ? cli.output
-                  : (cli.output.empty() ? join_path(out_dir, "summary.json") : cli.output);
+  // An explicit --output / --weights wins; otherwise the file goes to out_dir unless --no-save.
+  const auto artifact = [&](const std::string& explicit_path, const char* name) {
+    return !explicit_path.empty() || cli.no_save ? explicit_path : join_path(out_dir, name);
+  };
+  const std::string summary_path = artifact(cli.output, "summary.json");
   nnilib::TrainOptions options = cli.train;
-  options.weights_path = cli.no_save
-                             ? cli.weights
-                             : (cli.weights.empty() ? join_path(out_dir, "model.pt") : cli.weights);
+  options.weights_path = artifact(cli.weights, "model.pt");
   for (const std::string& file : {summary_path, options.weights_path}) {
     const auto parent = std::filesystem::path(file).parent_path();
     std::error_code ec;
-    if (!file.empty() && !parent.empty()) std::filesystem::create_directories(parent, ec);
+    // Fail now, not after training, when an output directory cannot be created.
+    if (!file.empty() && !parent.empty() && !std::filesystem::create_directories(parent, ec) &&
+        ec) {
+      throw nnilib::IoError(parent.string() + ": cannot create the output directory (" +
+                            ec.message() + ")");
+    }
   }
 
   TrialObserver observer(trial, spec.hyper.epochs, cli.quiet);

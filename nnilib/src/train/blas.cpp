@@ -5,9 +5,11 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 namespace nnilib {
@@ -103,7 +105,7 @@ void ensure_fast_openblas(char** argv, const char* program) {
   execv("/proc/self/exe", argv);
   // exec failed: carry on with the slow kernel rather than not at all.
   std::fprintf(stderr, "%s: could not restart (%s); continuing with the %s kernel\n", program,
-               "execv failed", info.core.c_str());
+               std::strerror(errno), info.core.c_str());
 }
 
 }  // namespace nnilib
