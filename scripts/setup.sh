@@ -14,6 +14,8 @@ packages=(
   libcli11-dev                     # command-line parsing
   libyaml-cpp-dev                  # YAML: NNI's experiment config.yml, read by the embedded runner
   zlib1g-dev                       # reading the gzipped IDX files
+  libsqlite3-dev                   # SQLite: the embedded runner's experiment database
+  curl                             # the runner tests' bash trials talk to it as non-C++ NNI trials do
   catch2                           # unit tests (Catch2 v2)
   dataset-fashion-mnist            # the real data set, /usr/share/datasets/fashion-mnist
 )

@@ -218,14 +218,14 @@ TEST_CASE("a malformed parameter record is a clear error naming what is wrong") 
 
 TEST_CASE("an unknown parameter from the tuner fails fast with the accepted names") {
   StandinOptions opt;
-  opt.record = record(0, {{"filter_size_c1", 32}, {"dropout", 0.5}});
+  opt.record = record(0, {{"filter_size_c1", 32}, {"dropout_rate", 0.5}});
   NniStandin nni(opt);
   TempDir dir("fmnist-unknown");
   const ProcessResult r =
       run_process(trial_argv(), nni_v3_environment(nni.url(), "S1i7C", dir), 60s);
   CHECK(r.exit_code == 3);
   CHECK(r.seconds < 5);
-  CHECK_THAT(r.err, Catch::Contains("unknown parameter \"dropout\" (accepted: filter_size_c1"));
+  CHECK_THAT(r.err, Catch::Contains("unknown parameter \"dropout_rate\" (accepted: filter_size_c1"));
   CHECK(nni.metrics().empty());
 }
 
@@ -298,8 +298,9 @@ TEST_CASE("standalone: bad input gives one line and its exit code") {
   SECTION("--check-space validates a space against the trial's parameters") {
     const auto ok = run({"--check-space", std::string(NNILIB_SOURCE_DIR) + "/search_space.json"});
     CHECK(ok.exit_code == 0);
-    CHECK_THAT(ok.out, Catch::Contains("nb_units") && Catch::Contains("size: infinite") &&
-                           Catch::Contains("ok: 200 sampled parameter sets are accepted"));
+    CHECK_THAT(ok.out, Catch::Contains("num_blocks") && Catch::Contains("size: infinite") &&
+                           Catch::Contains("ok: 1000 sampled parameter sets are accepted") &&
+                           Catch::Contains("costliest sample: {"));
     const std::string bad = dir.path() + "/bad_space.json";
     std::ofstream(bad) << R"({"filter_size_c1": {"_type": "choice", "_value": [32, 48]}})";
     const auto r = run({"--check-space", bad});
@@ -309,6 +310,34 @@ TEST_CASE("standalone: bad input gives one line and its exit code") {
     const std::string broken = dir.path() + "/broken_space.json";
     std::ofstream(broken) << R"({"learning_rate": {"_type": "loguniform", "_value": [0, 0.1]}})";
     CHECK(run({"--check-space", broken}).exit_code == 3);
+  }
+  SECTION("an architecture over a --max-* limit is refused before training: exit 7") {
+    const auto p = run({"--max-params", "100000"});
+    CHECK(p.exit_code == 7);
+    CHECK(error_line(p.err) ==
+          "fmnist-trial: error: architecture has 960278 parameters, over --max-params 100000 "
+          "(conv64k3 relu > conv64k3 relu maxpool2 > fc100 relu > fc10)\n");
+    const auto m = run({"--max-macs", "1e6", "--params", R"({"num_blocks": 2})"});
+    CHECK(m.exit_code == 7);
+    CHECK_THAT(error_line(m.err),
+               Catch::Contains(
+                   "3839104 multiply-accumulates per image, over --max-macs 1e+06 (conv32k3p1"));
+    const auto g = run({"--max-memory", "100M"});
+    CHECK(g.exit_code == 7);
+    CHECK_THAT(error_line(g.err), Catch::Contains("(batch_size 64), over --max-memory 100 MiB"));
+    CHECK(run({"--max-memory", "lots"}).exit_code == 2);
+    CHECK(run({"--max-memory", "900M", "--max-params", "2000000", "--params", R"({"epochs": 1})",
+               "--no-save"})
+              .exit_code == 0);
+  }
+  SECTION("--val-size 0 trains on every training image and reports the test accuracy") {
+    const auto r = run(
+        {"--val-size", "0", "--params", R"({"epochs": 1})", "--output-dir", dir.path() + "/final"});
+    REQUIRE(r.exit_code == 0);
+    const json summary = json::parse(read_whole_file(dir.path() + "/final/summary.json"));
+    CHECK(summary["val_size"] == 0);
+    CHECK(summary["best_val_accuracy"].is_null());
+    CHECK(summary["test_accuracy"].get<double>() > 0.3);
   }
   SECTION("--sample trains one seeded point of a space and --print-params shows it") {
     const std::string space = std::string(NNILIB_SOURCE_DIR) + "/search_space.json";

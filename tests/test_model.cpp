@@ -1,9 +1,14 @@
-// The LibTorch CNN: every architecture of the seed's space builds and maps a batch to
-// [B, 10]; parameter and MAC counts match a hand count.
+// The LibTorch CNN: every architecture of the seed's space and 300 of the default
+// space build and map a batch to [B, 10]; parameter and MAC counts match a hand count
+// and a counted forward pass; rejected architectures say why.
 #include <catch2/catch.hpp>
 
+#include <set>
+
+#include "nnilib/error.h"
 #include "nnilib/model.h"
 #include "nnilib/params.h"
+#include "nnilib/space.h"
 
 using nlohmann::json;
 
@@ -52,7 +57,8 @@ TEST_CASE("parameter and MAC counts match a hand count") {
   }
   SECTION("largest: 128/5, 128/5, 120 units") {
     // conv1 1->128 k5: 3,328 params, 24*24*128*25 MACs; conv2 128->128 k5: 409,728 params,
-    // 20*20*128*128*25 MACs; pool -> 10*10*128 = 12,800; fc 12800->120: 1,536,120; fc 120->10: 1,210.
+    // 20*20*128*128*25 MACs; pool -> 10*10*128 = 12,800; fc 12800->120: 1,536,120; fc 120->10:
+    // 1,210.
     const auto spec = seed_arch(128, 5, 128, 5, 120);
     const auto cost = nnilib::estimate_cost(spec.model);
     CHECK(cost.params == 3328 + 409728 + 1536120 + 1210);
@@ -65,5 +71,123 @@ TEST_CASE("parameter and MAC counts match a hand count") {
 TEST_CASE("a feature map that would shrink below 1x1 is a clear error") {
   nnilib::ModelSpec spec;
   spec.blocks = {{32, 5}, {32, 5}, {32, 5}, {32, 5}, {32, 5}, {32, 5}, {32, 5}};
-  CHECK_THROWS_WITH(nnilib::Cnn(spec), Catch::Contains("conv block 7: kernel 5 does not fit its 4x4 input"));
+  CHECK_THROWS_WITH(nnilib::Cnn(spec),
+                    Catch::Contains("conv block 7: kernel 5 does not fit its 4x4 input"));
+}
+
+TEST_CASE(
+    "300 architectures sampled from the default search space build, map a batch to "
+    "[B, 10], and match their cost estimate") {
+  const nnilib::SearchSpace space =
+      nnilib::SearchSpace::load(std::string(NNILIB_SOURCE_DIR) + "/search_space.json");
+  nnilib::SpaceRng rng(2026);
+  torch::manual_seed(0);
+  const torch::Tensor batch = torch::randn({2, 1, 28, 28});
+  std::set<std::string> kinds;
+  for (int i = 0; i < 300; ++i) {
+    const json params = space.sample(rng);
+    const auto spec = nnilib::trial_spec_from_parameters(params);
+    INFO(params.dump());
+    INFO(nnilib::describe(spec.model));
+    nnilib::Cnn model(spec.model);
+    const torch::Tensor out = model->forward(batch);
+    REQUIRE(out.sizes() == torch::IntArrayRef({2, 10}));
+    const nnilib::CostEstimate cost = nnilib::estimate_cost(spec.model);
+    CHECK(nnilib::count_parameters(*model) == cost.params);
+    CHECK(nnilib::count_forward_macs(model) == cost.macs);
+    for (const auto& b : spec.model.blocks) {
+      kinds.insert(std::string(b.residual ? "residual" : "plain") + (b.separable ? "+sep" : ""));
+    }
+  }
+  CHECK(kinds.size() == 3);  // plain, residual and separable residual blocks were all built
+}
+
+TEST_CASE("every block kind, activation, pooling and head builds with the estimated counts") {
+  torch::manual_seed(0);
+  const torch::Tensor batch = torch::randn({2, 1, 28, 28});
+  for (const char* type : {"plain", "residual", "separable", "separable_residual"})
+    for (const char* act : {"relu", "gelu", "silu", "leaky_relu"})
+      for (const char* pool : {"max", "avg", "none"})
+        for (bool bn : {false, true}) {
+          const json params = {{"num_blocks", 2},
+                               {"block_type", type},
+                               {"activation", act},
+                               {"pool", pool},
+                               {"batch_norm", bn},
+                               {"conv1_channels", 8},
+                               {"conv2_channels", 12},
+                               {"head", bn ? "gap" : "flatten"},
+                               {"hidden_units", bn ? 0 : 16},
+                               {"dropout", 0.2}};
+          INFO(params.dump());
+          const auto spec = nnilib::trial_spec_from_parameters(params);
+          nnilib::Cnn model(spec.model);
+          REQUIRE(model->forward(batch).sizes() == torch::IntArrayRef({2, 10}));
+          const auto cost = nnilib::estimate_cost(spec.model);
+          CHECK(nnilib::count_parameters(*model) == cost.params);
+          CHECK(nnilib::count_forward_macs(model) == cost.macs);
+        }
+}
+
+TEST_CASE("a residual block adds its input: zeroed convolutions make it the identity") {
+  nnilib::ModelSpec spec;
+  nnilib::ConvBlockSpec b;
+  b.out_channels = 1;  // same channels as the input: identity shortcut
+  b.kernel_size = 3;
+  b.padding = 1;
+  b.residual = true;
+  spec.blocks = {b};
+  nnilib::ConvBlock block(1, b);
+  torch::NoGradGuard no_grad;
+  for (auto& p : block->parameters()) p.zero_();
+  const torch::Tensor x = torch::rand({2, 1, 6, 6});  // non-negative: relu keeps it
+  CHECK(torch::allclose(block->forward(x.clone()), x));
+}
+
+TEST_CASE("every rejected architecture gives its message") {
+  const auto error = [](nnilib::ModelSpec spec) {
+    try {
+      nnilib::estimate_cost(spec);
+    } catch (const nnilib::ParamError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  nnilib::ModelSpec base;
+  base.blocks = {{16, 3}};
+  auto with = [&](auto change) {
+    nnilib::ModelSpec s = base;
+    change(s);
+    return error(s);
+  };
+  CHECK(with([](auto& s) { s.blocks[0].out_channels = 0; }) ==
+        "invalid out_channels for conv block 1");
+  CHECK(with([](auto& s) { s.blocks[0].kernel_size = 0; }) ==
+        "invalid kernel size for conv block 1");
+  CHECK(with([](auto& s) { s.blocks[0].padding = 3; }) == "invalid padding for conv block 1");
+  CHECK(with([](auto& s) { s.blocks[0].kernel_size = 29; }) ==
+        "conv block 1: kernel 29 does not fit its 28x28 input (the feature map would shrink below "
+        "1x1)");
+  CHECK(with([](auto& s) {
+          s.blocks[0].residual = true;
+          s.blocks[0].padding = 0;
+        }) ==
+        "invalid padding for conv block 1: a residual block needs an odd kernel with \"same\" "
+        "padding (kernel 3, padding 0)");
+  CHECK(with([](auto& s) {
+          s.blocks[0].pool = nnilib::Pool::kAvg;
+          s.blocks[0].pool_size = 0;
+        }) == "invalid pool size for conv block 1");
+  CHECK(with([](auto& s) {
+          s.blocks[0].pool = nnilib::Pool::kMax;
+          s.blocks[0].pool_size = 27;
+        }) ==
+        "conv block 1: max pooling 27 does not fit its 26x26 input (the feature map would "
+        "shrink below 1x1)");
+  CHECK(with([](auto& s) { s.hidden_units = -1; }) ==
+        "invalid hidden_units for Linear: must be >= 0");
+  CHECK(with([](auto& s) { s.dropout = 1.0; }) ==
+        "invalid dropout for the head: must be in [0, 1)");
+  CHECK(with([](auto& s) { s.num_classes = 1; }) == "invalid number of classes for the model");
+  CHECK(with([](auto& s) { s.in_height = 0; }) == "invalid input shape for the model");
 }

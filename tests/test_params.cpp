@@ -1,6 +1,9 @@
 // Trial parameters: the seed's names, defaults, TRIAL_BUDGET, and every kind of rejection.
 #include <catch2/catch.hpp>
 
+#include <fstream>
+#include <iterator>
+
 #include "nnilib/error.h"
 #include "nnilib/params.h"
 #include "nnilib/space.h"
@@ -31,13 +34,19 @@ TEST_CASE("defaults are the seed's middle choices and build the seed's CNN") {
   CHECK(spec.model.blocks[0].pool == nnilib::Pool::kNone);
   CHECK(spec.model.blocks[1].pool == nnilib::Pool::kMax);
   CHECK(spec.model.hidden_units == 100);
-  CHECK(spec.hyper.optimizer == "adam");
+  CHECK(spec.seed_model);
+  CHECK(spec.hyper.optimizer == nnilib::Optimizer::kAdam);
+  CHECK(spec.hyper.schedule == nnilib::Schedule::kConstant);
+  CHECK_FALSE(spec.hyper.augmentation.any());
   CHECK(spec.hyper.learning_rate == 0.001);
   CHECK(spec.hyper.batch_size == 64);
   CHECK(spec.hyper.epochs == 10);
   CHECK(nnilib::describe(spec.model) ==
         "conv64k3 relu > conv64k3 relu maxpool2 > fc100 relu > fc10");
-  CHECK(spec.parameters.size() == nnilib::parameter_table().size());
+  // The seed's five names and the eleven training names, nothing of the model space.
+  CHECK(spec.parameters.size() == 16);
+  CHECK(spec.parameters["nb_units"] == 100);
+  CHECK_FALSE(spec.parameters.contains("num_blocks"));
 }
 
 TEST_CASE("the seed's parameter names are applied") {
@@ -111,15 +120,172 @@ TEST_CASE("each kind of bad parameter is rejected with what is accepted") {
   }
 }
 
-TEST_CASE("every sample of the shipped search_space.json is accepted by the trial") {
-  const nnilib::SearchSpace space =
-      nnilib::SearchSpace::load(std::string(NNILIB_SOURCE_DIR) + "/search_space.json");
+TEST_CASE("every sample of the seed's search space (examples/seed) builds the seed's model") {
+  const nnilib::SearchSpace space = nnilib::SearchSpace::load(std::string(NNILIB_SOURCE_DIR) +
+                                                              "/examples/seed/search_space.json");
   nnilib::SpaceRng rng(11);
   for (int i = 0; i < 300; ++i) {
     const json params = space.sample(rng);
     INFO(params.dump());
     const auto spec = trial_spec_from_parameters(params);
+    CHECK(spec.seed_model);
     CHECK(spec.hyper.learning_rate >= 0.001);
     CHECK(spec.hyper.learning_rate <= 0.01);
+  }
+}
+
+TEST_CASE("every sample of the default search_space.json is accepted as a model-space point") {
+  const nnilib::SearchSpace space =
+      nnilib::SearchSpace::load(std::string(NNILIB_SOURCE_DIR) + "/search_space.json");
+  nnilib::SpaceRng rng(12);
+  for (int i = 0; i < 1000; ++i) {
+    const json params = space.sample(rng);
+    INFO(params.dump());
+    const auto spec = trial_spec_from_parameters(params);
+    CHECK_FALSE(spec.seed_model);
+  }
+}
+
+TEST_CASE("model space: defaults") {
+  const auto spec = trial_spec_from_parameters(json{{"num_blocks", 3}});
+  CHECK_FALSE(spec.seed_model);
+  REQUIRE(spec.model.blocks.size() == 3);
+  CHECK(nnilib::describe(spec.model) ==
+        "conv32k3p1 bn relu maxpool2 > conv64k3p1 bn relu maxpool2 > conv128k3p1 bn relu maxpool2 "
+        "> gap > fc10");
+  CHECK(spec.parameters["conv3_channels"] == 128);
+  CHECK(spec.parameters["conv3_type"] == "plain");
+  CHECK_FALSE(spec.parameters.contains("conv4_channels"));
+  CHECK_FALSE(spec.parameters.contains("nb_units"));
+}
+
+TEST_CASE("model space: model-wide values and per-block overrides") {
+  const auto spec = trial_spec_from_parameters(json{{"num_blocks", 2},
+                                                    {"block_type", "residual"},
+                                                    {"activation", "gelu"},
+                                                    {"kernel_size", 5},
+                                                    {"batch_norm", false},
+                                                    {"pool", "avg"},
+                                                    {"conv1_type", "separable"},
+                                                    {"conv1_channels", 24},
+                                                    {"conv2_kernel", 3},
+                                                    {"conv2_pool", "none"},
+                                                    {"conv2_activation", "silu"},
+                                                    {"conv4_channels", 99},  // beyond num_blocks
+                                                    {"head", "flatten"},
+                                                    {"hidden_units", 64},
+                                                    {"dropout", 0.25}});
+  REQUIRE(spec.model.blocks.size() == 2);
+  const auto& b1 = spec.model.blocks[0];
+  const auto& b2 = spec.model.blocks[1];
+  CHECK(b1.separable);
+  CHECK_FALSE(b1.residual);
+  CHECK(b1.out_channels == 24);
+  CHECK(b1.kernel_size == 5);
+  CHECK(b1.padding == 2);
+  CHECK_FALSE(b1.batch_norm);
+  CHECK(b1.activation == nnilib::Activation::kGelu);
+  CHECK(b1.pool == nnilib::Pool::kAvg);
+  CHECK(b2.residual);
+  CHECK(b2.out_channels == 64);
+  CHECK(b2.kernel_size == 3);
+  CHECK(b2.pool == nnilib::Pool::kNone);
+  CHECK(b2.activation == nnilib::Activation::kSilu);
+  CHECK(spec.model.head == nnilib::Head::kFlatten);
+  CHECK(spec.model.hidden_units == 64);
+  CHECK(spec.model.hidden_activation == nnilib::Activation::kGelu);
+  CHECK(spec.model.dropout == 0.25);
+  CHECK_FALSE(spec.parameters.contains("conv4_channels"));  // ignored: block 4 does not exist
+}
+
+TEST_CASE("model space: training parameters") {
+  const auto spec = trial_spec_from_parameters(json{{"optimizer", "sgd"},
+                                                    {"learning_rate", 0.05},
+                                                    {"momentum", 0.85},
+                                                    {"weight_decay", 5e-4},
+                                                    {"schedule", "one_cycle"},
+                                                    {"label_smoothing", 0.1},
+                                                    {"augment_crop", 2},
+                                                    {"augment_flip", true},
+                                                    {"augment_erasing", 0.3}});
+  CHECK(spec.seed_model);  // training names alone keep the seed's model
+  CHECK(spec.hyper.optimizer == nnilib::Optimizer::kSgd);
+  CHECK(spec.hyper.momentum == 0.85);
+  CHECK(spec.hyper.weight_decay == 5e-4);
+  CHECK(spec.hyper.schedule == nnilib::Schedule::kOneCycle);
+  CHECK(spec.hyper.label_smoothing == 0.1);
+  CHECK(spec.hyper.augmentation.crop_padding == 2);
+  CHECK(spec.hyper.augmentation.flip);
+  CHECK(spec.hyper.augmentation.erasing == 0.3);
+}
+
+TEST_CASE("model space: nested choices in NNI's shape are expanded") {
+  const json params = json::parse(R"({
+    "num_blocks": 2,
+    "conv1": {"_name": "residual", "channels": 48, "kernel": 5},
+    "conv2": {"_name": "separable", "pool": "none"},
+    "optimizer": {"_name": "adamw", "learning_rate": 0.002, "weight_decay": 0.05},
+    "block_type": {"_name": "plain", "activation": "leaky_relu"}
+  })");
+  const json flat = nnilib::flatten_parameters(params);
+  CHECK(flat["conv1_type"] == "residual");
+  CHECK(flat["conv1_channels"] == 48);
+  CHECK(flat["conv2_pool"] == "none");
+  CHECK(flat["optimizer"] == "adamw");
+  CHECK(flat["weight_decay"] == 0.05);
+  CHECK(flat["activation"] == "leaky_relu");
+  const auto spec = trial_spec_from_parameters(params);
+  CHECK(spec.model.blocks[0].residual);
+  CHECK(spec.model.blocks[0].out_channels == 48);
+  CHECK(spec.model.blocks[0].kernel_size == 5);
+  CHECK(spec.model.blocks[1].separable);
+  CHECK(spec.model.blocks[1].activation == nnilib::Activation::kLeakyRelu);
+  CHECK(spec.hyper.optimizer == nnilib::Optimizer::kAdamW);
+  CHECK(spec.hyper.learning_rate == 0.002);
+}
+
+TEST_CASE("model space: each rejection names the culprit") {
+  CHECK(error_of(json{{"activation", "tanh"}}) ==
+        "parameter \"activation\" = \"tanh\" is not one of \"relu\", \"gelu\", \"silu\", "
+        "\"leaky_relu\"");
+  CHECK(error_of(json{{"batch_norm", 1}}) ==
+        "parameter \"batch_norm\" must be true or false, got 1 (integer)");
+  CHECK(error_of(json{{"conv7_channels", 32}}) ==
+        "parameter \"conv7_channels\": block 7 does not exist (blocks are conv1 to conv5)");
+  CHECK(error_of(json{{"conv2_channels", 2}}) ==
+        "parameter \"conv2_channels\" = 2 is out of range [4, 512]");
+  CHECK(error_of(json{{"conv2_kernel", 4}}) ==
+        "parameter \"conv2_kernel\" = 4 is not one of 1, 3, 5, 7");
+  CHECK_THAT(error_of(json{{"conv2_width", 4}}),
+             Catch::StartsWith("unknown parameter \"conv2_width\""));
+  CHECK(error_of(json{{"nb_units", 100}, {"num_blocks", 2}}) ==
+        "parameter \"nb_units\" (the seed's model) cannot be combined with \"num_blocks\" (the "
+        "model space); use the names of one model");
+  CHECK(error_of(
+            json::parse(R"({"conv1": {"_name": "plain", "channels": 8}, "conv1_channels": 8})")) ==
+        "parameter \"conv1_channels\" is given twice (in nested choice \"conv1\" and at the top "
+        "level); give each name once");
+  CHECK_THAT(error_of(json::parse(R"({"conv1": {"channels": 8}})")),
+             Catch::StartsWith("parameter \"conv1\" is an object without a string \"_name\""));
+  CHECK(error_of(json::parse(R"({"conv1": {"_name": "dense"}})")) ==
+        "parameter \"conv1_type\" = \"dense\" is not one of \"plain\", \"residual\", "
+        "\"separable\", \"separable_residual\"");
+  CHECK(error_of(json{{"optimizer", "rmsprop"}}) ==
+        "parameter \"optimizer\" = \"rmsprop\" is not one of \"adam\", \"adamw\", \"sgd\"");
+  CHECK(error_of(json{{"dropout", 0.95}}) ==
+        "parameter \"dropout\" = 0.95 is out of range [0, 0.9]");
+  // Five 2x2 poolings: 28 -> 14 -> 7 -> 3 -> 1 -> nothing.
+  CHECK(error_of(json{{"num_blocks", 5}}) ==
+        "conv block 5: max pooling 2 does not fit its 1x1 input (the feature map would shrink "
+        "below 1x1)");
+}
+
+TEST_CASE("docs/search-space.md documents every accepted parameter") {
+  std::ifstream in(std::string(NNILIB_SOURCE_DIR) + "/docs/search-space.md");
+  REQUIRE(in);
+  const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (const nnilib::ParamInfo& p : nnilib::parameter_table()) {
+    INFO(p.name);
+    CHECK(doc.find("`" + p.name + "`") != std::string::npos);
   }
 }

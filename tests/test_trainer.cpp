@@ -1,6 +1,7 @@
 // Training on real Fashion-MNIST subsets: it learns, and it is deterministic for a seed.
 #include <catch2/catch.hpp>
 
+#include "nnilib/augment.h"
 #include "nnilib/data.h"
 #include "nnilib/trainer.h"
 #include "test_util.h"
@@ -23,7 +24,9 @@ struct Recorder : nnilib::TrainObserver {
   int stop_after_batches = -1;
   int batches = 0;
   void on_epoch(const nnilib::EpochStats& e) override { epochs.push_back(e); }
-  bool stop_requested() override { return stop_after_batches >= 0 && batches++ >= stop_after_batches; }
+  bool stop_requested() override {
+    return stop_after_batches >= 0 && batches++ >= stop_after_batches;
+  }
 };
 
 nnilib::TrainOptions options() {
@@ -92,8 +95,9 @@ TEST_CASE("a diverging loss stops the run with a clear error") {
   auto spec = nnilib::trial_spec_from_parameters(json{{"epochs", 1}});
   spec.hyper.learning_rate = 1e30;
   Recorder rec;
-  CHECK_THROWS_WITH(nnilib::train(spec, data, options(), rec),
-                    Catch::StartsWith("training diverged: loss is") && Catch::Contains("learning_rate"));
+  CHECK_THROWS_WITH(
+      nnilib::train(spec, data, options(), rec),
+      Catch::StartsWith("training diverged: loss is") && Catch::Contains("learning_rate"));
 }
 
 TEST_CASE("an unavailable device is a usage error") {
@@ -106,4 +110,124 @@ TEST_CASE("an unavailable device is a usage error") {
   CHECK_THROWS_WITH(nnilib::train(spec, data, o, rec), Catch::Contains("CUDA is not available"));
   o.device = "tpu";
   CHECK_THROWS_WITH(nnilib::train(spec, data, o, rec), Catch::Contains("unknown device"));
+}
+
+TEST_CASE("a residual model-space configuration with every training option learns") {
+  const auto data = subset();
+  const auto spec = nnilib::trial_spec_from_parameters(json::parse(R"({
+    "num_blocks": 2,
+    "conv1": {"_name": "residual", "channels": 16},
+    "conv2": {"_name": "separable_residual", "channels": 32},
+    "activation": "silu", "head": "gap", "dropout": 0.1,
+    "optimizer": {"_name": "adamw", "learning_rate": 0.004, "weight_decay": 0.01},
+    "schedule": "one_cycle", "label_smoothing": 0.1, "batch_size": 32, "epochs": 2,
+    "augment_crop": 2, "augment_flip": true, "augment_erasing": 0.25
+  })"));
+  Recorder rec;
+  const auto r = nnilib::train(spec, data, options(), rec);
+  REQUIRE(r.curve.size() == 2);
+  CHECK(r.final_val_accuracy > 0.60);  // chance is 0.10
+  CHECK(r.test_accuracy > 0.55);
+  const json s = nnilib::summary_json(spec, r);
+  CHECK(s["optimizer"] == "adamw");
+  CHECK(s["schedule"] == "one_cycle");
+}
+
+TEST_CASE("sgd with Nesterov momentum and a cosine schedule learns") {
+  const auto data = subset();
+  const auto spec = nnilib::trial_spec_from_parameters(json{{"num_blocks", 2},
+                                                            {"conv1_channels", 16},
+                                                            {"conv2_channels", 32},
+                                                            {"optimizer", "sgd"},
+                                                            {"learning_rate", 0.05},
+                                                            {"schedule", "cosine"},
+                                                            {"batch_size", 16},
+                                                            {"epochs", 1}});
+  Recorder rec;
+  const auto r = nnilib::train(spec, data, options(), rec);
+  CHECK(r.final_val_accuracy > 0.60);
+}
+
+TEST_CASE("without a validation split training runs and reports no validation figures") {
+  nnilib::DataOptions opt;
+  opt.dir = testutil::data_dir();
+  opt.val_size = 0;
+  opt.train_size = 1000;
+  opt.test_size = 500;
+  const auto data = nnilib::load_fashion_mnist(opt);
+  CHECK(data.val.size() == 0);
+  const auto spec = nnilib::trial_spec_from_parameters(json{{"epochs", 1}});
+  Recorder rec;
+  const auto r = nnilib::train(spec, data, options(), rec);
+  CHECK(r.test_accuracy > 0.5);
+  const json s = nnilib::summary_json(spec, r);
+  CHECK(s["best_val_accuracy"].is_null());
+  CHECK(s["curve"][0]["val_accuracy"].is_null());
+}
+
+TEST_CASE("learning-rate schedules follow their formulas") {
+  nnilib::Hyperparameters h;
+  h.learning_rate = 0.1;
+  h.schedule = nnilib::Schedule::kConstant;
+  CHECK(nnilib::scheduled_learning_rate(h, 57, 100) == 0.1);
+  h.schedule = nnilib::Schedule::kCosine;
+  CHECK(nnilib::scheduled_learning_rate(h, 0, 100) == Approx(0.1));
+  CHECK(nnilib::scheduled_learning_rate(h, 50, 100) == Approx(0.05));
+  CHECK(nnilib::scheduled_learning_rate(h, 100, 100) == Approx(0.0).margin(1e-12));
+  h.schedule = nnilib::Schedule::kOneCycle;  // PyTorch OneCycleLR: 0.1/25 up to 0.1 at 30%
+  CHECK(nnilib::scheduled_learning_rate(h, 0, 100) == Approx(0.004));
+  CHECK(nnilib::scheduled_learning_rate(h, 15, 100) == Approx(0.052));
+  CHECK(nnilib::scheduled_learning_rate(h, 30, 100) == Approx(0.1));
+  CHECK(nnilib::scheduled_learning_rate(h, 65, 100) == Approx(0.05).epsilon(0.001));
+  CHECK(nnilib::scheduled_learning_rate(h, 100, 100) == Approx(0.004 / 1e4));
+}
+
+TEST_CASE("augmentation keeps shapes, is seeded, and does what each option says") {
+  const auto data = subset();
+  const torch::Tensor x = data.train.images.narrow(0, 0, 64);
+  const float black = data.train.images.min().item<float>();
+  nnilib::Augmentation none;
+  CHECK(nnilib::augment(x, none, black).data_ptr() == x.data_ptr());
+
+  nnilib::Augmentation flip;
+  flip.flip = true;
+  torch::manual_seed(3);
+  const torch::Tensor f = nnilib::augment(x, flip, black);
+  int flipped = 0;
+  for (int64_t i = 0; i < 64; ++i) {
+    const bool same = torch::equal(f[i], x[i]);
+    const bool mirrored = torch::equal(f[i], x[i].flip({2}));
+    CHECK((same || mirrored));
+    flipped += mirrored && !same;
+  }
+  CHECK(flipped > 16);  // about half of 64
+  CHECK(flipped < 48);
+
+  nnilib::Augmentation crop;
+  crop.crop_padding = 3;
+  torch::manual_seed(3);
+  const torch::Tensor c1 = nnilib::augment(x, crop, black);
+  torch::manual_seed(3);
+  const torch::Tensor c2 = nnilib::augment(x, crop, black);
+  CHECK(c1.sizes() == x.sizes());
+  CHECK(torch::equal(c1, c2));
+  // Each crop is the image shifted by at most 3 pixels: some shift reproduces it.
+  const torch::Tensor padded = torch::constant_pad_nd(x, {3, 3, 3, 3}, black);
+  for (int64_t i = 0; i < 8; ++i) {
+    bool found = false;
+    for (int dy = 0; dy <= 6 && !found; ++dy)
+      for (int dx = 0; dx <= 6 && !found; ++dx)
+        found = torch::equal(c1[i], padded[i].narrow(1, dy, 28).narrow(2, dx, 28));
+    CHECK(found);
+  }
+
+  nnilib::Augmentation erase;
+  erase.erasing = 1.0;
+  const torch::Tensor e = nnilib::augment(x, erase, black);
+  for (int64_t i = 0; i < 64; ++i) {
+    const int64_t changed = e[i].ne(x[i]).sum().item<int64_t>();
+    const int64_t zeros = e[i].eq(0).sum().item<int64_t>();
+    CHECK(changed <= zeros);
+    CHECK(zeros >= 6);  // 2% of 784 pixels, give or take rounding of the sides
+  }
 }

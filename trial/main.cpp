@@ -3,12 +3,15 @@
 // or standalone (parameters from --params / --params-file, results printed).
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include <unistd.h>
 
 #include "nnilib/blas.h"
 #include "nnilib/error.h"
@@ -41,13 +44,11 @@ bool interrupted() { return g_signal.load() != 0; }
 /// a signal.
 class TrialObserver : public nnilib::TrainObserver {
  public:
-  TrialObserver(nnilib::Trial& trial, int epochs, bool quiet)
-      : trial_(trial), epochs_(epochs), quiet_(quiet) {}
+  TrialObserver(nnilib::Trial& trial, int epochs, bool quiet, bool validated)
+      : trial_(trial), epochs_(epochs), quiet_(quiet), validated_(validated) {}
   void on_start(const nnilib::TrainStart& s) override {
     if (quiet_) return;
     std::printf("model  %s\n", s.architecture.c_str());
-    std::printf("cost   %lld parameters, %.2f M multiply-accumulates per image\n",
-                static_cast<long long>(s.cost.params), static_cast<double>(s.cost.macs) / 1e6);
     std::printf("data   train %lld, validation %lld, test %lld images; device %s, %d threads\n",
                 static_cast<long long>(s.train_size), static_cast<long long>(s.val_size),
                 static_cast<long long>(s.test_size), s.device.c_str(), s.threads);
@@ -58,11 +59,17 @@ class TrialObserver : public nnilib::TrainObserver {
       std::printf("%s\n", nnilib::format_epoch(e, epochs_).c_str());
       std::fflush(stdout);
     }
-    // Numbers only, so NNI's web UI can chart every key.
-    trial_.report_intermediate_result({{"default", e.val_accuracy},
-                                       {"val_loss", e.val_loss},
-                                       {"train_loss", e.train_loss},
-                                       {"train_accuracy", e.train_accuracy}});
+    // Numbers only, so NNI's web UI can chart every key. Without a validation split
+    // (--val-size 0) the training accuracy is all there is to chart.
+    if (validated_) {
+      trial_.report_intermediate_result({{"default", e.val_accuracy},
+                                         {"val_loss", e.val_loss},
+                                         {"train_loss", e.train_loss},
+                                         {"train_accuracy", e.train_accuracy}});
+    } else {
+      trial_.report_intermediate_result(
+          {{"default", e.train_accuracy}, {"train_loss", e.train_loss}});
+    }
   }
   bool stop_requested() override { return interrupted(); }
 
@@ -70,6 +77,7 @@ class TrialObserver : public nnilib::TrainObserver {
   nnilib::Trial& trial_;
   int epochs_;
   bool quiet_;
+  bool validated_;
 };
 
 nlohmann::json parse_json_text(const std::string& text, const std::string& where) {
@@ -104,14 +112,95 @@ void write_text_file(const std::string& path, const std::string& text) {
 }
 
 std::string parameter_help() {
-  std::string s = "Parameters (JSON object, missing names take their defaults):\n";
+  std::string s =
+      "Parameters (a JSON object; missing names take their defaults; nested choices\n"
+      "{\"_name\": ...} are expanded, docs/search-space.md). Without model-space names\n"
+      "the seed's CNN is built. convN_* names apply to block N = 1..5.\n";
+  std::string group;
   for (const nnilib::ParamInfo& p : nnilib::parameter_table()) {
-    s += "  " + p.name + std::string(16 - std::min<size_t>(15, p.name.size()), ' ') + p.type +
-         "  " + p.accepted() + "  default " + p.default_value.dump() + "  " + p.meaning + "\n";
+    if (p.group != group) {
+      group = p.group;
+      s += group + ":\n";
+    }
+    s += "  " + p.name + std::string(18 - std::min<size_t>(17, p.name.size()), ' ') + p.type +
+         "  " + p.accepted() + "  default " + p.default_text() + "  " + p.meaning + "\n";
   }
   s += std::string("  ") + nnilib::kTrialBudgetKey +
-       "    number  Hyperband/BOHB budget: epochs = ceil(TRIAL_BUDGET)\n";
+       "      number  Hyperband/BOHB budget: epochs = ceil(TRIAL_BUDGET)\n";
   return s;
+}
+
+// "2G", "512M", "1.5GiB", "100000" -> bytes; throws UsageError naming the option.
+int64_t parse_size(const std::string& text, const char* option) {
+  size_t used = 0;
+  double value = -1;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+  }
+  std::string unit = text.substr(used);
+  if (!unit.empty() && (unit.back() == 'B' || unit.back() == 'b')) unit.pop_back();
+  if (unit.size() == 2 && unit[1] == 'i') unit.pop_back();
+  double scale = 0;
+  if (unit.empty()) scale = 1;
+  if (unit == "K" || unit == "k") scale = 1024.0;
+  if (unit == "M" || unit == "m") scale = 1024.0 * 1024;
+  if (unit == "G" || unit == "g") scale = 1024.0 * 1024 * 1024;
+  if (!(value > 0) || scale == 0) {
+    throw nnilib::UsageError(std::string(option) + " " + text +
+                             ": expected a positive size such as 800M, 2G or 1.5GiB");
+  }
+  return static_cast<int64_t>(value * scale);
+}
+
+// 80% of physical memory: the default --max-memory.
+int64_t default_memory_limit() {
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page_size = sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page_size <= 0) return 0;
+  return static_cast<int64_t>(0.8 * static_cast<double>(pages) * static_cast<double>(page_size));
+}
+
+std::string mib(int64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.0f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+  return text;
+}
+
+// Prints what the architecture costs and refuses it above the limits, before any
+// data is loaded: a search fails such a point in milliseconds, not by an OOM kill.
+void check_limits(const nnilib::TrialSpec& spec, const nnilib::TrainOptions& train,
+                  int64_t max_params, double max_macs, int64_t max_memory, bool quiet) {
+  const nnilib::CostEstimate cost = nnilib::estimate_cost(spec.model);
+  // The data set is held as float tensors: 70,000 images of 28x28.
+  const int64_t data_bytes = int64_t{70000} * 28 * 28 * 4;
+  const int64_t memory = nnilib::estimate_training_memory(cost, spec.hyper.batch_size,
+                                                          static_cast<int>(train.eval_batch_size)) +
+                         data_bytes;
+  if (!quiet) {
+    std::printf(
+        "cost   %lld parameters, %.2f M multiply-accumulates per image, about %s peak "
+        "memory (estimate)\n",
+        static_cast<long long>(cost.params), static_cast<double>(cost.macs) / 1e6,
+        mib(memory).c_str());
+    std::fflush(stdout);
+  }
+  const std::string arch = " (" + nnilib::describe(spec.model) + ")";
+  if (max_params > 0 && cost.params > max_params) {
+    throw nnilib::LimitError("architecture has " + std::to_string(cost.params) +
+                             " parameters, over --max-params " + std::to_string(max_params) + arch);
+  }
+  if (max_macs > 0 && static_cast<double>(cost.macs) > max_macs) {
+    char limit[32];
+    std::snprintf(limit, sizeof limit, "%.4g", max_macs);
+    throw nnilib::LimitError("architecture needs " + std::to_string(cost.macs) +
+                             " multiply-accumulates per image, over --max-macs " + limit + arch);
+  }
+  if (max_memory > 0 && memory > max_memory) {
+    throw nnilib::LimitError("training would need about " + mib(memory) + " (batch_size " +
+                             std::to_string(spec.hyper.batch_size) + "), over --max-memory " +
+                             mib(max_memory) + arch);
+  }
 }
 
 struct Cli {
@@ -130,6 +219,9 @@ struct Cli {
   int nni_backoff_ms = 500;
   int nni_timeout_ms = 3000;
   double nni_parameter_wait_s = 600;
+  int64_t max_params = 0;
+  double max_macs = 0;
+  std::string max_memory;
   nnilib::DataOptions data;
   nnilib::TrainOptions train;
 };
@@ -143,16 +235,35 @@ int check_space(const std::string& path) {
   std::printf("size: %s%s\n", size.to_string().c_str(),
               size.finite ? " points" : " (continuous dimensions)");
   nnilib::SpaceRng rng(0);
-  for (int i = 0; i < 200; ++i) {
-    const nlohmann::json params = space.sample(rng);
+  constexpr int kSamples = 1000;
+  std::vector<int64_t> macs, params;
+  nlohmann::json costliest;
+  for (int i = 0; i < kSamples; ++i) {
+    const nlohmann::json sample = space.sample(rng);
+    nnilib::TrialSpec spec;
     try {
-      nnilib::trial_spec_from_parameters(params);
+      spec = nnilib::trial_spec_from_parameters(sample);
     } catch (const nnilib::ParamError& e) {
-      throw nnilib::ParamError(path + ": sampled parameters " + params.dump() +
+      throw nnilib::ParamError(path + ": sampled parameters " + sample.dump() +
                                " are refused by the trial: " + e.what());
     }
+    const nnilib::CostEstimate cost = nnilib::estimate_cost(spec.model);
+    if (macs.empty() || cost.macs > *std::max_element(macs.begin(), macs.end())) {
+      costliest = spec.parameters;
+    }
+    macs.push_back(cost.macs);
+    params.push_back(cost.params);
   }
-  std::printf("ok: 200 sampled parameter sets are accepted by fmnist-trial\n");
+  std::sort(macs.begin(), macs.end());
+  std::sort(params.begin(), params.end());
+  const auto millions = [](int64_t v) { return static_cast<double>(v) / 1e6; };
+  std::printf(
+      "cost over %d samples: %.2f / %.2f / %.2f M multiply-accumulates per image, "
+      "%.3f / %.3f / %.3f M parameters (min / median / max)\n",
+      kSamples, millions(macs.front()), millions(macs[macs.size() / 2]), millions(macs.back()),
+      millions(params.front()), millions(params[params.size() / 2]), millions(params.back()));
+  std::printf("costliest sample: %s\n", costliest.dump().c_str());
+  std::printf("ok: %d sampled parameter sets are accepted by fmnist-trial\n", kSamples);
   return 0;
 }
 
@@ -229,7 +340,11 @@ int run(const Cli& cli) {
     }
   }
 
-  TrialObserver observer(trial, spec.hyper.epochs, cli.quiet);
+  check_limits(
+      spec, options, cli.max_params, cli.max_macs,
+      cli.max_memory.empty() ? default_memory_limit() : parse_size(cli.max_memory, "--max-memory"),
+      cli.quiet);
+  TrialObserver observer(trial, spec.hyper.epochs, cli.quiet, cli.data.val_size > 0);
   const nnilib::TrainResult result = nnilib::train(spec, cli.data, options, observer);
   const nlohmann::json summary = nnilib::summary_json(spec, result);
   if (!summary_path.empty()) write_text_file(summary_path, summary.dump(2) + "\n");
@@ -241,12 +356,20 @@ int run(const Cli& cli) {
                  trial.intermediate_count());
     return static_cast<int>(nnilib::ExitCode::kInterrupted);
   }
-  trial.report_final_result({{"default", result.final_val_accuracy},
-                             {"best_val_accuracy", result.best_val_accuracy},
-                             {"test_accuracy", result.test_accuracy},
-                             {"params", result.start.cost.params},
-                             {"macs", result.start.cost.macs},
-                             {"seconds", result.seconds}});
+  if (cli.data.val_size > 0) {
+    trial.report_final_result({{"default", result.final_val_accuracy},
+                               {"best_val_accuracy", result.best_val_accuracy},
+                               {"test_accuracy", result.test_accuracy},
+                               {"params", result.start.cost.params},
+                               {"macs", result.start.cost.macs},
+                               {"seconds", result.seconds}});
+  } else {  // no validation split: the test accuracy is the result
+    trial.report_final_result({{"default", result.test_accuracy},
+                               {"test_accuracy", result.test_accuracy},
+                               {"params", result.start.cost.params},
+                               {"macs", result.start.cost.macs},
+                               {"seconds", result.seconds}});
+  }
   std::printf("%s\n", summary.dump(2).c_str());
   return 0;
 }
@@ -277,8 +400,10 @@ int main(int argc, char** argv) {
   app.add_option("--data-dir", cli.data.dir,
                  "Fashion-MNIST IDX files (default: $FMNIST_DATA_DIR, else "
                  "/usr/share/datasets/fashion-mnist)");
-  app.add_option("--val-size", cli.data.val_size, "training images held out for validation")
-      ->check(CLI::PositiveNumber)
+  app.add_option("--val-size", cli.data.val_size,
+                 "training images held out for validation (0 = none: train on all 60,000 and "
+                 "report the test accuracy)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--train-size", cli.data.train_size, "training images to use (0 = all the rest)")
       ->check(CLI::NonNegativeNumber)
@@ -307,6 +432,16 @@ int main(int argc, char** argv) {
   app.add_flag("--no-save", cli.no_save,
                "write no artifacts (except an explicit --output / --weights)");
   app.add_flag("--quiet", cli.quiet, "no per-epoch lines");
+  app.add_option("--max-params", cli.max_params,
+                 "refuse an architecture with more trainable parameters (exit 7; 0 = no limit)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--max-macs", cli.max_macs,
+                 "refuse an architecture with more multiply-accumulates per image, e.g. 50e6 "
+                 "(exit 7; 0 = no limit)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--max-memory", cli.max_memory,
+                 "refuse a training run estimated to need more memory, e.g. 4G (exit 7; "
+                 "default: 80% of physical memory)");
   app.add_option("--nni-retries", cli.nni_retries, "retries of a failed request to the NNI manager")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();

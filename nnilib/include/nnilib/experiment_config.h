@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nnilib/space.h"
+#include "nnilib/tuner.h"
 
 namespace nnilib {
 
@@ -26,6 +27,8 @@ struct ExperimentConfig {
   std::string experiment_name;    ///< empty when not given
   std::string search_space_file;  ///< absolute; empty when the space was given inline
   SearchSpace search_space;       ///< loaded from searchSpaceFile or searchSpace
+  /// The search space as written (key order kept): what search_space was parsed from.
+  nlohmann::ordered_json search_space_json = nlohmann::ordered_json::object();
   std::string trial_command;
   std::string trial_code_directory;  ///< absolute; default: the config's directory
   int trial_concurrency = 1;
@@ -47,7 +50,21 @@ struct ExperimentConfig {
   /// Same, from YAML text; `path` names it in messages and its directory
   /// resolves relative paths.
   static ExperimentConfig parse(const std::string& yaml, const std::string& path);
+
+  /// The resolved config as JSON with NNI's camelCase field names (absolute paths,
+  /// durations in seconds, the search space inline): what an experiment stores so
+  /// that it can be resumed without the original files.
+  nlohmann::ordered_json to_json() const;
+  /// The inverse of to_json(). `where` names the source in messages. Throws
+  /// ParamError for a missing or ill-typed field, or a space/tuner that no
+  /// longer validates.
+  static ExperimentConfig from_json(const nlohmann::ordered_json& j, const std::string& where);
 };
+
+/// The direction the experiment optimizes: the tuner's classArgs.optimize_mode,
+/// else the assessor's, else the tuner's own default (TPE: minimize, as NNI 3.0's
+/// code; the other embedded tuners: maximize).
+OptimizeMode optimize_mode_of(const ExperimentConfig& config);
 
 /// An NNI duration, "90s", "30m", "2h", "1d" (a decimal number and one unit,
 /// case-insensitive; "1.5h" is allowed), in whole seconds rounded up, like NNI.

@@ -7,8 +7,38 @@
 
 namespace nnilib {
 
-/// Convolution blocks -> flatten -> hidden Linear -> Linear(classes), as described
-/// by a ModelSpec. Device-agnostic: move it with `->to(device)`.
+/// A k x k convolution (or a depthwise k x k followed by a pointwise 1x1 when
+/// separable), then batch norm when asked for.
+class ConvUnitImpl : public torch::nn::Module {
+ public:
+  ConvUnitImpl(int in_channels, int out_channels, int kernel_size, int padding, bool separable,
+               bool batch_norm);
+  torch::Tensor forward(torch::Tensor x);
+
+ private:
+  torch::nn::Conv2d depthwise_{nullptr};
+  torch::nn::Conv2d conv_{nullptr};
+  torch::nn::BatchNorm2d norm_{nullptr};
+};
+TORCH_MODULE(ConvUnit);
+
+/// One convolution block of a ModelSpec (plain or residual, see ConvBlockSpec).
+class ConvBlockImpl : public torch::nn::Module {
+ public:
+  ConvBlockImpl(int in_channels, const ConvBlockSpec& spec);
+  torch::Tensor forward(torch::Tensor x);
+
+ private:
+  ConvBlockSpec spec_;
+  ConvUnit first_{nullptr};
+  ConvUnit second_{nullptr};    ///< residual blocks only
+  ConvUnit shortcut_{nullptr};  ///< residual blocks that change the channel count
+};
+TORCH_MODULE(ConvBlock);
+
+/// Convolution blocks -> head (flatten or global average pooling) -> [hidden
+/// Linear] -> dropout -> Linear(classes), as described by a ModelSpec.
+/// Device-agnostic: move it with `->to(device)`.
 class CnnImpl : public torch::nn::Module {
  public:
   explicit CnnImpl(const ModelSpec& spec);
@@ -18,12 +48,19 @@ class CnnImpl : public torch::nn::Module {
 
  private:
   ModelSpec spec_;
-  torch::nn::Sequential features_{nullptr};
-  torch::nn::Sequential classifier_{nullptr};
+  torch::nn::ModuleList blocks_{nullptr};
+  torch::nn::Linear hidden_{nullptr};
+  torch::nn::Dropout dropout_{nullptr};
+  torch::nn::Linear output_{nullptr};
 };
 TORCH_MODULE(Cnn);
 
 /// Number of trainable parameters of a module.
 int64_t count_parameters(torch::nn::Module& module);
+
+/// Multiply-accumulates per image of `model`'s convolutions and Linear layers,
+/// counted during a real forward pass of one image (in evaluation mode) from the
+/// tensors' actual shapes. Checks estimate_cost().
+int64_t count_forward_macs(Cnn& model);
 
 }  // namespace nnilib

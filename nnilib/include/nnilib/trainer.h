@@ -36,7 +36,8 @@ struct TrainOptions {
   LoopTuning tuning;
 };
 
-/// Figures of one finished epoch.
+/// Figures of one finished epoch. The validation figures are 0 when the run has no
+/// validation split (TrainStart::val_size == 0).
 struct EpochStats {
   int epoch = 0;  ///< 1-based
   double train_loss = 0;
@@ -81,6 +82,10 @@ struct TrainResult {
   double seconds = 0;        ///< wall time of training and evaluation
   bool interrupted = false;  ///< stopped by stop_requested() before the end
 };
+
+/// The learning rate of training step `step` (0-based) out of `total_steps` under
+/// h.schedule, peaking at h.learning_rate.
+double scheduled_learning_rate(const Hyperparameters& h, int64_t step, int64_t total_steps);
 
 /// The thread count a run uses: `requested` if > 0, else $OMP_NUM_THREADS, else all cores.
 int resolve_threads(int requested);

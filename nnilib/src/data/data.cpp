@@ -67,9 +67,10 @@ FashionMnist load_fashion_mnist(const DataOptions& options) {
   const LabeledImages train_set = read_idx_pair(train_images, train_labels, kRows, kCols, kClasses);
   const LabeledImages test_set = read_idx_pair(test_images, test_labels, kRows, kCols, kClasses);
   const int64_t n = train_set.images.count();
-  if (options.val_size < 1 || options.val_size >= n) {
+  if (options.val_size < 0 || options.val_size >= n) {
     throw ParamError("validation size " + std::to_string(options.val_size) +
-                     " must be between 1 and " + std::to_string(n - 1));
+                     " must be between 0 (none: train on every training image) and " +
+                     std::to_string(n - 1));
   }
   const int64_t rest = n - options.val_size;
   if (options.train_size < 0 || options.train_size > rest) {

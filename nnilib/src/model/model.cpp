@@ -3,56 +3,145 @@
 namespace nnilib {
 namespace {
 
-torch::nn::AnyModule activation(Activation a) {
+// Set by count_forward_macs() for the duration of one forward pass.
+thread_local int64_t* g_mac_counter = nullptr;
+
+torch::Tensor counted(const torch::Tensor& out, int64_t macs_per_output) {
+  if (g_mac_counter != nullptr) *g_mac_counter += out.numel() / out.size(0) * macs_per_output;
+  return out;
+}
+
+torch::Tensor conv_forward(torch::nn::Conv2d& conv, const torch::Tensor& x) {
+  const auto& o = conv->options;
+  const int64_t per_output =
+      o.in_channels() / o.groups() * (*o.kernel_size())[0] * (*o.kernel_size())[1];
+  return counted(conv->forward(x), per_output);
+}
+
+torch::Tensor linear_forward(torch::nn::Linear& linear, const torch::Tensor& x) {
+  return counted(linear->forward(x), linear->options.in_features());
+}
+
+torch::Tensor activate(Activation a, torch::Tensor x) {
   switch (a) {
     case Activation::kRelu:
-      return torch::nn::AnyModule(torch::nn::ReLU(torch::nn::ReLUOptions(/*inplace=*/true)));
+      return torch::relu_(x);
+    case Activation::kGelu:
+      return torch::gelu(x);
+    case Activation::kSilu:
+      return torch::silu(x);
+    case Activation::kLeakyRelu:
+      return torch::leaky_relu_(x, 0.01);
   }
   throw std::logic_error("unknown activation");
 }
 
+torch::Tensor pool(const ConvBlockSpec& b, const torch::Tensor& x) {
+  switch (b.pool) {
+    case Pool::kNone:
+      return x;
+    case Pool::kMax:
+      return torch::max_pool2d(x, b.pool_size);
+    case Pool::kAvg:
+      return torch::avg_pool2d(x, b.pool_size);
+  }
+  throw std::logic_error("unknown pooling");
+}
+
 }  // namespace
+
+ConvUnitImpl::ConvUnitImpl(int in_channels, int out_channels, int kernel_size, int padding,
+                           bool separable, bool batch_norm) {
+  if (separable) {
+    depthwise_ = register_module(
+        "depthwise", torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels, in_channels,
+                                                                /*kernel_size=*/kernel_size)
+                                           .padding(padding)
+                                           .groups(in_channels)
+                                           .bias(false)));
+    conv_ = register_module("pointwise",
+                            torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels, out_channels,
+                                                                       /*kernel_size=*/1)
+                                                  .bias(!batch_norm)));
+  } else {
+    conv_ = register_module("conv",
+                            torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels, out_channels,
+                                                                       /*kernel_size=*/kernel_size)
+                                                  .padding(padding)
+                                                  .bias(!batch_norm)));
+  }
+  if (batch_norm) norm_ = register_module("norm", torch::nn::BatchNorm2d(out_channels));
+}
+
+torch::Tensor ConvUnitImpl::forward(torch::Tensor x) {
+  if (depthwise_) x = conv_forward(depthwise_, x);
+  x = conv_forward(conv_, x);
+  return norm_ ? norm_->forward(x) : x;
+}
+
+ConvBlockImpl::ConvBlockImpl(int in_channels, const ConvBlockSpec& spec) : spec_(spec) {
+  first_ = register_module("first", ConvUnit(in_channels, spec.out_channels, spec.kernel_size,
+                                             spec.padding, spec.separable, spec.batch_norm));
+  if (spec.residual) {
+    second_ =
+        register_module("second", ConvUnit(spec.out_channels, spec.out_channels, spec.kernel_size,
+                                           spec.padding, spec.separable, spec.batch_norm));
+    if (in_channels != spec.out_channels) {
+      shortcut_ = register_module(
+          "shortcut", ConvUnit(in_channels, spec.out_channels, /*kernel_size=*/1, /*padding=*/0,
+                               /*separable=*/false, spec.batch_norm));
+    }
+  }
+}
+
+torch::Tensor ConvBlockImpl::forward(torch::Tensor x) {
+  torch::Tensor y = first_->forward(x);
+  if (spec_.residual) {
+    y = second_->forward(activate(spec_.activation, y));
+    y = y + (shortcut_ ? shortcut_->forward(x) : x);
+  }
+  // Max pooling commutes with a monotone activation (relu, leaky_relu): pooling first
+  // gives the same output and gradients while the activation touches 4x fewer values.
+  const bool monotone =
+      spec_.activation == Activation::kRelu || spec_.activation == Activation::kLeakyRelu;
+  if (spec_.pool == Pool::kMax && monotone) return activate(spec_.activation, pool(spec_, y));
+  return pool(spec_, activate(spec_.activation, y));
+}
 
 CnnImpl::CnnImpl(const ModelSpec& spec) : spec_(spec) {
   const CostEstimate cost = estimate_cost(spec);  // validates; throws ParamError with the culprit
-  features_ = torch::nn::Sequential();
+  blocks_ = register_module("blocks", torch::nn::ModuleList());
   int in_channels = spec.in_channels;
   for (const ConvBlockSpec& b : spec.blocks) {
-    features_->push_back(torch::nn::Conv2d(
-        torch::nn::Conv2dOptions(in_channels, b.out_channels, /*kernel_size=*/b.kernel_size)
-            .padding(b.padding)));
-    // ReLU and max pooling commute (both are monotone): pooling first gives the same
-    // output and gradients while the activation touches 4x fewer values.
-    const bool pool_first = b.pool == Pool::kMax && b.activation == Activation::kRelu;
-    if (!pool_first) features_->push_back(activation(b.activation));
-    if (b.pool == Pool::kMax) {
-      features_->push_back(torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(b.pool_size)));
-    } else if (b.pool == Pool::kAvg) {
-      features_->push_back(torch::nn::AvgPool2d(torch::nn::AvgPool2dOptions(b.pool_size)));
-    }
-    if (pool_first) features_->push_back(activation(b.activation));
+    blocks_->push_back(ConvBlock(in_channels, b));
     in_channels = b.out_channels;
   }
   const FeatureShape last = cost.shapes.empty()
                                 ? FeatureShape{spec.in_channels, spec.in_height, spec.in_width}
                                 : cost.shapes.back();
-  int64_t features = int64_t{last.channels} * last.height * last.width;
-  classifier_ = torch::nn::Sequential();
+  int64_t features = spec.head == Head::kGlobalAvg
+                         ? int64_t{last.channels}
+                         : int64_t{last.channels} * last.height * last.width;
   if (spec.hidden_units > 0) {
-    classifier_->push_back(torch::nn::Linear(features, spec.hidden_units));
-    classifier_->push_back(activation(spec.hidden_activation));
+    hidden_ = register_module("hidden", torch::nn::Linear(features, spec.hidden_units));
     features = spec.hidden_units;
   }
-  classifier_->push_back(torch::nn::Linear(features, spec.num_classes));
-  register_module("features", features_);
-  register_module("classifier", classifier_);
+  if (spec.dropout > 0) dropout_ = register_module("dropout", torch::nn::Dropout(spec.dropout));
+  output_ = register_module("output", torch::nn::Linear(features, spec.num_classes));
 }
 
 torch::Tensor CnnImpl::forward(torch::Tensor x) {
-  // Flatten in (height, width, channel) order: free for channels-last feature maps (the
-  // fast layout for oneDNN on CPU), one copy otherwise. The classifier's first Linear
-  // simply sees its inputs in that fixed order.
-  return classifier_->forward(features_->forward(x).permute({0, 2, 3, 1}).flatten(1));
+  for (const auto& block : *blocks_) x = block->as<ConvBlock>()->forward(x);
+  if (spec_.head == Head::kGlobalAvg) {
+    x = x.mean({2, 3});
+  } else {
+    // Flatten in (height, width, channel) order: free for channels-last feature maps
+    // (the fast layout for oneDNN on CPU), one copy otherwise.
+    x = x.permute({0, 2, 3, 1}).flatten(1);
+  }
+  if (hidden_) x = activate(spec_.hidden_activation, linear_forward(hidden_, x));
+  if (dropout_) x = dropout_->forward(x);
+  return linear_forward(output_, x);
 }
 
 int64_t count_parameters(torch::nn::Module& module) {
@@ -61,6 +150,25 @@ int64_t count_parameters(torch::nn::Module& module) {
     if (p.requires_grad()) n += p.numel();
   }
   return n;
+}
+
+int64_t count_forward_macs(Cnn& model) {
+  torch::InferenceMode guard;
+  const bool was_training = model->is_training();
+  model->eval();
+  const ModelSpec& s = model->spec();
+  const auto device = model->parameters().front().device();
+  int64_t macs = 0;
+  g_mac_counter = &macs;
+  try {
+    model->forward(torch::zeros({1, s.in_channels, s.in_height, s.in_width}, device));
+  } catch (...) {
+    g_mac_counter = nullptr;
+    throw;
+  }
+  g_mac_counter = nullptr;
+  model->train(was_training);
+  return macs;
 }
 
 }  // namespace nnilib

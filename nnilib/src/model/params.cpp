@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <sstream>
 
 #include "nnilib/error.h"
@@ -9,130 +10,506 @@
 namespace nnilib {
 namespace {
 
+using nlohmann::json;
+
+constexpr const char* kSeedGroup = "seed model";
+constexpr const char* kSpaceGroup = "model space";
+constexpr const char* kTrainingGroup = "training";
+
 std::string format_number(double v) {
   std::ostringstream out;
   out << v;
   return out.str();
 }
 
-std::string json_type_name(const nlohmann::json& v) {
+std::string json_type_name(const json& v) {
   if (v.is_number_integer()) return "integer";
   if (v.is_number_float()) return "number";
   return v.type_name();
 }
 
-const ParamInfo* find_param(const std::string& name) {
-  for (const ParamInfo& p : parameter_table()) {
-    if (p.name == name) return &p;
-  }
-  return nullptr;
+std::vector<json> strings(std::initializer_list<const char*> values) {
+  std::vector<json> out;
+  for (const char* v : values) out.emplace_back(v);
+  return out;
 }
+
+std::vector<json> numbers(std::initializer_list<int> values) {
+  std::vector<json> out;
+  for (int v : values) out.emplace_back(v);
+  return out;
+}
+
+const std::vector<json> kBlockTypes =
+    strings({"plain", "residual", "separable", "separable_residual"});
+const std::vector<json> kActivations = strings({"relu", "gelu", "silu", "leaky_relu"});
+const std::vector<json> kPools = strings({"max", "avg", "none"});
+const std::vector<json> kKernels = numbers({1, 3, 5, 7});
+
+// Per-block fields: "convN_<field>".
+bool is_block_field(const std::string& field) {
+  static const char* const fields[] = {"type",       "channels",   "kernel",
+                                       "batch_norm", "activation", "pool"};
+  return std::find(std::begin(fields), std::end(fields), field) != std::end(fields);
+}
+
+// "conv3" -> 3, "conv12" -> 12; 0 when `s` is not conv<digits>.
+int block_number(const std::string& s) {
+  if (s.size() < 5 || s.compare(0, 4, "conv") != 0) return 0;
+  int n = 0;
+  for (size_t i = 4; i < s.size(); ++i) {
+    if (s[i] < '0' || s[i] > '9' || n > 1000) return 0;
+    n = n * 10 + (s[i] - '0');
+  }
+  return n;
+}
+
+struct Resolved {
+  const ParamInfo* info = nullptr;
+  int block = 0;  ///< 1..kMaxBlocks for per-block names
+};
 
 std::string accepted_names() {
   std::string names;
-  for (const ParamInfo& p : parameter_table()) {
-    names += (names.empty() ? "" : ", ") + p.name;
-  }
+  for (const ParamInfo& p : parameter_table()) names += (names.empty() ? "" : ", ") + p.name;
   return names + ", " + kTrialBudgetKey;
 }
 
-// Checks one value against its definition and returns it as a double.
-double check_value(const ParamInfo& p, const nlohmann::json& v) {
-  const std::string what = "parameter \"" + p.name + "\"";
+Resolved resolve(const std::string& name) {
+  for (const ParamInfo& p : parameter_table()) {
+    if (p.name == name) return {&p, 0};
+  }
+  const size_t underscore = name.find('_');
+  const int block = block_number(name.substr(0, underscore));
+  if (block > 0 && underscore != std::string::npos && is_block_field(name.substr(underscore + 1))) {
+    if (block > kMaxBlocks) {
+      throw ParamError("parameter \"" + name + "\": block " + std::to_string(block) +
+                       " does not exist (blocks are conv1 to conv" + std::to_string(kMaxBlocks) +
+                       ")");
+    }
+    const std::string generic = "convN" + name.substr(underscore);
+    for (const ParamInfo& p : parameter_table()) {
+      if (p.name == generic) return {&p, block};
+    }
+  }
+  throw ParamError("unknown parameter \"" + name + "\" (accepted: " + accepted_names() + ")");
+}
+
+// Checks one value against its definition; returns it normalized (integral floats
+// of int parameters become integers: TPE over quniform sends 64.0).
+json check_value(const std::string& name, const ParamInfo& p, const json& v) {
+  const std::string what = "parameter \"" + name + "\"";
+  if (p.type == "bool") {
+    if (!v.is_boolean()) {
+      throw ParamError(what + " must be true or false, got " + v.dump() + " (" + json_type_name(v) +
+                       ")");
+    }
+    return v;
+  }
+  if (p.type == "string") {
+    if (!v.is_string() || std::find(p.choices.begin(), p.choices.end(), v) == p.choices.end()) {
+      throw ParamError(what + " = " + v.dump() + " is not one of " + p.accepted());
+    }
+    return v;
+  }
   if (!v.is_number() || v.is_boolean()) {
     throw ParamError(what + " must be " + (p.type == "int" ? "an integer" : "a number") + ", got " +
                      v.dump() + " (" + json_type_name(v) + "); accepted: " + p.accepted());
   }
   const double x = v.get<double>();
   if (!std::isfinite(x)) throw ParamError(what + " must be finite; accepted: " + p.accepted());
-  // Tuners such as TPE over quniform send integral floats (64.0): accept those.
   if (p.type == "int" && x != std::floor(x)) {
     throw ParamError(what + " must be an integer, got " + v.dump() + "; accepted: " + p.accepted());
   }
   if (!p.choices.empty()) {
-    if (std::find(p.choices.begin(), p.choices.end(), x) == p.choices.end()) {
-      throw ParamError(what + " = " + v.dump() + " is not one of " + p.accepted());
-    }
+    const bool found = std::any_of(p.choices.begin(), p.choices.end(),
+                                   [x](const json& c) { return c.get<double>() == x; });
+    if (!found) throw ParamError(what + " = " + v.dump() + " is not one of " + p.accepted());
   } else if (x < p.min || x > p.max) {
     throw ParamError(what + " = " + v.dump() + " is out of range " + p.accepted());
   }
-  return x;
+  return p.type == "int" ? json(static_cast<int64_t>(x)) : json(x);
 }
+
+// The flattened parameters and where each came from, for "given twice" messages.
+struct Flattened {
+  json values = json::object();
+  std::map<std::string, std::string> origin;
+};
+
+void put(Flattened& out, const std::string& name, const json& value, const std::string& origin) {
+  if (out.values.contains(name)) {
+    throw ParamError("parameter \"" + name + "\" is given twice (" + out.origin[name] + " and " +
+                     origin + "); give each name once");
+  }
+  out.values[name] = value;
+  out.origin[name] = origin;
+}
+
+void flatten_into(Flattened& out, const json& object, const std::string& scope,
+                  const std::string& origin) {
+  for (const auto& [key, value] : object.items()) {
+    const std::string name = scope + key;
+    if (!value.is_object()) {
+      put(out, name, value, origin);
+      continue;
+    }
+    if (!value.contains("_name") || !value["_name"].is_string()) {
+      throw ParamError("parameter \"" + name + "\" is an object without a string \"_name\" " +
+                       "(a nested choice's option is {\"_name\": ..., sub-parameters})");
+    }
+    // conv2: {"_name": "residual", "channels": 64} -> conv2_type, conv2_channels.
+    const bool whole_block = block_number(name) > 0;
+    const size_t underscore = name.find('_');
+    const bool block_field =
+        underscore != std::string::npos && block_number(name.substr(0, underscore)) > 0;
+    const std::string inner_scope = whole_block   ? name + "_"
+                                    : block_field ? name.substr(0, underscore + 1)
+                                                  : scope;
+    put(out, whole_block ? name + "_type" : name, value["_name"], origin);
+    json inner = value;
+    inner.erase("_name");
+    flatten_into(out, inner, inner_scope, "in nested choice \"" + name + "\"");
+  }
+}
+
+template <typename Enum>
+Enum parse_enum(const json& v, std::initializer_list<std::pair<const char*, Enum>> names) {
+  for (const auto& [name, value] : names) {
+    if (v == name) return value;
+  }
+  throw std::logic_error("unchecked enum value " + v.dump());
+}
+
+Activation activation_of(const json& v) {
+  return parse_enum<Activation>(v, {{"relu", Activation::kRelu},
+                                    {"gelu", Activation::kGelu},
+                                    {"silu", Activation::kSilu},
+                                    {"leaky_relu", Activation::kLeakyRelu}});
+}
+
+Pool pool_of(const json& v) {
+  return parse_enum<Pool>(v, {{"max", Pool::kMax}, {"avg", Pool::kAvg}, {"none", Pool::kNone}});
+}
+
+// Default channels of block N: 32, 64, 128, 256, 256.
+int default_channels(int block) { return std::min(256, 32 << (block - 1)); }
 
 }  // namespace
 
 std::string ParamInfo::accepted() const {
+  if (type == "bool") return "true, false";
   std::string s;
   if (!choices.empty()) {
-    for (double c : choices) s += (s.empty() ? "" : ", ") + format_number(c);
+    for (const json& c : choices) {
+      s += (s.empty() ? "" : ", ") + (c.is_string() ? c.dump() : format_number(c.get<double>()));
+    }
     return s;
   }
   return "[" + format_number(min) + ", " + format_number(max) + "]";
 }
 
+std::string ParamInfo::default_text() const {
+  return default_value.is_null() ? default_note : default_value.dump();
+}
+
 const std::vector<ParamInfo>& parameter_table() {
   static const std::vector<ParamInfo> table = {
-      {"filter_size_c1", "int", {32, 64, 128}, 0, 0, 64, "output channels of convolution 1"},
-      {"filter_size_c2", "int", {32, 64, 128}, 0, 0, 64, "output channels of convolution 2"},
-      {"kernel_size_c1", "int", {3, 5}, 0, 0, 3, "kernel size of convolution 1 (valid padding)"},
-      {"kernel_size_c2", "int", {3, 5}, 0, 0, 3, "kernel size of convolution 2 (valid padding)"},
-      {"nb_units", "int", {80, 100, 120}, 0, 0, 100, "units of the hidden dense layer"},
-      {"learning_rate", "float", {}, 1e-6, 1.0, 0.001, "Adam learning rate"},
-      {"batch_size", "int", {}, 1, 4096, 64, "training mini-batch size"},
-      {"epochs", "int", {}, 1, 1000, 10, "training epochs (TRIAL_BUDGET overrides)"},
+      // The seed's names: they build exactly the seed's Keras CNN.
+      {"filter_size_c1", kSeedGroup, "int", numbers({32, 64, 128}), 0, 0, 64, "",
+       "output channels of convolution 1"},
+      {"filter_size_c2", kSeedGroup, "int", numbers({32, 64, 128}), 0, 0, 64, "",
+       "output channels of convolution 2"},
+      {"kernel_size_c1", kSeedGroup, "int", numbers({3, 5}), 0, 0, 3, "",
+       "kernel size of convolution 1 (valid padding)"},
+      {"kernel_size_c2", kSeedGroup, "int", numbers({3, 5}), 0, 0, 3, "",
+       "kernel size of convolution 2 (valid padding)"},
+      {"nb_units", kSeedGroup, "int", numbers({80, 100, 120}), 0, 0, 100, "",
+       "units of the hidden dense layer"},
+      // The model space.
+      {"num_blocks", kSpaceGroup, "int", {}, 1, kMaxBlocks, 3, "", "convolution blocks"},
+      {"block_type", kSpaceGroup, "string", kBlockTypes, 0, 0, "plain", "",
+       "default block type: one convolution (plain), two with a skip connection (residual); "
+       "separable = depthwise + pointwise convolutions"},
+      {"kernel_size", kSpaceGroup, "int", kKernels, 0, 0, 3, "",
+       "default kernel size (\"same\" padding)"},
+      {"batch_norm",
+       kSpaceGroup,
+       "bool",
+       {},
+       0,
+       0,
+       true,
+       "",
+       "default: batch norm after each convolution"},
+      {"activation", kSpaceGroup, "string", kActivations, 0, 0, "relu", "",
+       "activation of the blocks (default) and of the hidden layer"},
+      {"pool", kSpaceGroup, "string", kPools, 0, 0, "max", "",
+       "default pooling (2x2) at the end of each block"},
+      {"convN_type", kSpaceGroup, "string", kBlockTypes, 0, 0, nullptr, "block_type",
+       "type of block N (N = 1..5)"},
+      {"convN_channels",
+       kSpaceGroup,
+       "int",
+       {},
+       4,
+       512,
+       nullptr,
+       "32, 64, 128, 256, 256",
+       "output channels of block N"},
+      {"convN_kernel", kSpaceGroup, "int", kKernels, 0, 0, nullptr, "kernel_size",
+       "kernel size of block N"},
+      {"convN_batch_norm",
+       kSpaceGroup,
+       "bool",
+       {},
+       0,
+       0,
+       nullptr,
+       "batch_norm",
+       "batch norm in block N"},
+      {"convN_activation", kSpaceGroup, "string", kActivations, 0, 0, nullptr, "activation",
+       "activation of block N"},
+      {"convN_pool", kSpaceGroup, "string", kPools, 0, 0, nullptr, "pool",
+       "pooling at the end of block N"},
+      {"head", kSpaceGroup, "string", strings({"gap", "flatten"}), 0, 0, "gap", "",
+       "global average pooling or flatten before the classifier"},
+      {"hidden_units",
+       kSpaceGroup,
+       "int",
+       {},
+       0,
+       4096,
+       0,
+       "",
+       "units of a hidden Linear layer in the head (0 = none)"},
+      {"dropout",
+       kSpaceGroup,
+       "float",
+       {},
+       0,
+       0.9,
+       0,
+       "",
+       "dropout probability before the last Linear layer"},
+      // Training, for both models.
+      {"optimizer", kTrainingGroup, "string", strings({"adam", "adamw", "sgd"}), 0, 0, "adam", "",
+       "Adam, AdamW (decoupled weight decay) or SGD with Nesterov momentum"},
+      {"learning_rate",
+       kTrainingGroup,
+       "float",
+       {},
+       1e-6,
+       1.0,
+       0.001,
+       "",
+       "learning rate (the peak rate under a schedule)"},
+      {"weight_decay",
+       kTrainingGroup,
+       "float",
+       {},
+       0,
+       1,
+       0,
+       "",
+       "weight decay (L2 for adam and sgd, decoupled for adamw)"},
+      {"momentum",
+       kTrainingGroup,
+       "float",
+       {},
+       0,
+       0.999,
+       0.9,
+       "",
+       "Nesterov momentum (sgd only; ignored otherwise)"},
+      {"batch_size", kTrainingGroup, "int", {}, 1, 4096, 64, "", "training mini-batch size"},
+      {"epochs",
+       kTrainingGroup,
+       "int",
+       {},
+       1,
+       1000,
+       10,
+       "",
+       "training epochs (TRIAL_BUDGET overrides)"},
+      {"schedule", kTrainingGroup, "string", strings({"constant", "cosine", "one_cycle"}), 0, 0,
+       "constant", "", "learning-rate schedule, stepped every batch"},
+      {"label_smoothing",
+       kTrainingGroup,
+       "float",
+       {},
+       0,
+       0.5,
+       0,
+       "",
+       "label smoothing of the cross-entropy loss"},
+      {"augment_crop",
+       kTrainingGroup,
+       "int",
+       {},
+       0,
+       8,
+       0,
+       "",
+       "random crop after padding by this many pixels (0 = off)"},
+      {"augment_flip", kTrainingGroup, "bool", {}, 0, 0, false, "", "random horizontal flip"},
+      {"augment_erasing",
+       kTrainingGroup,
+       "float",
+       {},
+       0,
+       1,
+       0,
+       "",
+       "probability of random erasing of a rectangle"},
   };
   return table;
 }
 
-nlohmann::json merge_parameters(nlohmann::json base, const nlohmann::json& overrides) {
-  if (base.is_null()) base = nlohmann::json::object();
+const char* to_string(Optimizer o) {
+  switch (o) {
+    case Optimizer::kAdam:
+      return "adam";
+    case Optimizer::kAdamW:
+      return "adamw";
+    case Optimizer::kSgd:
+      return "sgd";
+  }
+  return "?";
+}
+
+const char* to_string(Schedule s) {
+  switch (s) {
+    case Schedule::kConstant:
+      return "constant";
+    case Schedule::kCosine:
+      return "cosine";
+    case Schedule::kOneCycle:
+      return "one_cycle";
+  }
+  return "?";
+}
+
+json merge_parameters(json base, const json& overrides) {
+  if (base.is_null()) base = json::object();
   for (const auto& [key, value] : overrides.items()) base[key] = value;
   return base;
 }
 
-TrialSpec trial_spec_from_parameters(const nlohmann::json& params) {
+json flatten_parameters(const json& params) {
+  Flattened out;
+  flatten_into(out, params, "", "at the top level");
+  return std::move(out.values);
+}
+
+TrialSpec trial_spec_from_parameters(const json& params) {
   if (!params.is_object()) {
     throw ParamError("parameters must be a JSON object, got " + json_type_name(params) +
                      "; accepted names: " + accepted_names());
   }
-  nlohmann::json applied = nlohmann::json::object();
-  for (const ParamInfo& p : parameter_table()) applied[p.name] = p.default_value;
-  for (const auto& [name, value] : params.items()) {
+  const json flat = flatten_parameters(params);
+  // Validate every given name; remember which model family they ask for.
+  std::map<std::string, json> given;
+  std::string seed_name, space_name;
+  for (const auto& [name, value] : flat.items()) {
     if (name == kTrialBudgetKey) continue;
-    const ParamInfo* p = find_param(name);
-    if (p == nullptr) {
-      throw ParamError("unknown parameter \"" + name + "\" (accepted: " + accepted_names() + ")");
-    }
-    const double x = check_value(*p, value);
-    applied[name] = p->type == "int" ? nlohmann::json(static_cast<int64_t>(x)) : nlohmann::json(x);
+    const Resolved r = resolve(name);
+    given[name] = check_value(name, *r.info, value);
+    if (r.info->group == kSeedGroup && seed_name.empty()) seed_name = name;
+    if (r.info->group == kSpaceGroup && space_name.empty()) space_name = name;
   }
-  if (params.contains(kTrialBudgetKey)) {
-    const nlohmann::json& budget = params[kTrialBudgetKey];
+  if (!seed_name.empty() && !space_name.empty()) {
+    throw ParamError("parameter \"" + seed_name +
+                     "\" (the seed's model) cannot be combined with \"" + space_name +
+                     "\" (the model space); use the names of one model");
+  }
+  json applied = json::object();
+  const auto value = [&](const std::string& name, const json& fallback) -> json {
+    auto it = given.find(name);
+    const json v = it != given.end() ? it->second : fallback;
+    applied[name] = v;
+    return v;
+  };
+  const auto table_default = [&](const std::string& name) -> json {
+    for (const ParamInfo& p : parameter_table()) {
+      if (p.name == name) return value(name, p.default_value);
+    }
+    throw std::logic_error("no parameter " + name);
+  };
+
+  TrialSpec spec;
+  spec.seed_model = space_name.empty();
+  if (spec.seed_model) {
+    ConvBlockSpec c1;
+    c1.out_channels = table_default("filter_size_c1").get<int>();
+    c1.kernel_size = table_default("kernel_size_c1").get<int>();
+    ConvBlockSpec c2;
+    c2.out_channels = table_default("filter_size_c2").get<int>();
+    c2.kernel_size = table_default("kernel_size_c2").get<int>();
+    c2.pool = Pool::kMax;
+    c2.pool_size = 2;
+    spec.model.blocks = {c1, c2};
+    spec.model.head = Head::kFlatten;
+    spec.model.hidden_units = table_default("nb_units").get<int>();
+  } else {
+    const int num_blocks = table_default("num_blocks").get<int>();
+    const json block_type = table_default("block_type");
+    const json kernel = table_default("kernel_size");
+    const json batch_norm = table_default("batch_norm");
+    const json activation = table_default("activation");
+    const json pool = table_default("pool");
+    for (int n = 1; n <= num_blocks; ++n) {
+      const std::string prefix = "conv" + std::to_string(n) + "_";
+      ConvBlockSpec b;
+      const json type = value(prefix + "type", block_type);
+      b.residual = type == "residual" || type == "separable_residual";
+      b.separable = type == "separable" || type == "separable_residual";
+      b.out_channels = value(prefix + "channels", default_channels(n)).get<int>();
+      b.kernel_size = value(prefix + "kernel", kernel).get<int>();
+      b.padding = b.kernel_size / 2;
+      b.batch_norm = value(prefix + "batch_norm", batch_norm).get<bool>();
+      b.activation = activation_of(value(prefix + "activation", activation));
+      b.pool = pool_of(value(prefix + "pool", pool));
+      b.pool_size = 2;
+      spec.model.blocks.push_back(b);
+    }
+    spec.model.head = table_default("head") == "gap" ? Head::kGlobalAvg : Head::kFlatten;
+    spec.model.hidden_units = table_default("hidden_units").get<int>();
+    spec.model.hidden_activation = activation_of(activation);
+    spec.model.dropout = table_default("dropout").get<double>();
+  }
+
+  Hyperparameters& h = spec.hyper;
+  h.optimizer = parse_enum<Optimizer>(
+      table_default("optimizer"),
+      {{"adam", Optimizer::kAdam}, {"adamw", Optimizer::kAdamW}, {"sgd", Optimizer::kSgd}});
+  h.learning_rate = table_default("learning_rate").get<double>();
+  h.weight_decay = table_default("weight_decay").get<double>();
+  h.momentum = table_default("momentum").get<double>();
+  h.batch_size = table_default("batch_size").get<int>();
+  h.epochs = table_default("epochs").get<int>();
+  h.schedule =
+      parse_enum<Schedule>(table_default("schedule"), {{"constant", Schedule::kConstant},
+                                                       {"cosine", Schedule::kCosine},
+                                                       {"one_cycle", Schedule::kOneCycle}});
+  h.label_smoothing = table_default("label_smoothing").get<double>();
+  h.augmentation.crop_padding = table_default("augment_crop").get<int>();
+  h.augmentation.flip = table_default("augment_flip").get<bool>();
+  h.augmentation.erasing = table_default("augment_erasing").get<double>();
+
+  if (flat.contains(kTrialBudgetKey)) {
+    const json& budget = flat[kTrialBudgetKey];
     if (!budget.is_number() || !std::isfinite(budget.get<double>()) || budget.get<double>() <= 0) {
       throw ParamError(std::string("parameter \"") + kTrialBudgetKey +
                        "\" must be a positive number, got " + budget.dump());
     }
     const double epochs = std::ceil(budget.get<double>() - 1e-9);
-    applied["epochs"] = static_cast<int64_t>(std::clamp(epochs, 1.0, 1000.0));
+    h.epochs = static_cast<int>(std::clamp(epochs, 1.0, 1000.0));
+    applied["epochs"] = h.epochs;
     applied[kTrialBudgetKey] = budget;
   }
-
-  TrialSpec spec;
-  ConvBlockSpec c1;
-  c1.out_channels = applied["filter_size_c1"].get<int>();
-  c1.kernel_size = applied["kernel_size_c1"].get<int>();
-  ConvBlockSpec c2;
-  c2.out_channels = applied["filter_size_c2"].get<int>();
-  c2.kernel_size = applied["kernel_size_c2"].get<int>();
-  c2.pool = Pool::kMax;
-  c2.pool_size = 2;
-  spec.model.blocks = {c1, c2};
-  spec.model.hidden_units = applied["nb_units"].get<int>();
-  spec.hyper.learning_rate = applied["learning_rate"].get<double>();
-  spec.hyper.batch_size = applied["batch_size"].get<int>();
-  spec.hyper.epochs = applied["epochs"].get<int>();
   spec.parameters = std::move(applied);
-  estimate_cost(spec.model);  // every choice fits 28x28, but keep the check in one place
+  estimate_cost(spec.model);  // a feature map shrinking below 1x1 is an error here, not in LibTorch
   return spec;
 }
 

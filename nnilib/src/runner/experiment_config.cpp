@@ -109,16 +109,16 @@ std::string describe(const YAML::Node& n) {
 }
 
 template <class Json>
-Json to_json(const YAML::Node& n) {
+Json yaml_to_json(const YAML::Node& n) {
   if (is_null(n)) return nullptr;
   if (n.IsSequence()) {
     Json out = Json::array();
-    for (const YAML::Node& e : n) out.push_back(to_json<Json>(e));
+    for (const YAML::Node& e : n) out.push_back(yaml_to_json<Json>(e));
     return out;
   }
   if (n.IsMap()) {
     Json out = Json::object();
-    for (const auto& kv : n) out[kv.first.Scalar()] = to_json<Json>(kv.second);
+    for (const auto& kv : n) out[kv.first.Scalar()] = yaml_to_json<Json>(kv.second);
     return out;
   }
   if (auto i = as_integer(n)) return *i;
@@ -396,9 +396,12 @@ ExperimentConfig ExperimentConfig::parse(const std::string& yaml, const std::str
       const std::string ext = fs::path(c.search_space_file).extension().string();
       if (ext == ".yml" || ext == ".yaml") {
         const YAML::Node n = load_yaml(read_file(c.search_space_file, what), c.search_space_file);
-        c.search_space = SearchSpace::parse(to_json<nlohmann::ordered_json>(n));
+        c.search_space_json = yaml_to_json<nlohmann::ordered_json>(n);
+        c.search_space = SearchSpace::parse(c.search_space_json);
       } else {
         c.search_space = SearchSpace::load(c.search_space_file);
+        // Valid JSON by now (load() checked it): keep it as written.
+        c.search_space_json = nlohmann::ordered_json::parse(read_file(c.search_space_file, what));
       }
     } catch (const ParamError& e) {
       const std::string m = e.what();
@@ -408,7 +411,8 @@ ExperimentConfig ExperimentConfig::parse(const std::string& yaml, const std::str
     const YAML::Node n = top.get("searchSpace");
     if (!n.IsMap()) top.fail("searchSpace", "must be a mapping of parameters");
     try {
-      c.search_space = SearchSpace::parse(to_json<nlohmann::ordered_json>(n));
+      c.search_space_json = yaml_to_json<nlohmann::ordered_json>(n);
+      c.search_space = SearchSpace::parse(c.search_space_json);
     } catch (const ParamError& e) {
       throw ParamError(file + ": " + top.field("searchSpace") + ": " + e.what());
     }
@@ -429,7 +433,7 @@ ExperimentConfig ExperimentConfig::parse(const std::string& yaml, const std::str
     if (s.has("classArgs")) {
       const YAML::Node args = s.get("classArgs");
       if (!args.IsMap()) s.fail("classArgs", "must be a mapping");
-      a.class_args = to_json<nlohmann::json>(args);
+      a.class_args = yaml_to_json<nlohmann::json>(args);
     }
     return a;
   };
@@ -451,6 +455,107 @@ ExperimentConfig ExperimentConfig::parse(const std::string& yaml, const std::str
     }
   }
   return c;
+}
+
+nlohmann::ordered_json ExperimentConfig::to_json() const {
+  using oj = nlohmann::ordered_json;
+  auto optional = [](const std::optional<std::int64_t>& v) { return v ? oj(*v) : oj(nullptr); };
+  oj j = oj::object();
+  j["configPath"] = config_path;
+  j["experimentName"] = experiment_name;
+  j["searchSpaceFile"] = search_space_file;
+  j["searchSpace"] = search_space_json;
+  j["trialCommand"] = trial_command;
+  j["trialCodeDirectory"] = trial_code_directory;
+  j["trialConcurrency"] = trial_concurrency;
+  j["maxTrialNumber"] = optional(max_trial_number);
+  j["maxExperimentDuration"] = optional(max_experiment_duration_s);
+  j["maxTrialDuration"] = optional(max_trial_duration_s);
+  j["tuner"] = {{"name", tuner.name}, {"classArgs", tuner.class_args}};
+  j["assessor"] =
+      assessor ? oj{{"name", assessor->name}, {"classArgs", assessor->class_args}} : oj(nullptr);
+  j["experimentWorkingDirectory"] = experiment_working_directory;
+  j["logLevel"] = log_level;
+  j["debug"] = debug;
+  return j;
+}
+
+ExperimentConfig ExperimentConfig::from_json(const nlohmann::ordered_json& j,
+                                             const std::string& where) {
+  using oj = nlohmann::ordered_json;
+  if (!j.is_object()) throw ParamError(where + ": the stored config is not a JSON object");
+  auto field = [&](const char* name) -> const oj& {
+    auto it = j.find(name);
+    if (it == j.end()) throw ParamError(where + ": the stored config has no " + name);
+    return *it;
+  };
+  auto text = [&](const char* name) {
+    const oj& v = field(name);
+    if (!v.is_string()) throw ParamError(where + ": stored " + std::string(name) + " is not text");
+    return v.get<std::string>();
+  };
+  auto optional = [&](const char* name) -> std::optional<std::int64_t> {
+    const oj& v = field(name);
+    if (v.is_null()) return std::nullopt;
+    if (!v.is_number_integer() || v.get<std::int64_t>() <= 0)
+      throw ParamError(where + ": stored " + std::string(name) + " is not a positive integer");
+    return v.get<std::int64_t>();
+  };
+  auto algorithm = [&](const oj& v, const char* name) {
+    if (!v.is_object() || !v.contains("name") || !v["name"].is_string())
+      throw ParamError(where + ": stored " + std::string(name) + " has no name");
+    AlgorithmConfig a;
+    a.name = v["name"].get<std::string>();
+    if (v.contains("classArgs") && !v["classArgs"].is_null()) {
+      a.class_args = nlohmann::json::parse(v["classArgs"].dump());
+    }
+    return a;
+  };
+  ExperimentConfig c;
+  c.config_path = text("configPath");
+  c.experiment_name = text("experimentName");
+  c.search_space_file = text("searchSpaceFile");
+  c.search_space_json = field("searchSpace");
+  c.trial_command = text("trialCommand");
+  c.trial_code_directory = text("trialCodeDirectory");
+  const auto concurrency = optional("trialConcurrency");
+  if (!concurrency || *concurrency > std::numeric_limits<int>::max())
+    throw ParamError(where + ": stored trialConcurrency is not a positive integer");
+  c.trial_concurrency = static_cast<int>(*concurrency);
+  c.max_trial_number = optional("maxTrialNumber");
+  c.max_experiment_duration_s = optional("maxExperimentDuration");
+  c.max_trial_duration_s = optional("maxTrialDuration");
+  c.tuner = algorithm(field("tuner"), "tuner");
+  if (!field("assessor").is_null()) c.assessor = algorithm(field("assessor"), "assessor");
+  c.experiment_working_directory = text("experimentWorkingDirectory");
+  c.log_level = text("logLevel");
+  if (!field("debug").is_boolean()) throw ParamError(where + ": stored debug is not a boolean");
+  c.debug = field("debug").get<bool>();
+  try {
+    c.search_space = SearchSpace::parse(c.search_space_json);
+    make_tuner(c.tuner.name, c.tuner.class_args, c.search_space, 0);
+    if (c.assessor) make_assessor(c.assessor->name, c.assessor->class_args);
+  } catch (const ParamError& e) {
+    throw ParamError(where + ": " + e.what());
+  }
+  return c;
+}
+
+OptimizeMode optimize_mode_of(const ExperimentConfig& config) {
+  auto mode_in = [](const nlohmann::json& args) -> std::optional<OptimizeMode> {
+    if (!args.is_object()) return std::nullopt;
+    auto it = args.find("optimize_mode");
+    if (it == args.end() || !it->is_string()) return std::nullopt;
+    return *it == "minimize" ? OptimizeMode::kMinimize : OptimizeMode::kMaximize;
+  };
+  if (auto m = mode_in(config.tuner.class_args)) return *m;
+  if (config.assessor) {
+    if (auto m = mode_in(config.assessor->class_args)) return *m;
+  }
+  std::string name;
+  for (char ch : config.tuner.name)
+    name += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return name == "tpe" ? OptimizeMode::kMinimize : OptimizeMode::kMaximize;
 }
 
 }  // namespace nnilib

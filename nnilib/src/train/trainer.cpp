@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "nnilib/augment.h"
 #include "nnilib/data.h"
 #include "nnilib/error.h"
 #include "nnilib/model.h"
@@ -100,7 +101,54 @@ void save_weights(Cnn& model, const std::string& path) {
   }
 }
 
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<torch::Tensor>& params,
+                                                        const Hyperparameters& h) {
+  switch (h.optimizer) {
+    case Optimizer::kAdam:
+      return std::make_unique<torch::optim::Adam>(
+          params, torch::optim::AdamOptions(h.learning_rate).weight_decay(h.weight_decay));
+    case Optimizer::kAdamW:
+      return std::make_unique<torch::optim::AdamW>(
+          params, torch::optim::AdamWOptions(h.learning_rate).weight_decay(h.weight_decay));
+    case Optimizer::kSgd:
+      return std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(h.learning_rate)
+                                                             .momentum(h.momentum)
+                                                             .nesterov(h.momentum > 0)
+                                                             .weight_decay(h.weight_decay));
+  }
+  throw std::logic_error("unknown optimizer");
+}
+
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+}
+
 }  // namespace
+
+double scheduled_learning_rate(const Hyperparameters& h, int64_t step, int64_t total_steps) {
+  const double pi = 3.14159265358979323846;
+  const double peak = h.learning_rate;
+  if (total_steps <= 1) return peak;
+  // Cosine interpolation from `from` (t = 0) to `to` (t = 1).
+  const auto anneal = [pi](double from, double to, double t) {
+    return to + (from - to) * 0.5 * (1 + std::cos(pi * std::clamp(t, 0.0, 1.0)));
+  };
+  switch (h.schedule) {
+    case Schedule::kConstant:
+      return peak;
+    case Schedule::kCosine:
+      return anneal(peak, 0.0, static_cast<double>(step) / static_cast<double>(total_steps));
+    case Schedule::kOneCycle: {
+      // PyTorch's OneCycleLR defaults: pct_start 0.3, div_factor 25, final_div_factor 1e4.
+      const double initial = peak / 25, final_lr = initial / 1e4;
+      const double warm = std::max(1.0, std::round(0.3 * static_cast<double>(total_steps)));
+      const double s = static_cast<double>(step);
+      if (s < warm) return anneal(initial, peak, s / warm);
+      return anneal(peak, final_lr, (s - warm) / std::max(1.0, total_steps - warm));
+    }
+  }
+  return peak;
+}
 
 int resolve_threads(int requested) {
   if (requested > 0) return requested;
@@ -132,8 +180,14 @@ TrainResult train(const TrialSpec& spec, const FashionMnist& host_data, const Tr
   Cnn model(spec.model);
   model->to(device);
   if (tuning.channels_last) to_channels_last(*model);
-  torch::optim::Adam optimizer(model->parameters(),
-                               torch::optim::AdamOptions(spec.hyper.learning_rate));
+  const std::unique_ptr<torch::optim::Optimizer> optimizer =
+      make_optimizer(model->parameters(), spec.hyper);
+  const Augmentation& aug = spec.hyper.augmentation;
+  // Padding of a random crop takes the value of a black pixel, as torchvision pads
+  // before normalizing.
+  const float background = data.train.size() > 0 ? data.train.images.min().item<float>() : 0.0f;
+  const auto loss_options =
+      torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(spec.hyper.label_smoothing);
 
   TrainResult result;
   result.start.device = device.str();
@@ -151,6 +205,9 @@ TrainResult train(const TrialSpec& spec, const FashionMnist& host_data, const Tr
   torch::Tensor x_buffer = torch::empty({0}, data.train.images.options());
   torch::Tensor y_buffer = torch::empty({0}, data.train.labels.options());
   const auto index_options = torch::TensorOptions().dtype(torch::kLong).device(device);
+  const int64_t steps_per_epoch = (n + batch - 1) / batch;
+  const int64_t total_steps = steps_per_epoch * spec.hyper.epochs;
+  int64_t step = 0;
   for (int epoch = 1; epoch <= spec.hyper.epochs && !result.interrupted; ++epoch) {
     const auto te = Clock::now();
     model->train();
@@ -178,14 +235,19 @@ TrainResult train(const TrialSpec& spec, const FashionMnist& host_data, const Tr
         x = data.train.images.index_select(0, idx);
         y = data.train.labels.index_select(0, idx);
       }
+      if (aug.any()) x = augment(x, aug, background);
       if (tuning.channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
       if (tuning.grads_to_none) {
         for (auto& p : params) p.mutable_grad() = torch::Tensor();
       } else {
-        optimizer.zero_grad();
+        optimizer->zero_grad();
       }
+      if (spec.hyper.schedule != Schedule::kConstant) {
+        set_learning_rate(*optimizer, scheduled_learning_rate(spec.hyper, step, total_steps));
+      }
+      ++step;
       const torch::Tensor logits = model->forward(x);
-      const torch::Tensor loss = torch::nn::functional::cross_entropy(logits, y);
+      const torch::Tensor loss = torch::nn::functional::cross_entropy(logits, y, loss_options);
       const float loss_value = loss.item<float>();
       if (!std::isfinite(loss_value)) {
         throw DivergedError("training diverged: loss is " + std::to_string(loss_value) +
@@ -193,7 +255,7 @@ TrainResult train(const TrialSpec& spec, const FashionMnist& host_data, const Tr
                             std::to_string(i / batch + 1) + " (try a lower learning_rate)");
       }
       loss.backward();
-      optimizer.step();
+      optimizer->step();
       loss_sum += loss.detach().to(torch::kDouble) * len;
       correct += logits.detach().argmax(1).eq(y).sum();
       seen += len;
@@ -265,11 +327,14 @@ nlohmann::json summary_json(const TrialSpec& spec, const TrainResult& r) {
                      {"val_loss", e.val_loss},
                      {"val_accuracy", e.val_accuracy},
                      {"images_per_second", e.images_per_second},
+                     {"eval_images_per_second", e.eval_images_per_second},
                      {"elapsed_seconds", e.elapsed_seconds}});
   }
   nlohmann::json j = {
       {"parameters", spec.parameters},
       {"architecture", r.start.architecture},
+      {"optimizer", to_string(spec.hyper.optimizer)},
+      {"schedule", to_string(spec.hyper.schedule)},
       {"device", r.start.device},
       {"threads", r.start.threads},
       {"train_size", r.start.train_size},
@@ -284,6 +349,15 @@ nlohmann::json summary_json(const TrialSpec& spec, const TrainResult& r) {
       {"macs", r.start.cost.macs},
       {"seconds", r.seconds},
   };
+  if (r.start.val_size == 0) {  // trained on every training image: nothing to report
+    j["final_val_accuracy"] = nullptr;
+    j["best_val_accuracy"] = nullptr;
+    j["best_epoch"] = nullptr;
+    for (auto& e : j["curve"]) {
+      e["val_loss"] = nullptr;
+      e["val_accuracy"] = nullptr;
+    }
+  }
   if (r.test_accuracy >= 0) {
     j["test_accuracy"] = r.test_accuracy;
     j["test_loss"] = r.test_loss;

@@ -1,0 +1,426 @@
+// fmnist-nas: runs an NNI experiment without Python NNI. Reads the config.yml and
+// search_space.json that nnictl reads, runs the trial command of every trial over
+// NNI's own v3 trial protocol, and stores everything in the experiment directory's
+// SQLite database (docs/runner.md).
+//
+//   fmnist-nas run [--config config.yml]      a new experiment, live table
+//   fmnist-nas resume <dir>                   continue after Ctrl-C, a crash or kill -9
+//   fmnist-nas show <dir>                     trials table and the best trial
+//   fmnist-nas export <dir> --format csv|json
+#include <CLI/CLI.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include <unistd.h>
+
+#include "nnilib/error.h"
+#include "nnilib/experiment_config.h"
+#include "nnilib/experiment_report.h"
+#include "nnilib/experiment_store.h"
+#include "nnilib/runner.h"
+#include "nnilib/runner_view.h"
+#include "nnilib/trial_process.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using nnilib::ExitCode;
+
+std::atomic<int> g_first_signal{0};
+std::atomic<int> g_signals{0};
+
+extern "C" void on_signal(int sig) {
+  int expected = 0;
+  g_first_signal.compare_exchange_strong(expected, sig);
+  g_signals.fetch_add(1);
+}
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+struct RunCli {
+  std::string config = "config.yml";
+  std::string experiment_dir;
+  std::string id;
+  std::int64_t seed = -1;
+  int cores = 0;
+  bool plain = false;
+  std::int64_t max_trial_number = 0;
+  std::string max_experiment_duration;
+  int kill_grace_ms = 5000;
+  bool final_train = false;
+  std::string trial_binary;
+  std::vector<std::string> final_args;
+};
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw nnilib::IoError(path + ": cannot read");
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string self_directory() {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string(".") : exe.parent_path().string();
+}
+
+std::string experiment_dir_of(const std::string& arg) {
+  // A database path names its directory too.
+  const fs::path p(arg);
+  if (p.filename() == "experiment.db")
+    return p.parent_path().empty() ? "." : p.parent_path().string();
+  return arg;
+}
+
+// Retrains the best parameters on all 60,000 training images (--val-size 0) with
+// the standalone fmnist-trial and reports its test accuracy.
+int final_train(const RunCli& cli, const nnilib::RunResult& result, const std::string& dir) {
+  if (!result.best) {
+    std::fprintf(stderr,
+                 "fmnist-nas: error: --final-train: no trial succeeded with a final result, so "
+                 "there are no best parameters to train\n");
+    return static_cast<int>(ExitCode::kParams);
+  }
+  const std::string binary =
+      cli.trial_binary.empty() ? self_directory() + "/fmnist-trial" : cli.trial_binary;
+  if (::access(binary.c_str(), X_OK) != 0)
+    throw nnilib::UsageError("--trial-binary: " + binary +
+                             " is not an executable fmnist-trial (build it, or name it with "
+                             "--trial-binary)");
+  const std::string out_dir = dir + "/final";
+  std::string command = "exec " + shell_quote(binary) + " --params-file " +
+                        shell_quote(result.best_parameters_path) + " --val-size 0 --output-dir " +
+                        shell_quote(out_dir);
+  for (const std::string& a : cli.final_args) command += " " + shell_quote(a);
+  std::printf("\nfinal training of trial %lld %s's parameters on every training image:\n  %s\n",
+              static_cast<long long>(result.best->sequence), result.best->trial_id.c_str(),
+              command.c_str() + 5);
+  std::fflush(stdout);
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  nnilib::ProcessLaunch launch;
+  launch.command = command;
+  launch.environment = nnilib::environment_without_nni();  // standalone
+  launch.own_process_group = false;                        // the terminal's Ctrl-C reaches it
+  nnilib::TrialProcess process(launch);
+  int forwarded = g_signals.load();
+  nnilib::ProcessExit exit;
+  for (;;) {
+    if (auto e = process.poll()) {
+      exit = *e;
+      break;
+    }
+    const int signals = g_signals.load();
+    if (signals != forwarded) {
+      forwarded = signals;
+      process.signal(signals >= 2 ? SIGKILL : SIGINT);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (!exit.exited() || exit.exit_code != 0) {
+    std::fprintf(stderr, "fmnist-nas: error: the final training failed (%s)\n",
+                 exit.describe().c_str());
+    if (exit.exited()) return exit.exit_code;  // fmnist-trial's codes are the same table
+    return static_cast<int>(ExitCode::kInterrupted);
+  }
+  const std::string summary_path = out_dir + "/summary.json";
+  const nlohmann::json summary = nlohmann::json::parse(read_text(summary_path), nullptr, false);
+  if (summary.is_discarded() || !summary.contains("test_accuracy") ||
+      !summary["test_accuracy"].is_number())
+    throw nnilib::IoError(summary_path + ": no numeric test_accuracy in the final summary");
+  const double acc = summary["test_accuracy"].get<double>();
+  std::printf("final training: test accuracy %.4f (%s)\n", acc, summary_path.c_str());
+  std::ofstream log(nnilib::ExperimentPaths{dir}.log(), std::ios::app);
+  log << nnilib::format_time(nnilib::unix_now()) << "  final training of trial "
+      << result.best->trial_id << ": test accuracy " << acc << "\n";
+  return 0;
+}
+
+void print_result(const nnilib::RunResult& r, const std::string& dir, bool table) {
+  if (table) {
+    nnilib::TableOptions options;
+    options.width = isatty(1) ? nnilib::terminal_size(1).first : 120;
+    options.mode = r.mode;
+    options.now = nnilib::unix_now();
+    std::printf("\n%s", nnilib::format_trials_table(r.trials, options).c_str());
+  }
+  if (r.best) {
+    std::printf(
+        "\nbest: trial %lld %s, final %s\n  parameters %s\n  %s (fmnist-trial --params-file "
+        "%s)\n",
+        static_cast<long long>(r.best->sequence), r.best->trial_id.c_str(),
+        nnilib::format_metric(r.best->final_default).c_str(), r.best->parameters.dump().c_str(),
+        r.best_parameters_path.c_str(), r.best_parameters_path.c_str());
+  } else if (!r.trials.empty()) {
+    std::printf("\nno trial succeeded with a final result; see %s/trials/<id>/trial.stderr\n",
+                dir.c_str());
+  }
+  if (r.interrupted) std::printf("interrupted; continue with: fmnist-nas resume %s\n", dir.c_str());
+  std::fflush(stdout);
+}
+
+int run_session(const RunCli& cli, const std::string& dir) {
+  install_signal_handlers();
+  const bool live = !cli.plain && isatty(1);
+  nnilib::ConsoleView view(stdout, live);
+  nnilib::RunnerOptions options;
+  options.cores = cli.cores;
+  options.kill_grace = std::chrono::milliseconds(cli.kill_grace_ms);
+  options.stop_signal = [] { return g_first_signal.load(); };
+  options.kill_now = [] { return g_signals.load() >= 2; };
+  options.observer = &view;
+  if (cli.max_trial_number > 0) options.max_trial_number = cli.max_trial_number;
+  if (!cli.max_experiment_duration.empty())
+    options.max_experiment_duration_s = nnilib::parse_duration(cli.max_experiment_duration);
+  const nnilib::RunResult result = nnilib::run_experiment(dir, options);
+  print_result(result, dir, !live);
+  if (result.interrupted) return static_cast<int>(ExitCode::kInterrupted);
+  if (cli.final_train) return final_train(cli, result, dir);
+  return 0;
+}
+
+int cmd_run(RunCli cli) {
+  nnilib::ExperimentConfig config = nnilib::ExperimentConfig::load(cli.config);
+  if (cli.max_trial_number > 0) config.max_trial_number = cli.max_trial_number;
+  if (!cli.max_experiment_duration.empty())
+    config.max_experiment_duration_s = nnilib::parse_duration(cli.max_experiment_duration);
+  cli.max_trial_number = 0;  // stored in the config now
+  cli.max_experiment_duration.clear();
+  nnilib::NewExperimentOptions create;
+  create.experiment_dir = cli.experiment_dir;
+  create.id = cli.id;
+  if (cli.seed >= 0) create.seed = static_cast<std::uint64_t>(cli.seed);
+  const std::string dir = nnilib::create_experiment(config, create);
+  std::printf("experiment directory: %s\n", dir.c_str());
+  std::fflush(stdout);
+  return run_session(cli, dir);
+}
+
+int cmd_resume(const RunCli& cli, const std::string& dir_arg) {
+  const std::string dir = fs::absolute(experiment_dir_of(dir_arg)).lexically_normal().string();
+  std::printf("experiment directory: %s\n", dir.c_str());
+  std::fflush(stdout);
+  return run_session(cli, dir);
+}
+
+struct Loaded {
+  nnilib::ExperimentRecord experiment;
+  std::vector<nnilib::TrialRecord> trials;
+  nnilib::OptimizeMode mode = nnilib::OptimizeMode::kMaximize;
+  std::string dir;
+};
+
+Loaded load(const std::string& dir_arg) {
+  Loaded l;
+  l.dir = experiment_dir_of(dir_arg);
+  const nnilib::ExperimentStore store =
+      nnilib::ExperimentStore::open(nnilib::ExperimentPaths{l.dir}.database(), true);
+  l.experiment = store.experiment();
+  l.trials = store.trials();
+  try {
+    l.mode = nnilib::optimize_mode_of(
+        nnilib::ExperimentConfig::from_json(l.experiment.config, store.path()));
+  } catch (const nnilib::ParamError&) {
+    // Show what is stored even when its config no longer validates.
+  }
+  return l;
+}
+
+int cmd_show(const std::string& dir_arg, int width) {
+  const Loaded l = load(dir_arg);
+  const nnilib::ExperimentRecord& e = l.experiment;
+  std::string status = e.status;
+  if (e.status == "RUNNING" && !nnilib::experiment_running(l.dir))
+    status =
+        "RUNNING in the database, but no runner holds it (killed?): fmnist-nas resume " + l.dir;
+  std::map<std::string, int> counts;
+  for (const auto& t : l.trials) counts[t.status] += 1;
+  std::string count_text;
+  for (const auto& [s, n] : counts)
+    count_text += (count_text.empty() ? "" : ", ") + std::to_string(n) + " " + s;
+  const auto& cfg = e.config;
+  std::printf("experiment %s%s  %s%s\n", e.id.c_str(),
+              e.name.empty() ? "" : (" \"" + e.name + "\"").c_str(), status.c_str(),
+              e.end_reason.empty() ? "" : (" (" + e.end_reason + ")").c_str());
+  std::printf("  directory %s\n", fs::absolute(l.dir).lexically_normal().c_str());
+  std::printf("  tuner %s (%s)%s, concurrency %d, elapsed %s over %d session(s)\n",
+              cfg.value("tuner", nlohmann::ordered_json::object()).value("name", "?").c_str(),
+              l.mode == nnilib::OptimizeMode::kMaximize ? "maximize" : "minimize",
+              cfg.contains("assessor") && cfg["assessor"].is_object()
+                  ? (", assessor " + cfg["assessor"].value("name", "?")).c_str()
+                  : "",
+              cfg.value("trialConcurrency", 1), nnilib::format_duration(e.elapsed_s).c_str(),
+              e.sessions);
+  std::printf("  trials %zu%s%s\n\n", l.trials.size(), count_text.empty() ? "" : ": ",
+              count_text.c_str());
+  nnilib::TableOptions options;
+  options.width = width > 0 ? width : (isatty(1) ? nnilib::terminal_size(1).first : 120);
+  options.mode = l.mode;
+  options.now = nnilib::unix_now();
+  std::printf("%s", nnilib::format_trials_table(l.trials, options).c_str());
+  if (const auto best = nnilib::best_trial(l.trials, l.mode)) {
+    std::printf("\nbest: trial %lld %s, final %s\n  parameters %s\n",
+                static_cast<long long>(best->sequence), best->trial_id.c_str(),
+                nnilib::format_metric(best->final_default).c_str(),
+                best->parameters.dump().c_str());
+    if (best->final_value && best->final_value->is_object())
+      std::printf("  final result %s\n", best->final_value->dump().c_str());
+  } else {
+    std::printf("\nno trial has succeeded with a final result yet\n");
+  }
+  bool header = false;
+  for (const auto& t : l.trials) {
+    if (t.reason.empty()) continue;
+    if (!header) std::printf("\nnotes:\n");
+    header = true;
+    std::printf("  trial %lld %s %s: %s\n", static_cast<long long>(t.sequence), t.trial_id.c_str(),
+                t.status.c_str(), t.reason.c_str());
+  }
+  return 0;
+}
+
+int cmd_export(const std::string& dir_arg, const std::string& format, const std::string& output) {
+  const std::string dir = experiment_dir_of(dir_arg);
+  const nnilib::ExperimentStore store =
+      nnilib::ExperimentStore::open(nnilib::ExperimentPaths{dir}.database(), true);
+  const Loaded l = load(dir);
+  std::string text;
+  if (format == "csv") {
+    text = nnilib::export_csv(l.trials);
+  } else {
+    text = nnilib::export_json(l.experiment, l.trials, store.metrics(), l.mode).dump(2) + "\n";
+  }
+  if (output.empty() || output == "-") {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return 0;
+  }
+  std::ofstream out(output, std::ios::binary | std::ios::trunc);
+  out << text;
+  if (!out.flush()) throw nnilib::IoError(output + ": cannot write the export");
+  return 0;
+}
+
+void add_session_options(CLI::App* app, RunCli& cli) {
+  app->add_option("--cores", cli.cores,
+                  "cores shared by the concurrent trials (default: all this process may use); "
+                  "each trial gets cores/trialConcurrency threads unless OMP_NUM_THREADS is set")
+      ->check(CLI::PositiveNumber);
+  app->add_flag("--plain", cli.plain, "one line per event even on a terminal (no live table)");
+  app->add_option("--max-trial-number", cli.max_trial_number,
+                  "override maxTrialNumber (e.g. to extend a finished experiment on resume)")
+      ->check(CLI::PositiveNumber);
+  app->add_option(
+      "--max-experiment-duration", cli.max_experiment_duration,
+      "override maxExperimentDuration (\"2h\", \"90m\", ...), counted over every session");
+  app->add_option("--kill-grace-ms", cli.kill_grace_ms,
+                  "SIGINT, then SIGKILL this much later (NNI: 5000)")
+      ->check(CLI::Range(0, 600000))
+      ->capture_default_str();
+  app->add_flag("--final-train", cli.final_train,
+                "after the search, retrain the best parameters on all 60,000 training images "
+                "(fmnist-trial --val-size 0) and report the test accuracy");
+  app->add_option("--trial-binary", cli.trial_binary,
+                  "the fmnist-trial of --final-train (default: the one next to fmnist-nas)");
+  app->add_option("--final-arg", cli.final_args,
+                  "an extra argument for the final fmnist-trial (repeatable), e.g. "
+                  "--final-arg=--threads --final-arg=2")
+      ->allow_extra_args(false);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "fmnist-nas: run an NNI experiment (config.yml + search_space.json) without Python NNI.\n"
+      "Trials run as NNI 3.x runs them and talk NNI's v3 trial protocol; everything is stored in\n"
+      "<experimentWorkingDirectory>/<id>/experiment.db (SQLite). See docs/runner.md."};
+  app.require_subcommand(1);
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+
+  RunCli run_cli;
+  CLI::App* run = app.add_subcommand("run", "start a new experiment (prints its directory first)");
+  run->add_option("--config", run_cli.config, "the NNI v2 experiment config")
+      ->capture_default_str();
+  run->add_option("--experiment-dir", run_cli.experiment_dir,
+                  "the experiment directory (default: <experimentWorkingDirectory>/<id>)");
+  run->add_option("--id", run_cli.id, "the experiment id: 8 lowercase letters or digits");
+  run->add_option("--seed", run_cli.seed, "the tuner seed (default: derived from the id)")
+      ->check(CLI::NonNegativeNumber);
+  add_session_options(run, run_cli);
+
+  RunCli resume_cli;
+  std::string resume_dir;
+  CLI::App* resume = app.add_subcommand(
+      "resume",
+      "continue an experiment after Ctrl-C, a crash or kill -9: finished trials are "
+      "kept, interrupted ones run again");
+  resume->add_option("dir", resume_dir, "the experiment directory")->required();
+  add_session_options(resume, resume_cli);
+
+  std::string show_dir;
+  int show_width = 0;
+  CLI::App* show = app.add_subcommand("show", "print the trials table and the best trial");
+  show->add_option("dir", show_dir, "the experiment directory")->required();
+  show->add_option("--width", show_width, "table width (default: the terminal's, else 120)")
+      ->check(CLI::Range(60, 1000));
+
+  std::string export_dir, export_format, export_output;
+  CLI::App* exp = app.add_subcommand("export", "export every trial as CSV or JSON");
+  exp->add_option("dir", export_dir, "the experiment directory")->required();
+  exp->add_option("--format", export_format, "csv or json")
+      ->required()
+      ->check(CLI::IsMember({"csv", "json"}));
+  exp->add_option("--output,-o", export_output, "write to this file (default: stdout)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : static_cast<int>(ExitCode::kUsage);
+  }
+  try {
+    if (run->parsed()) return cmd_run(run_cli);
+    if (resume->parsed()) return cmd_resume(resume_cli, resume_dir);
+    if (show->parsed()) return cmd_show(show_dir, show_width);
+    if (exp->parsed()) return cmd_export(export_dir, export_format, export_output);
+    return static_cast<int>(ExitCode::kUsage);
+  } catch (const nnilib::Error& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "fmnist-nas: error: %s\n", e.what());
+    return static_cast<int>(e.code());
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    std::string what = e.what();
+    what = what.substr(0, what.find('\n'));
+    std::fprintf(stderr, "fmnist-nas: internal error: %s\n", what.c_str());
+    return static_cast<int>(ExitCode::kInternal);
+  }
+}

@@ -1,0 +1,83 @@
+// One trial process of the embedded runner, started the way NNI 3.x's local
+// training service starts it: `/bin/bash -c <trialCommand>` in the trial code
+// directory, stdout and stderr to files, an explicit environment. Free of LibTorch.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include <sys/types.h>
+
+namespace nnilib {
+
+/// A process environment: variable -> value.
+using EnvironmentMap = std::map<std::string, std::string>;
+
+/// The runner's own environment without NNI's variables (NNI_*, MULTI_PHASE,
+/// REUSE_MODE), so a runner started from inside a trial does not leak them.
+EnvironmentMap environment_without_nni();
+
+/// What to start.
+struct ProcessLaunch {
+  std::string command;            ///< run as /bin/bash -c <command>
+  std::string working_directory;  ///< empty: the runner's own
+  std::string stdout_path;        ///< truncated and written; empty: inherit the runner's
+  std::string stderr_path;        ///< truncated and written; empty: inherit the runner's
+  EnvironmentMap environment;     ///< the complete environment of the process
+  /// Put the process in a process group of its own, so that a Ctrl-C in the
+  /// terminal reaches only the runner, which then stops trials NNI's way.
+  bool own_process_group = true;
+  /// The process is killed (SIGKILL) if the runner dies (kill -9 included).
+  bool die_with_runner = true;
+};
+
+/// How a process ended.
+struct ProcessExit {
+  int exit_code = -1;  ///< exit status; -1 when killed by a signal
+  int signal = 0;      ///< the signal that killed it; 0 when it exited
+  bool exited() const { return signal == 0; }
+  /// "exit code 3", "killed by SIGKILL".
+  std::string describe() const;
+};
+
+/// "SIGINT", "SIGKILL", ... ("signal 42" for others).
+std::string signal_name(int sig);
+
+/// A started process. Not thread-safe. The destructor kills (SIGKILL) what is
+/// still running of its process group and reaps it: no process outlives it.
+class TrialProcess {
+ public:
+  /// Starts the process; throws IoError naming the command and the reason when
+  /// an output file cannot be created or the process cannot be started
+  /// (fork failure, missing working directory, missing /bin/bash).
+  explicit TrialProcess(const ProcessLaunch& launch);
+  ~TrialProcess();
+  TrialProcess(const TrialProcess&) = delete;
+  TrialProcess& operator=(const TrialProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  bool running() const { return !exit_; }
+
+  /// Reaps the process without blocking. Once it has ended, whatever it left
+  /// in its process group is killed (SIGKILL) and its exit is returned (again on
+  /// every later call).
+  std::optional<ProcessExit> poll();
+  /// Blocks until the process ends.
+  ProcessExit wait();
+
+  /// Sends `sig` to the process itself, as NNI does (not to its children: a
+  /// trialCommand should `exec` the trial). No-op once it has ended.
+  void signal(int sig);
+  /// SIGKILL to the whole process group (the process and every child it left).
+  void kill_group();
+
+ private:
+  void reaped(int status);
+
+  pid_t pid_ = -1;
+  bool own_group_ = true;
+  std::optional<ProcessExit> exit_;
+};
+
+}  // namespace nnilib

@@ -1,0 +1,214 @@
+#include "nnilib/channel_server.h"
+
+#include <httplib.h>
+
+#include "nnilib/error.h"
+
+namespace nnilib {
+namespace {
+
+using clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+std::string excerpt(const std::string& text, std::size_t max = 100) {
+  std::string s = text.substr(0, max);
+  for (char& c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  return text.size() > max ? s + "..." : s;
+}
+
+}  // namespace
+
+ChannelServer::ChannelServer(Options options)
+    : options_(std::move(options)), server_(std::make_unique<httplib::Server>()) {
+  const int threads = std::max(2, options_.threads);
+  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  const std::string prefix = "/env/" + options_.env_name + "/";
+  // The trial id of a request path, or "" when it is not /env/<env>/<id>.
+  auto trial_of = [prefix](const std::string& path) -> std::string {
+    if (path.rfind(prefix, 0) != 0) return "";
+    std::string id = path.substr(prefix.size());
+    return id.find('/') == std::string::npos ? id : "";
+  };
+  server_->Put(R"(/.*)", [this, trial_of](const httplib::Request& req, httplib::Response& res) {
+    int status = 404;
+    const std::string id = trial_of(req.path);
+    if (!id.empty()) handle_put(id, req.get_header_value("Content-Type"), req.body, status);
+    res.status = status;  // 200 with an empty body, even to a bad command (NNI)
+  });
+  server_->Get(R"(/.*)", [this, trial_of](const httplib::Request& req, httplib::Response& res) {
+    const std::string id = trial_of(req.path);
+    std::string body;
+    res.status = id.empty() ? 404 : handle_get(id, body);
+    if (res.status == 200) res.set_content(body, "application/json");
+  });
+  port_ = server_->bind_to_any_port("127.0.0.1");
+  if (port_ <= 0) throw IoError("cannot bind a port on 127.0.0.1 for the trials' NNI channel");
+  listener_ = std::thread([this] { server_->listen_after_bind(); });
+  const auto give_up = clock::now() + std::chrono::seconds(10);
+  while (!server_->is_running() && clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (!server_->is_running()) {
+    server_->stop();
+    listener_.join();
+    throw IoError("the trials' NNI channel server on 127.0.0.1:" + std::to_string(port_) +
+                  " did not start");
+  }
+}
+
+ChannelServer::~ChannelServer() {
+  close_all();
+  server_->stop();
+  if (listener_.joinable()) listener_.join();
+}
+
+std::string ChannelServer::url(const std::string& trial_id) const {
+  return "http://127.0.0.1:" + std::to_string(port_) + "/env/" + options_.env_name + "/" + trial_id;
+}
+
+void ChannelServer::add_trial(const std::string& trial_id, const ParameterRecord& record) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  trials_.erase(trial_id);
+  trials_.emplace(trial_id, TrialChannel{record, MetricChecker(trial_id, record.parameter_id)});
+  changed_.notify_all();
+}
+
+void ChannelServer::close_trial(const std::string& trial_id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = trials_.find(trial_id);
+  if (it != trials_.end()) it->second.closed = true;
+  changed_.notify_all();
+}
+
+void ChannelServer::remove_trial(const std::string& trial_id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  trials_.erase(trial_id);
+  changed_.notify_all();
+}
+
+void ChannelServer::close_all() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  all_closed_ = true;
+  changed_.notify_all();
+}
+
+std::vector<ChannelEvent> ChannelServer::wait_events(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  changed_.wait_for(lock, timeout, [this] { return !events_.empty(); });
+  std::vector<ChannelEvent> out(std::make_move_iterator(events_.begin()),
+                                std::make_move_iterator(events_.end()));
+  events_.clear();
+  return out;
+}
+
+void ChannelServer::push(ChannelEvent event) {
+  events_.push_back(std::move(event));
+  changed_.notify_all();
+}
+
+void ChannelServer::fault(const std::string& trial_id, TrialChannel& trial,
+                          const std::string& message) {
+  if (trial.faulted) return;  // the first fault is the reason; the trial is being stopped
+  trial.faulted = true;
+  ChannelEvent e;
+  e.kind = ChannelEvent::Kind::kFault;
+  e.trial_id = trial_id;
+  e.message = message;
+  push(std::move(e));
+}
+
+void ChannelServer::handle_put(const std::string& trial_id, const std::string& content_type,
+                               const std::string& body, int& status) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = trials_.find(trial_id);
+  if (it == trials_.end()) return;  // 404: not a trial of this experiment
+  status = 200;
+  TrialChannel& trial = it->second;
+  auto warn = [&](const std::string& message) {
+    ChannelEvent e;
+    e.kind = ChannelEvent::Kind::kWarning;
+    e.trial_id = trial_id;
+    e.message = message;
+    push(std::move(e));
+  };
+  // NNI (express.json) only reads bodies declared as JSON; others are dropped unread.
+  if (content_type.rfind("application/json", 0) != 0) {
+    warn("PUT without Content-Type: application/json ignored, as NNI ignores it (Content-Type \"" +
+         content_type + "\", body " + excerpt(body) + ")");
+    return;
+  }
+  const json command = json::parse(body, nullptr, false);
+  if (command.is_discarded() || !command.is_object()) {
+    fault(trial_id, trial,
+          "malformed command: the PUT body is not a JSON object: " + excerpt(body));
+    return;
+  }
+  auto type = command.find("type");
+  if (type == command.end() || !type->is_string()) {
+    fault(trial_id, trial, "malformed command: no string \"type\": " + excerpt(body));
+    return;
+  }
+  if (*type == "request_parameter") {
+    if (trial.requested) {
+      warn(
+          "request_parameter sent again (NNI expects one per trial); the same parameters are "
+          "sent again");
+    }
+    trial.requested = true;
+    trial.sent = false;
+    ChannelEvent e;
+    e.kind = ChannelEvent::Kind::kParameterRequested;
+    e.trial_id = trial_id;
+    push(std::move(e));
+    return;
+  }
+  if (*type == "metric") {
+    auto metric = command.find("metric");
+    if (metric == command.end()) {
+      fault(trial_id, trial, "malformed command: metric command without \"metric\"");
+      return;
+    }
+    if (trial.faulted) return;
+    try {
+      ChannelEvent e;
+      e.kind = ChannelEvent::Kind::kMetric;
+      e.trial_id = trial_id;
+      e.metric = trial.checker.accept(*metric);
+      push(std::move(e));
+    } catch (const ProtocolError& error) {
+      fault(trial_id, trial, std::string("malformed ") + error.what());
+    }
+    return;
+  }
+  fault(trial_id, trial, "malformed command: unknown type " + type->dump());
+}
+
+int ChannelServer::handle_get(const std::string& trial_id, std::string& body) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  const auto deadline = clock::now() + options_.poll_timeout;
+  for (;;) {
+    auto it = trials_.find(trial_id);
+    if (it == trials_.end()) return 404;
+    TrialChannel& trial = it->second;
+    if (all_closed_ || trial.closed) return 410;
+    if (trial.requested && !trial.sent) {
+      trial.sent = true;
+      body = encode_parameter_command(trial.record);
+      ChannelEvent e;
+      e.kind = ChannelEvent::Kind::kParameterSent;
+      e.trial_id = trial_id;
+      push(std::move(e));
+      return 200;
+    }
+    if (changed_.wait_until(lock, deadline) == std::cv_status::timeout) {
+      // One last look: the state may have changed right at the deadline.
+      it = trials_.find(trial_id);
+      if (it == trials_.end()) return 404;
+      if (all_closed_ || it->second.closed) return 410;
+      if (!(it->second.requested && !it->second.sent)) return 408;
+    }
+  }
+}
+
+}  // namespace nnilib

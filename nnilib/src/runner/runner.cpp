@@ -1,0 +1,826 @@
+#include "nnilib/runner.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "nnilib/assessor.h"
+#include "nnilib/channel_server.h"
+#include "nnilib/error.h"
+#include "nnilib/experiment_report.h"
+#include "nnilib/trial_process.h"
+
+namespace nnilib {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using steady = std::chrono::steady_clock;
+
+constexpr const char* kIdAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+constexpr const char* kTrialAlphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+std::uint64_t fnv1a(const std::string& s) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+// Writes through a temporary file and a rename: readers never see half a file.
+void write_file_atomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc | std::ios::binary);
+    out << text;
+    if (!out.flush()) throw IoError(tmp + ": cannot write");
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) throw IoError(path + ": cannot write (" + ec.message() + ")");
+}
+
+// The last non-empty line of a file (its last 4 KiB), cut to 200 characters.
+std::string last_line(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "";
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  const std::streamoff from = std::max<std::streamoff>(0, size - 4096);
+  in.seekg(from);
+  std::string tail((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string line;
+  std::istringstream lines(tail);
+  for (std::string l; std::getline(lines, l);) {
+    while (!l.empty() && (l.back() == '\r' || l.back() == ' ')) l.pop_back();
+    if (!l.empty()) line = l;
+  }
+  if (line.size() > 200) line = line.substr(0, 197) + "...";
+  return line;
+}
+
+std::string trial_label(const TrialRecord& t) {
+  return "trial " + std::to_string(t.sequence) + " " + t.trial_id;
+}
+
+// Kills (SIGKILL) every process whose environment says it is a trial of
+// experiment `id`: what a killed runner left behind (children of compound
+// trial commands). Returns how many.
+int kill_leftover_trials(const std::string& id) {
+  const std::string needle = "NNI_EXP_ID=" + id;
+  int killed = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(name));
+    if (pid == ::getpid()) continue;
+    std::ifstream in(entry.path() / "environ", std::ios::binary);
+    if (!in) continue;
+    std::string env((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    bool ours = false, trial = false;
+    std::size_t start = 0;
+    while (start < env.size()) {
+      std::size_t end = env.find('\0', start);
+      if (end == std::string::npos) end = env.size();
+      const std::string_view var(env.data() + start, end - start);
+      ours = ours || var == needle;
+      trial = trial || var.rfind("NNI_TRIAL_JOB_ID=", 0) == 0;
+      start = end + 1;
+    }
+    if (ours && trial && ::kill(pid, SIGKILL) == 0) ++killed;
+  }
+  return killed;
+}
+
+// The experiment directory's lock (flock: released by the kernel even on kill -9).
+class DirectoryLock {
+ public:
+  explicit DirectoryLock(const std::string& path) {
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0)
+      throw IoError(path + ": cannot create the lock file (" + std::strerror(errno) + ")");
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      char buf[32] = {0};
+      ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
+      ::close(fd_);
+      const std::string pid = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "?";
+      throw UsageError(fs::path(path).parent_path().string() +
+                       ": the experiment is being run by another fmnist-nas (pid " + pid +
+                       "); stop it first");
+    }
+    const std::string pid = std::to_string(::getpid());
+    if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) < 0) {
+      // The pid is only informative.
+    }
+  }
+  ~DirectoryLock() { ::close(fd_); }
+  DirectoryLock(const DirectoryLock&) = delete;
+  DirectoryLock& operator=(const DirectoryLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+// Why the runner asked a trial to stop.
+enum class StopCause { kNone, kAssessor, kTrialDuration, kFault, kRunnerStop };
+
+struct ActiveTrial {
+  std::size_t index = 0;  // into Session::state_.trials
+  std::unique_ptr<TrialProcess> process;
+  steady::time_point started;
+  std::optional<steady::time_point> kill_at;  // SIGKILL deadline after SIGINT
+  StopCause stop = StopCause::kNone;
+  std::string stop_reason;
+  bool final_received = false;
+};
+
+class Session {
+ public:
+  Session(const std::string& dir, const RunnerOptions& options)
+      : options_(options), paths_{fs::absolute(dir).lexically_normal().string()} {
+    while (paths_.dir.size() > 1 && paths_.dir.back() == '/') paths_.dir.pop_back();
+  }
+
+  RunResult run() {
+    std::error_code ec;
+    if (!fs::is_directory(paths_.dir, ec))
+      throw UsageError(paths_.dir + ": no such experiment directory");
+    if (!fs::exists(paths_.database(), ec))
+      throw UsageError(paths_.dir + ": not an experiment directory (no experiment.db)");
+    DirectoryLock lock(paths_.lock());
+    store_.emplace(ExperimentStore::open(paths_.database(), false));
+    log_.open(paths_.log(), std::ios::app);
+    try {
+      setup();
+      loop();
+    } catch (...) {
+      abort_all();
+      try {
+        state_.experiment.status = "ERROR";
+        state_.experiment.end_reason = "the runner failed";
+        state_.experiment.elapsed_s = elapsed();
+        store_->update_experiment(state_.experiment);
+      } catch (...) {
+      }
+      throw;
+    }
+    return finish();
+  }
+
+ private:
+  // ---- setup --------------------------------------------------------------
+
+  void setup() {
+    state_.experiment = store_->experiment();
+    state_.experiment_dir = paths_.dir;
+    config_ = ExperimentConfig::from_json(state_.experiment.config, paths_.database());
+    if (options_.max_trial_number) config_.max_trial_number = *options_.max_trial_number;
+    if (options_.max_experiment_duration_s)
+      config_.max_experiment_duration_s = *options_.max_experiment_duration_s;
+    state_.experiment.config = config_.to_json();
+    state_.trials = store_->trials();
+    state_.tuner = config_.tuner.name;
+    state_.assessor = config_.assessor ? config_.assessor->name : "";
+    state_.concurrency = config_.trial_concurrency;
+    state_.max_trial_number = config_.max_trial_number;
+    state_.mode = optimize_mode_of(config_);
+    base_elapsed_ = state_.experiment.elapsed_s;
+    const bool resumed = state_.experiment.sessions > 0;
+
+    std::error_code ec;
+    if (!fs::is_directory(config_.trial_code_directory, ec))
+      throw ParamError(config_.config_path + ": trialCodeDirectory " +
+                       config_.trial_code_directory + " is not a directory");
+
+    // Threads: cores shared among concurrent trials unless the user chose.
+    base_env_ = environment_without_nni();
+    const int cores = options_.cores > 0 ? options_.cores : available_cores();
+    // An empty value counts as unset (and would only make OpenMP complain).
+    for (const char* var : {"OMP_NUM_THREADS", "MKL_NUM_THREADS"}) {
+      auto it = base_env_.find(var);
+      if (it != base_env_.end() && it->second.empty()) base_env_.erase(it);
+    }
+    if (base_env_.count("OMP_NUM_THREADS") == 0) {
+      state_.threads_per_trial = std::max(1, cores / config_.trial_concurrency);
+      base_env_["OMP_NUM_THREADS"] = std::to_string(state_.threads_per_trial);
+      if (base_env_.count("MKL_NUM_THREADS") == 0)
+        base_env_["MKL_NUM_THREADS"] = std::to_string(state_.threads_per_trial);
+    } else {
+      state_.threads_per_trial = 0;
+    }
+
+    // The tuner: a new seed per session (same history -> same proposals), fed
+    // the finished trials; the assessor replays what it saw.
+    const std::uint64_t seed =
+        state_.experiment.seed +
+        0x9E3779B97F4A7C15ULL * static_cast<std::uint64_t>(state_.experiment.sessions);
+    tuner_ = make_tuner(config_.tuner.name, config_.tuner.class_args, config_.search_space, seed);
+    if (config_.assessor)
+      assessor_ = make_assessor(config_.assessor->name, config_.assessor->class_args);
+    std::vector<ImportedTrial> imported;
+    for (const TrialRecord& t : state_.trials) {
+      if (t.finished() && !t.interrupted) {
+        if (t.status == kSucceeded && t.final_default)
+          imported.push_back({t.parameters, *t.final_default});
+        if (assessor_) {
+          std::vector<double> h;
+          for (double v : t.history) {
+            h.push_back(v);
+            assessor_->assess_trial(t.trial_id, h);
+          }
+          assessor_->trial_end(t.trial_id, t.status == kSucceeded);
+        }
+      }
+    }
+    if (!imported.empty()) tuner_->import_data(imported);
+
+    // Trials a previous session left unfinished run again, first.
+    int leftovers = 0;
+    for (std::size_t i = 0; i < state_.trials.size(); ++i) {
+      TrialRecord& t = state_.trials[i];
+      if (t.finished() && !t.interrupted) continue;
+      if (leftovers == 0) {
+        if (const int killed = kill_leftover_trials(state_.experiment.id); killed > 0)
+          note("killed " + std::to_string(killed) +
+               " leftover trial process(es) of the previous session");
+      }
+      ++leftovers;
+      store_->reset_trial(t.trial_id);
+      t = *store_->trial(t.trial_id);
+      rerun_.push_back(i);
+    }
+
+    state_.experiment.sessions += 1;
+    state_.experiment.status = "RUNNING";
+    state_.experiment.end_reason.clear();
+    store_->update_experiment(state_.experiment);
+
+    ChannelServer::Options server_options;
+    server_options.threads = 2 * config_.trial_concurrency + 4;
+    server_.emplace(server_options);
+    session_start_ = steady::now();
+    emit(RunnerEvent::kBegin, nullptr, resumed ? "resume" : "new");
+    if (leftovers > 0) note(std::to_string(leftovers) + " interrupted trial(s) will run again");
+  }
+
+  // ---- the loop -----------------------------------------------------------
+
+  void loop() {
+    auto last_tick = steady::now();
+    for (;;) {
+      check_signals();
+      for (ChannelEvent& e : server_->wait_events(options_.poll_interval)) on_channel_event(e);
+      // Reap; events a trial sent just before exiting are handled before its end.
+      std::vector<std::size_t> ended;
+      for (std::size_t k = 0; k < active_.size(); ++k)
+        if (active_[k].process->poll()) ended.push_back(k);
+      if (!ended.empty()) {
+        for (ChannelEvent& e : server_->wait_events(std::chrono::milliseconds(0)))
+          on_channel_event(e);
+        for (std::size_t k = ended.size(); k-- > 0;) end_trial(ended[k]);
+      }
+      enforce_deadlines();
+      check_limits();
+      submit();
+      if (active_.empty() && (no_more_ || stopping_)) break;
+      const auto now = steady::now();
+      if (now - last_tick >= std::chrono::seconds(1)) {
+        last_tick = now;
+        state_.elapsed_s = elapsed();
+        store_->set_elapsed(state_.elapsed_s);
+        if (options_.observer != nullptr) options_.observer->on_tick(state_);
+      }
+    }
+  }
+
+  void check_signals() {
+    if (!stopping_ && options_.stop_signal) {
+      if (const int sig = options_.stop_signal(); sig != 0) {
+        stopping_ = true;
+        stop_signal_ = sig;
+        end_reason_ = "interrupted by " + signal_name(sig);
+        state_.stopping = true;
+        server_->close_all();
+        char grace[32];
+        std::snprintf(grace, sizeof grace, "%.1f", options_.kill_grace.count() / 1000.0);
+        note(end_reason_ + ": stopping " + std::to_string(active_.size()) +
+             " running trial(s) (SIGINT, SIGKILL after " + grace + " s)");
+        for (ActiveTrial& a : active_) request_stop(a, StopCause::kRunnerStop, end_reason_);
+      }
+    }
+    if (stopping_ && !killed_now_ && options_.kill_now && options_.kill_now()) {
+      killed_now_ = true;
+      note("second signal: killing every running trial now");
+      for (ActiveTrial& a : active_) a.process->kill_group();
+    }
+  }
+
+  void check_limits() {
+    if (no_more_ || stopping_) return;
+    if (config_.max_experiment_duration_s &&
+        elapsed() >= static_cast<double>(*config_.max_experiment_duration_s)) {
+      no_more("maxExperimentDuration " + format_duration(*config_.max_experiment_duration_s) +
+              " reached");
+    }
+  }
+
+  void no_more(const std::string& reason) {
+    if (no_more_) return;
+    no_more_ = true;
+    state_.stopping = true;
+    end_reason_ = reason;
+    note(reason + (active_.empty() ? "" : "; waiting for the running trial(s) to finish"));
+  }
+
+  void submit() {
+    while (!stopping_ && !no_more_ &&
+           static_cast<int>(active_.size()) < config_.trial_concurrency) {
+      if (!rerun_.empty()) {
+        const std::size_t index = rerun_.front();
+        rerun_.erase(rerun_.begin());
+        start_trial(index);
+        continue;
+      }
+      const auto count = static_cast<std::int64_t>(state_.trials.size());
+      if (config_.max_trial_number && count >= *config_.max_trial_number) {
+        no_more("maxTrialNumber " + std::to_string(*config_.max_trial_number) + " reached");
+        break;
+      }
+      const std::int64_t sequence = count;
+      std::optional<json> params = tuner_->generate_parameters(sequence);
+      if (!params) {
+        no_more("the tuner has no more parameters (" + config_.tuner.name +
+                ": the search space is exhausted)");
+        break;
+      }
+      TrialRecord t;
+      t.trial_id = new_trial_id();
+      t.sequence = sequence;
+      t.parameter_id = sequence;
+      t.parameters = *params;
+      t.created_at = unix_now();
+      store_->insert_trial(t);
+      state_.trials.push_back(t);
+      start_trial(state_.trials.size() - 1);
+    }
+  }
+
+  std::string new_trial_id() {
+    std::set<std::string> taken;
+    for (const TrialRecord& t : state_.trials) taken.insert(t.trial_id);
+    for (;;) {
+      std::string id = random_id(5, kTrialAlphabet);
+      if (!taken.count(id)) return id;
+    }
+  }
+
+  void start_trial(std::size_t index) {
+    TrialRecord& t = state_.trials[index];
+    const std::string dir = paths_.trial_dir(t.trial_id);
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) throw IoError(dir + ": cannot create the trial directory (" + ec.message() + ")");
+    const std::string out = dir + "/trial.stdout", err = dir + "/trial.stderr";
+    if (t.attempt > 1) {  // keep the logs of the interrupted attempt
+      for (const std::string& f : {out, err})
+        if (fs::exists(f, ec)) fs::rename(f, f + "." + std::to_string(t.attempt - 1), ec);
+    }
+    ParameterRecord record;
+    record.parameter_id = t.parameter_id;
+    record.parameter_source = "algorithm";
+    record.parameters = t.parameters;
+    record.parameter_index = 0;
+    server_->add_trial(t.trial_id, record);
+
+    ProcessLaunch launch;
+    launch.command = config_.trial_command;
+    launch.working_directory = config_.trial_code_directory;
+    launch.stdout_path = out;
+    launch.stderr_path = err;
+    launch.environment = base_env_;
+    EnvironmentMap& env = launch.environment;
+    env["NNI_PLATFORM"] = "local";
+    env["NNI_EXP_ID"] = state_.experiment.id;
+    env["NNI_TRIAL_JOB_ID"] = t.trial_id;
+    env["NNI_TRIAL_SEQ_ID"] = std::to_string(t.sequence);
+    env["NNI_SYS_DIR"] = dir;
+    env["NNI_OUTPUT_DIR"] = dir;
+    env["NNI_CODE_DIR"] = config_.trial_code_directory;
+    env["NNI_TRIAL_COMMAND_CHANNEL"] = server_->url(t.trial_id);
+    env["CUDA_VISIBLE_DEVICES"] = "";  // trialGpuNumber 0
+
+    ActiveTrial a;
+    a.index = index;
+    try {
+      a.process = std::make_unique<TrialProcess>(launch);
+    } catch (const IoError& e) {
+      server_->remove_trial(t.trial_id);
+      t.status = kFailed;
+      t.started_at = t.ended_at = unix_now();
+      t.reason = e.what();
+      store_->trial_ended(t);
+      trial_finished_for_algorithms(t, false);
+      emit(RunnerEvent::kTrialEnded, &t, "");
+      return;
+    }
+    a.started = steady::now();
+    t.status = kRunning;
+    t.started_at = unix_now();
+    t.pid = a.process->pid();
+    store_->trial_started(t.trial_id, *t.pid, *t.started_at);
+    active_.push_back(std::move(a));
+    emit(RunnerEvent::kTrialStarted, &t, "");
+  }
+
+  ActiveTrial* find_active(const std::string& trial_id) {
+    for (ActiveTrial& a : active_)
+      if (state_.trials[a.index].trial_id == trial_id) return &a;
+    return nullptr;
+  }
+
+  void on_channel_event(ChannelEvent& e) {
+    ActiveTrial* a = find_active(e.trial_id);
+    if (a == nullptr) return;  // a trial that already ended
+    TrialRecord& t = state_.trials[a->index];
+    switch (e.kind) {
+      case ChannelEvent::Kind::kParameterRequested:
+        break;
+      case ChannelEvent::Kind::kParameterSent:
+        if (!t.parameter_sent) {
+          t.parameter_sent = true;
+          store_->parameter_sent(t.trial_id);
+          emit(RunnerEvent::kParameterSent, &t, "");
+        }
+        break;
+      case ChannelEvent::Kind::kWarning:
+        emit(RunnerEvent::kWarning, &t, e.message);
+        break;
+      case ChannelEvent::Kind::kFault:
+        request_stop(*a, StopCause::kFault, e.message);
+        break;
+      case ChannelEvent::Kind::kMetric:
+        on_metric(*a, t, e.metric);
+        break;
+    }
+  }
+
+  void on_metric(ActiveTrial& a, TrialRecord& t, const Metric& m) {
+    MetricRecord r;
+    r.trial_id = t.trial_id;
+    r.type = m.type;
+    r.sequence = m.sequence;
+    r.value = m.value;
+    r.default_value = default_of(m.value);
+    r.received_at = unix_now();
+    store_->add_metric(r);
+    if (m.type == MetricType::kFinal) {
+      a.final_received = true;
+      t.final_value = m.value;
+      t.final_default = r.default_value;
+      tuner_->receive_trial_result(
+          t.parameter_id.is_number_integer() ? t.parameter_id.get<std::int64_t>() : -1 - t.sequence,
+          t.parameters, r.default_value);
+      emit(RunnerEvent::kMetric, &t, "FINAL");
+      return;
+    }
+    t.intermediate_count += 1;
+    t.latest_default = r.default_value;
+    t.history.push_back(r.default_value);
+    emit(RunnerEvent::kMetric, &t, "PERIODICAL " + std::to_string(m.sequence));
+    if (assessor_ && a.stop == StopCause::kNone &&
+        assessor_->assess_trial(t.trial_id, t.history) == AssessResult::kBad) {
+      request_stop(a, StopCause::kAssessor,
+                   assessor_->name() + ": result " + format_metric(r.default_value) + " at step " +
+                       std::to_string(t.history.size()) + " is worse than the median");
+    }
+  }
+
+  // NNI's stop: SIGINT to the trial, SIGKILL `kill_grace` later. The first cause
+  // is the one recorded (a trial stopped early stays early-stopped when the
+  // runner stops right after).
+  void request_stop(ActiveTrial& a, StopCause cause, const std::string& reason) {
+    if (a.stop == StopCause::kNone) {
+      a.stop = cause;
+      a.stop_reason = reason;
+    }
+    server_->close_trial(state_.trials[a.index].trial_id);
+    if (!a.kill_at) {
+      a.process->signal(SIGINT);
+      a.kill_at = steady::now() + options_.kill_grace;
+      emit(RunnerEvent::kTrialStopping, &state_.trials[a.index], reason);
+    }
+  }
+
+  void enforce_deadlines() {
+    const auto now = steady::now();
+    for (ActiveTrial& a : active_) {
+      if (a.kill_at && now >= *a.kill_at) {
+        a.process->kill_group();
+        a.kill_at = now + std::chrono::hours(24);  // once
+      }
+      if (config_.max_trial_duration_s && a.stop == StopCause::kNone &&
+          now - a.started >= std::chrono::seconds(*config_.max_trial_duration_s)) {
+        request_stop(a, StopCause::kTrialDuration,
+                     "ran longer than maxTrialDuration " +
+                         format_duration(static_cast<double>(*config_.max_trial_duration_s)));
+      }
+    }
+  }
+
+  void end_trial(std::size_t k) {
+    ActiveTrial a = std::move(active_[k]);
+    active_.erase(active_.begin() + static_cast<std::ptrdiff_t>(k));
+    TrialRecord& t = state_.trials[a.index];
+    const ProcessExit exit = *a.process->poll();
+    server_->remove_trial(t.trial_id);
+    t.ended_at = unix_now();
+    if (exit.exited()) {
+      t.exit_code = exit.exit_code;
+    } else {
+      t.signal = exit.signal;
+    }
+    const std::string stderr_line = last_line(paths_.trial_dir(t.trial_id) + "/trial.stderr");
+    auto with_stderr = [&](std::string s) {
+      return stderr_line.empty() ? s : s + ": " + stderr_line;
+    };
+    switch (a.stop) {
+      case StopCause::kFault:
+        t.status = kFailed;
+        t.reason = a.stop_reason;
+        break;
+      case StopCause::kRunnerStop:
+        if (exit.exited() && exit.exit_code == 0 && a.final_received) {
+          t.status = kSucceeded;  // it finished as the runner stopped
+        } else {
+          t.status = kUserCanceled;
+          t.interrupted = true;
+          t.reason = a.stop_reason + "; resume runs it again";
+        }
+        break;
+      case StopCause::kAssessor:
+      case StopCause::kTrialDuration:
+        t.status = kEarlyStopped;
+        t.reason = a.stop_reason;
+        break;
+      case StopCause::kNone:
+        if (exit.exited() && exit.exit_code == 0) {
+          t.status = kSucceeded;
+        } else if (!exit.exited() && (exit.signal == SIGINT || exit.signal == SIGTERM ||
+                                      exit.signal == SIGKILL || exit.signal == SIGHUP)) {
+          t.status = kUserCanceled;  // NNI: killed by a signal
+          t.reason = exit.describe() + " (not sent by the runner)";
+        } else {
+          t.status = kFailed;
+          t.reason = with_stderr(exit.describe());
+        }
+        break;
+    }
+    store_->trial_ended(t);
+    trial_finished_for_algorithms(t, t.status == kSucceeded);
+    emit(RunnerEvent::kTrialEnded, &t, "");
+    if (t.status == kSucceeded && t.final_default) update_best_file();
+  }
+
+  void trial_finished_for_algorithms(const TrialRecord& t, bool succeeded) {
+    if (t.interrupted) return;  // it runs again (this session or a resume)
+    if (t.parameter_id.is_number_integer())
+      tuner_->trial_end(t.parameter_id.get<std::int64_t>(), succeeded);
+    if (assessor_) assessor_->trial_end(t.trial_id, succeeded);
+  }
+
+  void update_best_file() {
+    const auto best = best_trial(state_.trials, state_.mode);
+    if (!best) return;
+    write_file_atomically(paths_.best_parameters(), best->parameters.dump(2) + "\n");
+  }
+
+  void abort_all() {
+    for (ActiveTrial& a : active_) {
+      a.process->signal(SIGKILL);
+      a.process->kill_group();
+      a.process->wait();
+    }
+    active_.clear();
+  }
+
+  RunResult finish() {
+    state_.elapsed_s = elapsed();
+    state_.experiment.elapsed_s = state_.elapsed_s;
+    state_.experiment.status = stopping_ ? "STOPPED" : "DONE";
+    state_.experiment.end_reason = end_reason_;
+    store_->update_experiment(state_.experiment);
+    RunResult r;
+    r.mode = state_.mode;
+    r.best = best_trial(state_.trials, state_.mode);
+    if (r.best) {
+      update_best_file();
+      r.best_parameters_path = paths_.best_parameters();
+    }
+    emit(RunnerEvent::kEnd, nullptr, end_reason_);
+    r.experiment = state_.experiment;
+    r.trials = state_.trials;
+    r.interrupted = stopping_;
+    r.signal = stop_signal_;
+    server_.reset();
+    return r;
+  }
+
+  double elapsed() const {
+    return base_elapsed_ + std::chrono::duration<double>(steady::now() - session_start_).count();
+  }
+
+  void note(const std::string& line) { emit(RunnerEvent::kNote, nullptr, line); }
+
+  void emit(RunnerEvent event, const TrialRecord* trial, const std::string& detail) {
+    state_.elapsed_s = elapsed();
+    if (log_) {
+      log_ << format_time(unix_now()) << "  " << event_line(event, trial, detail, state_) << "\n";
+      log_.flush();
+    }
+    if (options_.observer != nullptr) options_.observer->on_event(event, trial, detail, state_);
+  }
+
+  const RunnerOptions& options_;
+  ExperimentPaths paths_;
+  std::optional<ExperimentStore> store_;
+  std::ofstream log_;
+  ExperimentConfig config_;
+  RunnerState state_;
+  std::unique_ptr<Tuner> tuner_;
+  std::unique_ptr<Assessor> assessor_;
+  std::optional<ChannelServer> server_;
+  EnvironmentMap base_env_;
+  std::vector<ActiveTrial> active_;
+  std::vector<std::size_t> rerun_;
+  steady::time_point session_start_ = steady::now();
+  double base_elapsed_ = 0;
+  bool stopping_ = false;
+  bool killed_now_ = false;
+  bool no_more_ = false;
+  int stop_signal_ = 0;
+  std::string end_reason_;
+};
+
+}  // namespace
+
+RunnerObserver::~RunnerObserver() = default;
+void RunnerObserver::on_tick(const RunnerState&) {}
+
+std::string random_id(std::size_t length, const std::string& alphabet) {
+  static thread_local std::mt19937_64 rng([] {
+    std::random_device rd;
+    return (static_cast<std::uint64_t>(rd()) << 32) ^ rd() ^
+           static_cast<std::uint64_t>(steady::now().time_since_epoch().count());
+  }());
+  std::string out;
+  for (std::size_t i = 0; i < length; ++i) out += alphabet[rng() % alphabet.size()];
+  return out;
+}
+
+bool experiment_running(const std::string& experiment_dir) {
+  const int fd = ::open(ExperimentPaths{experiment_dir}.lock().c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool locked = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  ::close(fd);
+  return locked;
+}
+
+int available_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  const long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
+std::string create_experiment(const ExperimentConfig& config, const NewExperimentOptions& options) {
+  std::error_code ec;
+  if (!fs::is_directory(config.trial_code_directory, ec))
+    throw ParamError(config.config_path + ": trialCodeDirectory " + config.trial_code_directory +
+                     " is not a directory");
+  std::string id = options.id;
+  if (!id.empty()) {
+    if (id.size() != 8 || id.find_first_not_of(kIdAlphabet) != std::string::npos)
+      throw UsageError("--id " + id + ": an experiment id is 8 lowercase letters or digits");
+  }
+  std::string dir = options.experiment_dir;
+  if (dir.empty()) {
+    if (id.empty()) {
+      do {
+        id = random_id(8, kIdAlphabet);
+      } while (fs::exists(fs::path(config.experiment_working_directory) / id));
+    }
+    dir = (fs::path(config.experiment_working_directory) / id).string();
+  } else if (id.empty()) {
+    id = random_id(8, kIdAlphabet);
+  }
+  dir = fs::absolute(dir).lexically_normal().string();
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  if (fs::exists(dir, ec) && !(fs::is_directory(dir, ec) && fs::is_empty(dir, ec)))
+    throw UsageError(dir + ": already exists and is not empty; resume it with `fmnist-nas resume " +
+                     dir + "`, or choose another directory");
+  fs::create_directories(fs::path(dir) / "trials", ec);
+  if (ec) throw IoError(dir + ": cannot create the experiment directory (" + ec.message() + ")");
+  const ExperimentPaths paths{dir};
+
+  // Copies of what nnictl would read, for the record.
+  if (!config.config_path.empty() && fs::is_regular_file(config.config_path, ec)) {
+    fs::copy_file(config.config_path, paths.config(), fs::copy_options::overwrite_existing, ec);
+    if (ec) throw IoError(paths.config() + ": cannot copy the config (" + ec.message() + ")");
+  }
+  write_file_atomically(paths.search_space(), config.search_space_json.dump(2) + "\n");
+
+  ExperimentRecord e;
+  e.id = id;
+  e.name = config.experiment_name;
+  e.config = config.to_json();
+  e.seed = options.seed ? *options.seed : fnv1a(id) & 0x7FFFFFFFFFFFFFFFULL;
+  e.seed &= 0x7FFFFFFFFFFFFFFFULL;  // stored as a signed SQLite integer
+  e.status = "RUNNING";
+  e.created_at = e.updated_at = unix_now();
+  ExperimentStore::create(paths.database(), e);
+  return dir;
+}
+
+std::string event_line(RunnerEvent event, const TrialRecord* trial, const std::string& detail,
+                       const RunnerState& state) {
+  const std::string who = trial != nullptr ? trial_label(*trial) : "";
+  switch (event) {
+    case RunnerEvent::kBegin: {
+      std::string s = "experiment " + state.experiment.id +
+                      (detail == "resume" ? " resumed" : " started") + " in " +
+                      state.experiment_dir + ": tuner " + state.tuner;
+      if (!state.assessor.empty()) s += ", assessor " + state.assessor;
+      s += ", concurrency " + std::to_string(state.concurrency);
+      s += state.threads_per_trial > 0
+               ? ", " + std::to_string(state.threads_per_trial) + " thread(s) per trial"
+               : ", threads from OMP_NUM_THREADS";
+      if (state.max_trial_number)
+        s += ", max " + std::to_string(*state.max_trial_number) + " trials";
+      return s;
+    }
+    case RunnerEvent::kTrialStarted: {
+      std::string s = who + " started (pid " + std::to_string(trial->pid.value_or(0));
+      if (trial->attempt > 1) s += ", attempt " + std::to_string(trial->attempt);
+      return s + "): " + trial->parameters.dump();
+    }
+    case RunnerEvent::kParameterSent:
+      return who + " fetched its parameters";
+    case RunnerEvent::kMetric:
+      if (detail == "FINAL") return who + " final result " + format_metric(trial->final_default);
+      return who + " result " + std::to_string(trial->intermediate_count) + ": " +
+             format_metric(trial->latest_default);
+    case RunnerEvent::kTrialStopping:
+      return who + " stopping (SIGINT): " + detail;
+    case RunnerEvent::kTrialEnded: {
+      std::string s = who + " " + trial->status + " after " +
+                      format_duration(trial->duration(unix_now())) + ", " +
+                      std::to_string(trial->intermediate_count) + " result(s), final " +
+                      format_metric(trial->final_default);
+      if (!trial->reason.empty()) s += ": " + trial->reason;
+      return s;
+    }
+    case RunnerEvent::kWarning:
+      return "warning: " + (who.empty() ? "" : who + ": ") + detail;
+    case RunnerEvent::kNote:
+      return detail;
+    case RunnerEvent::kEnd: {
+      std::map<std::string, int> counts;
+      for (const TrialRecord& t : state.trials) counts[t.status] += 1;
+      std::string s = "experiment " + state.experiment.id + " " + state.experiment.status +
+                      (detail.empty() ? "" : " (" + detail + ")") + " after " +
+                      format_duration(state.elapsed_s) + ": " +
+                      std::to_string(state.trials.size()) + " trial(s)";
+      for (const auto& [status, n] : counts) s += ", " + std::to_string(n) + " " + status;
+      if (const auto best = best_trial(state.trials, state.mode))
+        s += "; best " + trial_label(*best) + " " + format_metric(best->final_default);
+      return s;
+    }
+  }
+  return detail;
+}
+
+RunResult run_experiment(const std::string& experiment_dir, const RunnerOptions& options) {
+  Session session(experiment_dir, options);
+  return session.run();
+}
+
+}  // namespace nnilib

@@ -1,0 +1,261 @@
+#include "nnilib/trial_process.h"
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "nnilib/error.h"
+
+extern char** environ;
+
+namespace nnilib {
+namespace {
+
+bool is_nni_variable(const std::string& name) {
+  return name.rfind("NNI_", 0) == 0 || name == "MULTI_PHASE" || name == "REUSE_MODE";
+}
+
+// An owned file descriptor.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() { reset(); }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_;
+};
+
+Fd open_output(const std::string& path, const std::string& command) {
+  if (path.empty()) return Fd();
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    throw IoError(path + ": cannot create the trial's output file (" + std::strerror(errno) +
+                  ") for command " + command);
+  }
+  return Fd(fd);
+}
+
+// In the child after fork(): only async-signal-safe calls. Reports errno on
+// `err_fd` (close-on-exec: it reads EOF when exec succeeds) and exits 127.
+[[noreturn]] void child_fail(int err_fd, int stage) {
+  const int payload[2] = {stage, errno};
+  ssize_t ignored = ::write(err_fd, payload, sizeof payload);
+  (void)ignored;
+  ::_exit(127);
+}
+
+void close_from(int first) {
+#ifdef SYS_close_range
+  if (::syscall(SYS_close_range, static_cast<unsigned>(first), ~0U, 0U) == 0) return;
+#endif
+  const long max = ::sysconf(_SC_OPEN_MAX);
+  for (int fd = first; fd < (max > 0 && max < 65536 ? max : 65536); ++fd) ::close(fd);
+}
+
+}  // namespace
+
+EnvironmentMap environment_without_nni() {
+  EnvironmentMap env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string entry(*e);
+    const std::size_t eq = entry.find('=');
+    if (eq == std::string::npos) continue;
+    std::string name = entry.substr(0, eq);
+    if (!is_nni_variable(name)) env[name] = entry.substr(eq + 1);
+  }
+  return env;
+}
+
+std::string signal_name(int sig) {
+  switch (sig) {
+    case SIGINT:
+      return "SIGINT";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGKILL:
+      return "SIGKILL";
+    case SIGSEGV:
+      return "SIGSEGV";
+    case SIGABRT:
+      return "SIGABRT";
+    case SIGBUS:
+      return "SIGBUS";
+    case SIGFPE:
+      return "SIGFPE";
+    case SIGILL:
+      return "SIGILL";
+    case SIGHUP:
+      return "SIGHUP";
+    case SIGPIPE:
+      return "SIGPIPE";
+    case SIGQUIT:
+      return "SIGQUIT";
+    default:
+      return "signal " + std::to_string(sig);
+  }
+}
+
+std::string ProcessExit::describe() const {
+  if (exited()) return "exit code " + std::to_string(exit_code);
+  return "killed by " + signal_name(signal);
+}
+
+TrialProcess::TrialProcess(const ProcessLaunch& launch) : own_group_(launch.own_process_group) {
+  // Everything is prepared before fork(): the runner has threads (the HTTP server).
+  Fd out = open_output(launch.stdout_path, launch.command);
+  Fd err = open_output(launch.stderr_path, launch.command);
+  Fd in(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (in.get() < 0)
+    throw IoError(std::string("/dev/null: cannot open (") + std::strerror(errno) + ")");
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    throw IoError(std::string("cannot create a pipe to start a trial: ") + std::strerror(errno));
+  }
+  Fd status_read(pipe_fds[0]), status_write(pipe_fds[1]);
+
+  std::vector<std::string> env_strings;
+  env_strings.reserve(launch.environment.size());
+  for (const auto& [k, v] : launch.environment) env_strings.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::string bash = "/bin/bash", dash_c = "-c", command = launch.command;
+  char* argv[] = {bash.data(), dash_c.data(), command.data(), nullptr};
+  const char* cwd = launch.working_directory.empty() ? nullptr : launch.working_directory.c_str();
+  const pid_t parent = ::getpid();
+  const bool own_group = launch.own_process_group, die_with_runner = launch.die_with_runner;
+  sigset_t all;
+  sigfillset(&all);
+  sigset_t old_mask;
+  // No handler of the runner may run in the child between fork and exec.
+  ::pthread_sigmask(SIG_SETMASK, &all, &old_mask);
+
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int ef = status_write.get();
+    if (own_group) ::setpgid(0, 0);
+    if (die_with_runner) {
+      if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(ef, 1);
+      if (::getppid() != parent) ::_exit(127);  // the runner is already gone
+    }
+    // Default dispositions and an empty mask, as a freshly started NNI trial has.
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
+    if (in.get() >= 0 && ::dup2(in.get(), 0) < 0) child_fail(ef, 2);
+    if (out.get() >= 0 && ::dup2(out.get(), 1) < 0) child_fail(ef, 2);
+    if (err.get() >= 0 && ::dup2(err.get(), 2) < 0) child_fail(ef, 2);
+    // Keep only 0-2 and the status pipe (moved to 3): the trial must not hold
+    // the runner's sockets or database.
+    if (ef != 3) {
+      if (::dup2(ef, 3) < 0) child_fail(ef, 2);
+    }
+    ::fcntl(3, F_SETFD, FD_CLOEXEC);
+    close_from(4);
+    if (cwd != nullptr && ::chdir(cwd) != 0) child_fail(3, 3);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execve(argv[0], argv, envp.data());
+    child_fail(3, 4);
+  }
+  const int fork_errno = errno;
+  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  if (pid < 0) {
+    throw IoError("cannot start trial command " + launch.command + ": fork failed (" +
+                  std::strerror(fork_errno) + ")");
+  }
+  pid_ = pid;
+  if (own_group) ::setpgid(pid, pid);  // also from here: no race with signal()
+  status_write.reset();
+  int payload[2] = {0, 0};
+  ssize_t n;
+  do {
+    n = ::read(status_read.get(), payload, sizeof payload);
+  } while (n < 0 && errno == EINTR);
+  if (n == static_cast<ssize_t>(sizeof payload)) {
+    wait();
+    static const char* const stages[] = {"", "prctl", "redirecting stdio",
+                                         "changing to the working directory",
+                                         "executing /bin/bash"};
+    const std::string where = payload[0] == 3 ? " " + launch.working_directory : "";
+    throw IoError("cannot start trial command " + launch.command + ": " +
+                  stages[payload[0] >= 1 && payload[0] <= 4 ? payload[0] : 0] + where +
+                  " failed (" + std::strerror(payload[1]) + ")");
+  }
+}
+
+TrialProcess::~TrialProcess() {
+  if (pid_ > 0 && !exit_) {
+    kill_group();
+    ::kill(pid_, SIGKILL);
+    wait();
+  }
+}
+
+void TrialProcess::reaped(int status) {
+  ProcessExit e;
+  if (WIFEXITED(status)) {
+    e.exit_code = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    e.signal = WTERMSIG(status);
+  }
+  exit_ = e;
+  // What the trial left behind in its group (a compound command's children) goes too.
+  if (own_group_) ::kill(-pid_, SIGKILL);
+}
+
+std::optional<ProcessExit> TrialProcess::poll() {
+  if (exit_ || pid_ <= 0) return exit_;
+  int status = 0;
+  pid_t r;
+  do {
+    r = ::waitpid(pid_, &status, WNOHANG);
+  } while (r < 0 && errno == EINTR);
+  if (r == pid_) reaped(status);
+  return exit_;
+}
+
+ProcessExit TrialProcess::wait() {
+  if (exit_) return *exit_;
+  int status = 0;
+  pid_t r;
+  do {
+    r = ::waitpid(pid_, &status, 0);
+  } while (r < 0 && errno == EINTR);
+  if (r == pid_) {
+    reaped(status);
+  } else {
+    exit_ = ProcessExit{};  // not our child any more (cannot happen): treat as gone
+  }
+  return *exit_;
+}
+
+void TrialProcess::signal(int sig) {
+  if (pid_ > 0 && !exit_) ::kill(pid_, sig);
+}
+
+void TrialProcess::kill_group() {
+  if (pid_ <= 0) return;
+  if (own_group_) {
+    ::kill(-pid_, SIGKILL);
+  } else if (!exit_) {
+    ::kill(pid_, SIGKILL);
+  }
+}
+
+}  // namespace nnilib

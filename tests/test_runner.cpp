@@ -1,0 +1,530 @@
+// fmnist-nas end to end, as a user runs it: real runner processes, real trial
+// processes. The trial is a bash script that speaks NNI's v3 channel with curl
+// only (as a non-C++ NNI trial would); its behaviour per trial is chosen by
+// NNI_TRIAL_SEQ_ID from the MODES variable of the trialCommand.
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "nni_standin/child_process.h"
+#include "nnilib/experiment_store.h"
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+using nnilib::standin::ChildProcess;
+using nnilib::standin::ProcessResult;
+using nnilib::standin::TempDir;
+
+namespace {
+
+// MODES="ok crash ..." picks the behaviour of trial k (the last one repeats):
+//   ok       request parameters, report STEPS results (value x, or VALUES[k][step]), a FINAL
+//   crash    writes an error on stderr and exits 3
+//   hang     reports once, then ignores SIGINT and sleeps (killed at maxTrialDuration)
+//   malformed  reports a lower-case "final" (a real NNI's tuner dies), then waits
+//   noparam  never asks for parameters, exits 0
+//   dropped  first sends a PUT without the JSON content type (NNI ignores it), then as ok
+// SLEEP seconds between results. On SIGINT: prints "got SIGINT", exits 130.
+const char* kTrialScript = R"BASH(#!/bin/bash
+url="$NNI_TRIAL_COMMAND_CHANNEL"
+modes=(${MODES:-ok})
+mode=${modes[$NNI_TRIAL_SEQ_ID]:-${modes[-1]}}
+env | grep -E '^(NNI_|OMP_NUM_THREADS|MKL_NUM_THREADS|CUDA_VISIBLE_DEVICES)' | sort > "$NNI_OUTPUT_DIR/env.txt"
+pwd > "$NNI_OUTPUT_DIR/cwd.txt"
+trap 'echo "got SIGINT"; exit 130' INT
+pause() { sleep "$1" & wait $!; }
+put() { curl -s -f -X PUT -H 'Content-Type: application/json' --data-binary "$1" "$url" >/dev/null; }
+case $mode in
+  crash) echo "trial: error: the model exploded" >&2; exit 3 ;;
+  noparam) echo "no parameters needed"; exit 0 ;;
+  dropped) curl -s -X PUT --data-binary '{"type": "request_parameter"}' "$url" >/dev/null ;;
+esac
+put '{"type": "request_parameter"}' || exit 6
+while :; do
+  code=$(curl -s -o "$NNI_OUTPUT_DIR/param.json" -w '%{http_code}' "$url")
+  [ "$code" = 200 ] && break
+  [ "$code" = 410 ] && exit 0
+  [ "$code" = 408 ] || exit 6
+done
+body=$(cat "$NNI_OUTPUT_DIR/param.json")
+pid=$(grep -oE '\\"parameter_id\\": [0-9]+' <<<"$body" | grep -oE '[0-9]+$')
+x=$(grep -oE '\\"x\\": [-0-9.e+]+' <<<"$body" | grep -oE '[-0-9.e+]+$')
+x=${x:-0.5}
+metric() {  # type sequence value
+  put "{\"type\": \"metric\", \"metric\": \"{\\\"parameter_id\\\": $pid, \\\"trial_job_id\\\": \\\"$NNI_TRIAL_JOB_ID\\\", \\\"type\\\": \\\"$1\\\", \\\"sequence\\\": $2, \\\"value\\\": \\\"$3\\\"}\"}"
+}
+steps=${STEPS:-3}
+for ((i = 0; i < steps; i++)); do
+  pause "${SLEEP:-0}"
+  metric PERIODICAL $i "$x"
+  case $mode in
+    hang) trap '' INT; pause 60 ;;
+    malformed) metric final 0 "$x"; pause 60 ;;
+  esac
+done
+metric FINAL 0 "{\\\\\\\"default\\\\\\\": $x, \\\\\\\"steps\\\\\\\": $steps}"
+echo "done x=$x"
+)BASH";
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// An experiment in a scratch directory: trial.sh, config.yml, experiment in exp/.
+struct Experiment {
+  TempDir dir{"runner"};
+  std::string exp() const { return dir.path() + "/exp"; }
+  std::string config() const { return dir.path() + "/config.yml"; }
+
+  explicit Experiment(const std::string& config_body) {
+    std::ofstream(dir.path() + "/trial.sh") << kTrialScript;
+    std::filesystem::permissions(dir.path() + "/trial.sh", std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::add);
+    std::ofstream(config()) << "trialCodeDirectory: .\ntrainingService: {platform: local}\n"
+                            << config_body;
+  }
+  std::vector<std::string> run_argv(std::vector<std::string> extra = {}) const {
+    std::vector<std::string> argv = {
+        NNILIB_FMNIST_NAS,  "run", "--config",        config(), "--plain",
+        "--experiment-dir", exp(), "--kill-grace-ms", "500"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return argv;
+  }
+  ProcessResult run(std::vector<std::string> extra = {},
+                    const nnilib::standin::Environment& env = {}) const {
+    return nnilib::standin::run_process(run_argv(std::move(extra)), env, 120s);
+  }
+  ProcessResult resume(std::vector<std::string> extra = {}) const {
+    std::vector<std::string> argv = {NNILIB_FMNIST_NAS, "resume",          exp(),
+                                     "--plain",         "--kill-grace-ms", "500"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return nnilib::standin::run_process(argv, {}, 120s);
+  }
+  nnilib::ExperimentStore store() const {
+    return nnilib::ExperimentStore::open(exp() + "/experiment.db", true);
+  }
+  std::string trial_file(const nnilib::TrialRecord& t, const std::string& name) const {
+    return slurp(exp() + "/trials/" + t.trial_id + "/" + name);
+  }
+};
+
+std::string describe(const ProcessResult& r) {
+  return "exit " + std::to_string(r.exit_code) + " signal " + std::to_string(r.term_signal) +
+         "\n--- stdout\n" + r.out + "--- stderr\n" + r.err;
+}
+
+std::map<std::string, std::string> env_of(const std::string& text) {
+  std::map<std::string, std::string> env;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    const auto eq = line.find('=');
+    if (eq != std::string::npos) env[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  return env;
+}
+
+// Waits until `pred(trials)` holds (reading the database while the runner writes it).
+bool wait_for(const Experiment& e,
+              const std::function<bool(const std::vector<nnilib::TrialRecord>&)>& pred,
+              std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::error_code ec;
+    if (std::filesystem::exists(e.exp() + "/experiment.db", ec)) {
+      try {
+        if (pred(e.store().trials())) return true;
+      } catch (const nnilib::IoError&) {
+        // created but not yet initialised
+      }
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+int count_status(const std::vector<nnilib::TrialRecord>& trials, const char* status) {
+  int n = 0;
+  for (const auto& t : trials) n += t.status == status ? 1 : 0;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("runner: curl trials all finish with NNI's environment, metrics stored, best chosen") {
+  Experiment e(R"(
+searchSpace: {x: {_type: uniform, _value: [0, 1]}}
+trialCommand: MODES="dropped ok" exec ./trial.sh
+trialConcurrency: 2
+maxTrialNumber: 6
+tuner: {name: Random, classArgs: {optimize_mode: maximize}}
+)");
+  ::unsetenv("OMP_NUM_THREADS");  // the runner chooses (4 cores / 2 trials)
+  ::unsetenv("MKL_NUM_THREADS");
+  const ProcessResult r = e.run({"--cores", "4", "--seed", "7"});
+  INFO(describe(r));
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::StartsWith("experiment directory: " + e.exp() + "\n"));
+  const auto store = e.store();
+  const auto experiment = store.experiment();
+  CHECK(experiment.status == "DONE");
+  CHECK(experiment.end_reason == "maxTrialNumber 6 reached");
+  CHECK(experiment.seed == 7);
+  CHECK(experiment.id.size() == 8);
+  const auto trials = store.trials();
+  REQUIRE(trials.size() == 6);
+  std::set<std::string> ids;
+  for (const auto& t : trials) {
+    INFO(t.trial_id << " " << t.status << " " << t.reason);
+    CHECK(t.status == nnilib::kSucceeded);
+    CHECK(t.trial_id.size() == 5);
+    ids.insert(t.trial_id);
+    CHECK(t.exit_code == 0);
+    CHECK(t.parameter_sent);
+    CHECK(t.intermediate_count == 3);
+    const double x = t.parameters["x"].get<double>();
+    CHECK(t.final_default == Approx(x));
+    CHECK((*t.final_value)["steps"] == 3);
+    CHECK(t.history.size() == 3);
+    const auto metrics = store.metrics(t.trial_id);
+    CHECK(metrics.size() == 4);
+    // NNI 3.x's environment, with cores/concurrency threads.
+    auto env = env_of(e.trial_file(t, "env.txt"));
+    const std::string trial_dir = e.exp() + "/trials/" + t.trial_id;
+    CHECK(env["NNI_PLATFORM"] == "local");
+    CHECK(env["NNI_EXP_ID"] == experiment.id);
+    CHECK(env["NNI_TRIAL_JOB_ID"] == t.trial_id);
+    CHECK(env["NNI_TRIAL_SEQ_ID"] == std::to_string(t.sequence));
+    CHECK(env["NNI_SYS_DIR"] == trial_dir);
+    CHECK(env["NNI_OUTPUT_DIR"] == trial_dir);
+    CHECK(env["NNI_CODE_DIR"] == e.dir.path());
+    CHECK_THAT(env["NNI_TRIAL_COMMAND_CHANNEL"],
+               Catch::Matches("http://127\\.0\\.0\\.1:[0-9]+/env/local-env/" + t.trial_id));
+    CHECK(env.count("CUDA_VISIBLE_DEVICES") == 1);
+    CHECK(env["CUDA_VISIBLE_DEVICES"].empty());
+    CHECK(env["OMP_NUM_THREADS"] == "2");  // 4 cores / 2 concurrent trials
+    CHECK(env["MKL_NUM_THREADS"] == "2");
+    CHECK(env.count("REUSE_MODE") == 0);
+    CHECK(e.trial_file(t, "cwd.txt") == e.dir.path() + "\n");
+    CHECK_THAT(e.trial_file(t, "trial.stdout"), Catch::Contains("done x="));
+    CHECK(e.trial_file(t, "trial.stderr").empty());
+  }
+  CHECK(ids.size() == 6);
+  // The best is the trial with the largest x (maximize), and best.json holds its parameters.
+  const auto best = std::max_element(
+      trials.begin(), trials.end(), [](const nnilib::TrialRecord& a, const nnilib::TrialRecord& b) {
+        return a.parameters["x"].get<double>() < b.parameters["x"].get<double>();
+      });
+  CHECK_THAT(r.out, Catch::Contains("best: trial " + std::to_string(best->sequence) + " " +
+                                    best->trial_id));
+  CHECK(json::parse(slurp(e.exp() + "/best.json")) == best->parameters);
+  // The dropped PUT (no JSON content type) was ignored, with a warning in the log.
+  CHECK_THAT(slurp(e.exp() + "/runner.log"), Catch::Contains("Content-Type"));
+  CHECK_THAT(slurp(e.exp() + "/config.yml"), Catch::Contains("MODES="));
+  CHECK(json::parse(slurp(e.exp() + "/search_space.json"))["x"]["_type"] == "uniform");
+
+  // show and export read the finished experiment.
+  const ProcessResult show =
+      nnilib::standin::run_process({NNILIB_FMNIST_NAS, "show", e.exp()}, {}, 30s);
+  INFO(describe(show));
+  CHECK(show.exit_code == 0);
+  CHECK_THAT(show.out, Catch::Contains("DONE (maxTrialNumber 6 reached)") &&
+                           Catch::Contains("6 SUCCEEDED") &&
+                           Catch::Contains("best: trial " + std::to_string(best->sequence)));
+  const ProcessResult csv = nnilib::standin::run_process(
+      {NNILIB_FMNIST_NAS, "export", e.exp(), "--format", "csv"}, {}, 30s);
+  CHECK(csv.exit_code == 0);
+  CHECK(std::count(csv.out.begin(), csv.out.end(), '\n') == 7);
+  const ProcessResult js = nnilib::standin::run_process(
+      {NNILIB_FMNIST_NAS, "export", e.exp(), "--format", "json", "-o", e.dir.path() + "/x.json"},
+      {}, 30s);
+  CHECK(js.exit_code == 0);
+  const json exported = json::parse(slurp(e.dir.path() + "/x.json"));
+  CHECK(exported["trials"].size() == 6);
+  CHECK(exported["trials"][0]["intermediate"].size() == 3);
+  CHECK(exported["best"]["trial_id"] == best->trial_id);
+}
+
+TEST_CASE("runner: GridSearch runs every point once, then stops: the tuner is exhausted") {
+  Experiment e(R"(
+searchSpace:
+  a: {_type: choice, _value: [1, 2, 3]}
+  b: {_type: choice, _value: [x, y]}
+trialCommand: STEPS=1 exec ./trial.sh
+trialConcurrency: 3
+maxTrialNumber: 100
+tuner: {name: GridSearch}
+)");
+  // The user's OMP_NUM_THREADS wins over the runner's share.
+  const ProcessResult r = e.run({}, {{"OMP_NUM_THREADS", "3"}});
+  INFO(describe(r));
+  REQUIRE(r.exit_code == 0);
+  const auto store = e.store();
+  CHECK_THAT(store.experiment().end_reason, Catch::Contains("exhausted"));
+  const auto trials = store.trials();
+  REQUIRE(trials.size() == 6);
+  std::set<std::string> points;
+  for (const auto& t : trials) {
+    CHECK(t.status == nnilib::kSucceeded);
+    points.insert(t.parameters.dump());
+    CHECK(env_of(e.trial_file(t, "env.txt"))["OMP_NUM_THREADS"] == "3");
+  }
+  CHECK(points.size() == 6);
+}
+
+TEST_CASE(
+    "runner faults: crash, hang past maxTrialDuration, malformed metric, no parameter request") {
+  Experiment e(R"(
+searchSpace: {x: {_type: choice, _value: [0.1, 0.2, 0.3, 0.4, 0.5]}}
+trialCommand: MODES="crash hang malformed noparam ok" exec ./trial.sh
+trialConcurrency: 5
+maxTrialNumber: 5
+maxTrialDuration: 2s
+tuner: {name: GridSearch}
+)");
+  const auto t0 = std::chrono::steady_clock::now();
+  const ProcessResult r = e.run();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  INFO(describe(r));
+  REQUIRE(r.exit_code == 0);
+  CHECK(seconds < 10);  // nothing stalls: the hang is cut at 2 s (+0.5 s grace)
+  const auto trials = e.store().trials();
+  REQUIRE(trials.size() == 5);
+  std::map<std::int64_t, nnilib::TrialRecord> by_seq;
+  for (const auto& t : trials) by_seq[t.sequence] = t;
+
+  const auto& crash = by_seq[0];
+  CHECK(crash.status == nnilib::kFailed);
+  CHECK(crash.exit_code == 3);
+  CHECK(crash.reason == "exit code 3: trial: error: the model exploded");
+  CHECK_FALSE(crash.parameter_sent);
+
+  const auto& hang = by_seq[1];
+  CHECK(hang.status == nnilib::kEarlyStopped);
+  CHECK_THAT(hang.reason, Catch::Contains("maxTrialDuration 2.0s"));
+  CHECK(hang.signal == SIGKILL);  // it ignored SIGINT: killed after the grace period
+  CHECK(hang.intermediate_count == 1);
+  CHECK(hang.duration(0) >= 2.0);
+  CHECK(hang.duration(0) < 5.0);
+
+  const auto& malformed = by_seq[2];
+  CHECK(malformed.status == nnilib::kFailed);
+  CHECK_THAT(malformed.reason,
+             Catch::Contains("malformed metric") && Catch::Contains("type is \"final\""));
+  CHECK(malformed.intermediate_count == 1);  // the valid result before it is kept
+  CHECK(malformed.exit_code == 130);         // it stopped on SIGINT
+  CHECK(malformed.duration(0) < 2.0);        // failed at once, not at maxTrialDuration
+
+  const auto& noparam = by_seq[3];
+  CHECK(noparam.status == nnilib::kSucceeded);  // exit 0, as NNI
+  CHECK_FALSE(noparam.parameter_sent);
+  CHECK_FALSE(noparam.final_default);
+  CHECK(e.trial_file(noparam, "trial.stdout") == "no parameters needed\n");
+
+  CHECK(by_seq[4].status == nnilib::kSucceeded);
+  CHECK(by_seq[4].final_default == Approx(0.5));
+  // The best is the only successful trial with a result.
+  CHECK(json::parse(slurp(e.exp() + "/best.json")) == json{{"x", 0.5}});
+  CHECK_THAT(r.out, Catch::Contains("stopping (SIGINT): ran longer than maxTrialDuration"));
+}
+
+TEST_CASE("runner: Medianstop stops a trial that is clearly worse than the median") {
+  // Sequential trials: x = 0.8 and 0.9 succeed; 0.1 is worse than their median at
+  // step 1 (start_step 1) and is stopped early.
+  Experiment e(R"(
+searchSpace: {x: {_type: choice, _value: [0.8, 0.9, 0.1]}}
+trialCommand: STEPS=6 SLEEP=0.05 exec ./trial.sh
+trialConcurrency: 1
+tuner: {name: GridSearch}
+assessor: {name: Medianstop, classArgs: {optimize_mode: maximize, start_step: 1}}
+)");
+  const ProcessResult r = e.run();
+  INFO(describe(r));
+  REQUIRE(r.exit_code == 0);
+  const auto trials = e.store().trials();
+  REQUIRE(trials.size() == 3);
+  CHECK(trials[0].status == nnilib::kSucceeded);
+  CHECK(trials[1].status == nnilib::kSucceeded);
+  const auto& bad = trials[2];
+  CHECK(bad.status == nnilib::kEarlyStopped);
+  CHECK_THAT(bad.reason, Catch::Contains("Medianstop") && Catch::Contains("median"));
+  CHECK(bad.intermediate_count < 6);
+  CHECK(bad.exit_code == 130);  // the trial received SIGINT and exited on it
+  CHECK_THAT(e.trial_file(bad, "trial.stdout"), Catch::Contains("got SIGINT"));
+  CHECK_FALSE(bad.final_default);
+}
+
+TEST_CASE("runner: kill -9 mid-experiment, then resume: no finished trial is lost") {
+  Experiment e(R"(
+searchSpace: {x: {_type: uniform, _value: [0, 1]}}
+trialCommand: STEPS=4 SLEEP=0.2 exec ./trial.sh
+trialConcurrency: 2
+maxTrialNumber: 8
+tuner: {name: TPE, classArgs: {optimize_mode: maximize}}
+)");
+  ChildProcess runner(e.run_argv(), {});
+  // Read the database while the runner writes it; kill it once trials finished
+  // and others run.
+  REQUIRE(wait_for(
+      e,
+      [](const auto& trials) {
+        return count_status(trials, nnilib::kSucceeded) >= 2 &&
+               count_status(trials, nnilib::kRunning) >= 1;
+      },
+      30s));
+  // One runner per experiment: a second one is refused while the first holds it.
+  const ProcessResult second = e.resume();
+  CHECK(second.exit_code == 2);
+  CHECK_THAT(second.err, Catch::Contains("being run by another fmnist-nas (pid " +
+                                         std::to_string(runner.pid()) + ")"));
+  runner.send_signal(SIGKILL);
+  const ProcessResult killed = runner.wait(10s);
+  CHECK(killed.term_signal == SIGKILL);
+  std::this_thread::sleep_for(200ms);
+  const auto before = e.store().trials();
+  CHECK(e.store().experiment().status == "RUNNING");  // as the killed runner left it
+  std::map<std::string, nnilib::TrialRecord> finished;
+  for (const auto& t : before)
+    if (t.status == nnilib::kSucceeded) finished[t.trial_id] = t;
+  REQUIRE(finished.size() >= 2);
+
+  // show works on a killed experiment and says so.
+  const ProcessResult show =
+      nnilib::standin::run_process({NNILIB_FMNIST_NAS, "show", e.exp()}, {}, 30s);
+  CHECK(show.exit_code == 0);
+  CHECK_THAT(show.out, Catch::Contains("no runner holds it"));
+
+  const ProcessResult r = e.resume();
+  INFO(describe(r));
+  REQUIRE(r.exit_code == 0);
+  const auto store = e.store();
+  const auto experiment = store.experiment();
+  CHECK(experiment.status == "DONE");
+  CHECK(experiment.sessions == 2);
+  const auto after = store.trials();
+  REQUIRE(after.size() == 8);
+  int reruns = 0;
+  for (const auto& t : after) {
+    INFO(t.trial_id << " " << t.status << " " << t.reason);
+    CHECK(t.status == nnilib::kSucceeded);
+    CHECK(store.metrics(t.trial_id).size() == 5);
+    auto it = finished.find(t.trial_id);
+    if (it != finished.end()) {  // kept as it was
+      CHECK(t.attempt == 1);
+      CHECK(t.final_default == it->second.final_default);
+      CHECK(t.ended_at == it->second.ended_at);
+    }
+    reruns += t.attempt > 1 ? 1 : 0;
+  }
+  CHECK(reruns >= 1);
+  CHECK_THAT(r.out, Catch::Contains("interrupted trial(s) will run again"));
+}
+
+TEST_CASE("runner: Ctrl-C stops trials with SIGINT and exits 130, resume finishes the experiment") {
+  Experiment e(R"(
+searchSpace: {x: {_type: uniform, _value: [0, 1]}}
+trialCommand: STEPS=20 SLEEP=0.2 exec ./trial.sh
+trialConcurrency: 2
+maxTrialNumber: 3
+maxExperimentDuration: 1h
+tuner: {name: Random}
+)");
+  ChildProcess runner(e.run_argv(), {});
+  REQUIRE(wait_for(
+      e,
+      [](const auto& trials) {
+        int started = 0;
+        for (const auto& t : trials) started += t.intermediate_count > 0 ? 1 : 0;
+        return started >= 2;
+      },
+      30s));
+  runner.send_signal(SIGINT);
+  const ProcessResult stopped = runner.wait(20s);
+  INFO(describe(stopped));
+  CHECK(stopped.exit_code == 130);
+  CHECK_THAT(stopped.out, Catch::Contains("interrupted by SIGINT") &&
+                              Catch::Contains("fmnist-nas resume " + e.exp()));
+  {
+    const auto store = e.store();
+    CHECK(store.experiment().status == "STOPPED");
+    const auto trials = store.trials();
+    REQUIRE(trials.size() == 2);
+    for (const auto& t : trials) {
+      CHECK(t.status == nnilib::kUserCanceled);
+      CHECK(t.interrupted);
+      CHECK(t.exit_code == 130);  // the trial got SIGINT
+      CHECK_THAT(e.trial_file(t, "trial.stdout"), Catch::Contains("got SIGINT"));
+    }
+  }
+  const double elapsed_first = e.store().experiment().elapsed_s;
+  const ProcessResult r = e.resume({"--max-trial-number", "2"});
+  INFO(describe(r));
+  REQUIRE(r.exit_code == 0);
+  const auto store = e.store();
+  const auto trials = store.trials();
+  REQUIRE(trials.size() == 2);
+  for (const auto& t : trials) {
+    CHECK(t.status == nnilib::kSucceeded);
+    CHECK(t.attempt == 2);
+    CHECK(t.intermediate_count == 20);
+    CHECK_THAT(e.trial_file(t, "trial.stdout.1"), Catch::Contains("got SIGINT"));
+  }
+  CHECK(store.experiment().elapsed_s > elapsed_first + 3.0);  // counted over both sessions
+}
+
+TEST_CASE("runner: clear errors for a bad config, a taken directory, a missing experiment") {
+  Experiment e(R"(
+searchSpace: {x: {_type: uniform, _value: [0, 1]}}
+trialCommand: exec ./trial.sh
+tuner: {name: Hyperband}
+)");
+  ProcessResult r = e.run();
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(r.err,
+             Catch::StartsWith("fmnist-nas: error: " + e.config()) && Catch::Contains("nnictl"));
+  // A directory that holds something is not overwritten.
+  std::filesystem::create_directories(e.exp());
+  std::ofstream(e.exp() + "/keep.txt") << "mine\n";
+  std::ofstream(e.dir.path() + "/ok.yml")
+      << "searchSpace: {x: {_type: uniform, _value: [0, 1]}}\ntrialCommand: exec ./trial.sh\n"
+      << "trialCodeDirectory: .\ntuner: {name: Random}\ntrainingService: {platform: local}\n";
+  r = nnilib::standin::run_process(
+      {NNILIB_FMNIST_NAS, "run", "--config", e.dir.path() + "/ok.yml", "--experiment-dir", e.exp()},
+      {}, 30s);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains(e.exp() + ": already exists and is not empty"));
+  std::filesystem::remove_all(e.exp());
+  // A missing trialCodeDirectory is refused before anything is created.
+  std::ofstream(e.dir.path() + "/nodir.yml")
+      << "searchSpace: {x: {_type: uniform, _value: [0, 1]}}\ntrialCommand: exec ./trial.sh\n"
+      << "trialCodeDirectory: missing\ntuner: {name: Random}\n"
+      << "trainingService: {platform: local}\n";
+  r = nnilib::standin::run_process({NNILIB_FMNIST_NAS, "run", "--config",
+                                    e.dir.path() + "/nodir.yml", "--experiment-dir", e.exp()},
+                                   {}, 30s);
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(r.err, Catch::Contains("trialCodeDirectory " + e.dir.path() + "/missing"));
+  CHECK_FALSE(std::filesystem::exists(e.exp()));
+  r = nnilib::standin::run_process({NNILIB_FMNIST_NAS, "resume", e.dir.path() + "/nothing"}, {},
+                                   30s);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("no such experiment directory"));
+  r = nnilib::standin::run_process({NNILIB_FMNIST_NAS, "show", e.dir.path()}, {}, 30s);
+  CHECK(r.exit_code == 8);
+  CHECK_THAT(r.err, Catch::Contains(e.dir.path() + "/experiment.db"));
+  r = nnilib::standin::run_process({NNILIB_FMNIST_NAS, "run", "--id", "NOT-OK"}, {}, 30s);
+  CHECK(r.exit_code != 0);
+  r = nnilib::standin::run_process({NNILIB_FMNIST_NAS, "export", e.dir.path(), "--format", "xml"},
+                                   {}, 30s);
+  CHECK(r.exit_code == 2);
+}

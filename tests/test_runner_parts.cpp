@@ -1,0 +1,439 @@
+// The embedded runner's parts, in process: the SQLite store, the v3 channel server
+// (with a real HTTP client), trial processes, the report formatting, and the
+// config's JSON round trip used by resume.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <httplib.h>
+
+#include "nni_standin/child_process.h"
+#include "nnilib/channel_server.h"
+#include "nnilib/error.h"
+#include "nnilib/experiment_config.h"
+#include "nnilib/experiment_report.h"
+#include "nnilib/experiment_store.h"
+#include "nnilib/trial_process.h"
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+using nnilib::standin::TempDir;
+
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+nnilib::ExperimentRecord experiment_record() {
+  nnilib::ExperimentRecord e;
+  e.id = "abcd1234";
+  e.name = "unit";
+  e.config = {{"tuner", {{"name", "Random"}}}};
+  e.seed = 42;
+  e.created_at = e.updated_at = nnilib::unix_now();
+  return e;
+}
+
+nnilib::TrialRecord trial_record(const std::string& id, std::int64_t seq, json params) {
+  nnilib::TrialRecord t;
+  t.trial_id = id;
+  t.sequence = seq;
+  t.parameter_id = seq;
+  t.parameters = std::move(params);
+  t.created_at = nnilib::unix_now();
+  return t;
+}
+
+nnilib::MetricRecord metric(const std::string& id, nnilib::MetricType type, int seq, json value) {
+  nnilib::MetricRecord m;
+  m.trial_id = id;
+  m.type = type;
+  m.sequence = seq;
+  m.default_value = nnilib::default_of(value);
+  m.value = std::move(value);
+  m.received_at = nnilib::unix_now();
+  return m;
+}
+
+// The v3 metric command a trial sends.
+std::string metric_command(const std::string& trial, json parameter_id, const char* type, int seq,
+                           const std::string& value) {
+  const std::string m = "{\"parameter_id\": " + parameter_id.dump() + ", \"trial_job_id\": \"" +
+                        trial + "\", \"type\": \"" + type +
+                        "\", \"sequence\": " + std::to_string(seq) +
+                        ", \"value\": " + json(value).dump() + "}";
+  return json{{"type", "metric"}, {"metric", m}}.dump();
+}
+
+}  // namespace
+
+TEST_CASE(
+    "store: experiment, trials, metrics and aggregates round-trip through SQLite in WAL mode") {
+  TempDir dir("store");
+  const std::string path = dir.path() + "/experiment.db";
+  auto store = nnilib::ExperimentStore::create(path, experiment_record());
+  CHECK_THROWS_AS(nnilib::ExperimentStore::create(path, experiment_record()), nnilib::IoError);
+
+  store.insert_trial(trial_record("AAAAA", 0, {{"lr", 0.1}, {"m", {{"_name", "cnn"}, {"k", 3}}}}));
+  store.insert_trial(trial_record("BBBBB", 1, {{"lr", 0.2}, {"m", {{"_name", "mlp"}}}}));
+  store.trial_started("AAAAA", 1234, 100.0);
+  store.parameter_sent("AAAAA");
+  store.add_metric(metric("AAAAA", nnilib::MetricType::kPeriodical, 0, 0.5));
+  store.add_metric(
+      metric("AAAAA", nnilib::MetricType::kPeriodical, 1, {{"default", 0.7}, {"loss", 1}}));
+  store.add_metric(metric("AAAAA", nnilib::MetricType::kFinal, 0, {{"default", 0.75}}));
+
+  // A reader while the writer is open (what `show` does during a run).
+  {
+    const auto reader = nnilib::ExperimentStore::open(path, true);
+    const auto trials = reader.trials();
+    REQUIRE(trials.size() == 2);
+    const auto& a = trials[0];
+    CHECK(a.trial_id == "AAAAA");
+    CHECK(a.status == nnilib::kRunning);
+    CHECK(a.pid == 1234);
+    CHECK(a.parameter_sent);
+    CHECK(a.intermediate_count == 2);
+    CHECK(a.latest_default == 0.7);
+    CHECK(a.final_default == 0.75);
+    CHECK(a.history == std::vector<double>{0.5, 0.7});
+    CHECK(a.parameters["m"]["k"] == 3);
+    CHECK(trials[1].status == nnilib::kWaiting);
+    CHECK(reader.metrics("AAAAA").size() == 3);
+    CHECK(reader.experiment().id == "abcd1234");
+    CHECK(reader.experiment().seed == 42);
+  }
+  std::ifstream probe(path, std::ios::binary);
+  CHECK(slurp(path).size() > 0);
+  {
+    // journal_mode is stored in the file header: bytes 18-19 are 2 for WAL.
+    std::string header(100, '\0');
+    probe.read(header.data(), 100);
+    CHECK(static_cast<int>(header[18]) == 2);
+  }
+
+  nnilib::TrialRecord ended = *store.trial("AAAAA");
+  ended.status = nnilib::kUserCanceled;
+  ended.interrupted = true;
+  ended.signal = SIGINT;
+  ended.reason = "interrupted";
+  ended.ended_at = 105.0;
+  store.trial_ended(ended);
+  auto t = *store.trial("AAAAA");
+  CHECK(t.interrupted);
+  CHECK(t.signal == SIGINT);
+  CHECK(t.duration(0) == Approx(5.0));
+
+  store.reset_trial("AAAAA");
+  t = *store.trial("AAAAA");
+  CHECK(t.status == nnilib::kWaiting);
+  CHECK(t.attempt == 2);
+  CHECK(t.intermediate_count == 0);
+  CHECK_FALSE(t.final_default);
+  CHECK_FALSE(t.interrupted);
+  CHECK(store.metrics("AAAAA").empty());
+  CHECK(store.metrics().empty());
+
+  auto e = store.experiment();
+  e.status = "DONE";
+  e.end_reason = "maxTrialNumber 2 reached";
+  e.elapsed_s = 12.5;
+  e.sessions = 2;
+  store.update_experiment(e);
+  store.set_elapsed(13.0);
+  const auto e2 = nnilib::ExperimentStore::open(path, true).experiment();
+  CHECK(e2.status == "DONE");
+  CHECK(e2.end_reason == "maxTrialNumber 2 reached");
+  CHECK(e2.elapsed_s == 13.0);
+  CHECK(e2.sessions == 2);
+}
+
+TEST_CASE("store: a missing or foreign file is one clear IoError naming it") {
+  TempDir dir("store");
+  const std::string missing = dir.path() + "/none.db";
+  CHECK_THROWS_WITH(nnilib::ExperimentStore::open(missing, true),
+                    Catch::Contains(missing) && Catch::Contains("no experiment database"));
+  const std::string text = dir.path() + "/text.db";
+  std::ofstream(text) << "this is not a database, just text that is long enough to be read\n";
+  CHECK_THROWS_WITH(nnilib::ExperimentStore::open(text, true),
+                    Catch::Contains(text) && Catch::Contains("database"));
+}
+
+TEST_CASE("channel server: NNI's v3 semantics for request_parameter, GET long poll, metrics") {
+  nnilib::ChannelServer::Options options;
+  options.poll_timeout = 200ms;
+  nnilib::ChannelServer server(options);
+  nnilib::ParameterRecord record;
+  record.parameter_id = 7;
+  record.parameter_source = "algorithm";
+  record.parameters = {{"x", 0.25}};
+  server.add_trial("T0001", record);
+  const std::string path = "/env/local-env/T0001";
+  CHECK(server.url("T0001") == "http://127.0.0.1:" + std::to_string(server.port()) + path);
+
+  httplib::Client client("127.0.0.1", server.port());
+  client.set_read_timeout(5, 0);
+  // Nothing requested yet: the long poll answers 408 after poll_timeout.
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = client.Get(path.c_str());
+  REQUIRE(r);
+  CHECK(r->status == 408);
+  CHECK(std::chrono::steady_clock::now() - t0 >= 150ms);
+  CHECK(client.Get("/env/local-env/NOONE")->status == 404);
+  CHECK(client.Put("/env/local-env/NOONE", "{}", "application/json")->status == 404);
+
+  // A PUT without the JSON content type is dropped (200, as NNI), with a warning.
+  r = client.Put(path.c_str(), R"({"type": "request_parameter"})", "text/plain");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->body.empty());
+  auto events = server.wait_events(100ms);
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].kind == nnilib::ChannelEvent::Kind::kWarning);
+  CHECK_THAT(events[0].message, Catch::Contains("Content-Type"));
+  CHECK(client.Get(path.c_str())->status == 408);
+
+  CHECK(client.Put(path.c_str(), R"({"type": "request_parameter"})", "application/json")->status ==
+        200);
+  r = client.Get(path.c_str());
+  REQUIRE(r);
+  REQUIRE(r->status == 200);
+  const nnilib::ParameterRecord got = nnilib::parse_parameter_command(r->body, "test");
+  CHECK(got.parameter_id == 7);
+  CHECK(got.parameters == json{{"x", 0.25}});
+
+  CHECK(
+      client
+          .Put(path.c_str(), metric_command("T0001", 7, "PERIODICAL", 0, "0.5"), "application/json")
+          ->status == 200);
+  CHECK(client
+            .Put(path.c_str(),
+                 metric_command("T0001", 7, "FINAL", 0, R"({"default": 0.6, "loss": 0.1})"),
+                 "application/json")
+            ->status == 200);
+  events = server.wait_events(100ms);
+  REQUIRE(events.size() == 4);
+  CHECK(events[0].kind == nnilib::ChannelEvent::Kind::kParameterRequested);
+  CHECK(events[1].kind == nnilib::ChannelEvent::Kind::kParameterSent);
+  CHECK(events[2].kind == nnilib::ChannelEvent::Kind::kMetric);
+  CHECK(events[2].metric.type == nnilib::MetricType::kPeriodical);
+  CHECK(events[3].metric.type == nnilib::MetricType::kFinal);
+  CHECK(events[3].metric.value["default"] == 0.6);
+
+  // A second FINAL is a fault (a real NNI's tuner dies); later metrics are ignored.
+  CHECK(client.Put(path.c_str(), metric_command("T0001", 7, "FINAL", 0, "0.7"), "application/json")
+            ->status == 200);
+  CHECK(
+      client
+          .Put(path.c_str(), metric_command("T0001", 7, "PERIODICAL", 1, "0.7"), "application/json")
+          ->status == 200);
+  events = server.wait_events(100ms);
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].kind == nnilib::ChannelEvent::Kind::kFault);
+  CHECK_THAT(events[0].message, Catch::Contains("second FINAL"));
+
+  // Closed: GET answers 410 at once, even while a poll is waiting.
+  std::thread closer([&] {
+    std::this_thread::sleep_for(50ms);
+    server.close_trial("T0001");
+  });
+  CHECK(client.Get(path.c_str())->status == 410);
+  closer.join();
+  server.remove_trial("T0001");
+  CHECK(client.Get(path.c_str())->status == 404);
+}
+
+TEST_CASE("channel server: every malformed metric or command becomes a fault naming the field") {
+  nnilib::ChannelServer server;
+  httplib::Client client("127.0.0.1", server.port());
+  nnilib::ParameterRecord record;
+  record.parameter_id = 0;
+  struct Case {
+    std::string body;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {metric_command("T0002", 0, "final", 0, "0.5"), "type is \"final\""},
+      {metric_command("T0002", 0, "FINAL", 0, R"({"loss": 1})"), "no \"default\""},
+      {metric_command("T0002", 0, "FINAL", 0, "NaN"), "not finite"},
+      {metric_command("T0002", 3, "FINAL", 0, "0.5"), "parameter_id is 3, expected 0"},
+      {metric_command("OTHER", 0, "FINAL", 0, "0.5"), "trial_job_id"},
+      {metric_command("T0002", 0, "PERIODICAL", 1, "0.5"), "sequence is 1, expected 0"},
+      {R"({"type": "metric", "metric": {"parameter_id": 0}})", "not a string"},
+      {"not json", "not a JSON object"},
+      {R"({"type": "hello"})", "unknown type \"hello\""},
+  };
+  for (const Case& c : cases) {
+    server.add_trial("T0002", record);
+    CHECK(client.Put("/env/local-env/T0002", c.body, "application/json")->status == 200);
+    const auto events = server.wait_events(200ms);
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].kind == nnilib::ChannelEvent::Kind::kFault);
+    CHECK_THAT(events[0].message, Catch::Contains(c.expected));
+  }
+}
+
+TEST_CASE("trial process: bash -c in the working directory, exact environment, files, exit codes") {
+  TempDir dir("proc");
+  nnilib::ProcessLaunch launch;
+  launch.command = "echo \"$FOO $(pwd)\"; echo oops >&2; exit 3";
+  launch.working_directory = dir.path();
+  launch.stdout_path = dir.path() + "/out";
+  launch.stderr_path = dir.path() + "/err";
+  launch.environment = {{"FOO", "bar"}, {"PATH", "/usr/bin:/bin"}};
+  nnilib::TrialProcess p(launch);
+  const nnilib::ProcessExit e = p.wait();
+  CHECK(e.exit_code == 3);
+  CHECK(e.describe() == "exit code 3");
+  CHECK(slurp(dir.path() + "/out") ==
+        "bar " + std::filesystem::canonical(dir.path()).string() + "\n");
+  CHECK(slurp(dir.path() + "/err") == "oops\n");
+
+  // The environment is exactly what was given (NNI variables of the runner stripped).
+  ::setenv("NNI_TRIAL_JOB_ID", "leak", 1);
+  const auto env = nnilib::environment_without_nni();
+  ::unsetenv("NNI_TRIAL_JOB_ID");
+  CHECK(env.count("NNI_TRIAL_JOB_ID") == 0);
+  CHECK(env.count("PATH") == 1);
+
+  launch.working_directory = dir.path() + "/missing";
+  CHECK_THROWS_WITH(nnilib::TrialProcess(launch),
+                    Catch::Contains("missing") && Catch::Contains("working directory"));
+}
+
+TEST_CASE(
+    "trial process: SIGINT reaches the exec'd trial, SIGKILL of the group takes its children") {
+  TempDir dir("proc");
+  nnilib::ProcessLaunch launch;
+  launch.environment = {{"PATH", "/usr/bin:/bin"}};
+  launch.stdout_path = dir.path() + "/out";
+  // Traps SIGINT: exits 130 at once when signalled (wait is interruptible).
+  launch.command = "trap 'echo got-sigint; exit 130' INT; sleep 30 & wait $!";
+  {
+    nnilib::TrialProcess p(launch);
+    std::this_thread::sleep_for(200ms);
+    CHECK_FALSE(p.poll());
+    p.signal(SIGINT);
+    const auto e = p.wait();
+    CHECK(e.exit_code == 130);
+    CHECK(slurp(dir.path() + "/out") == "got-sigint\n");
+  }
+  // Ignores SIGINT and leaves a child: the group kill ends both.
+  launch.command = "trap '' INT; sleep 30 & echo $! > " + dir.path() + "/child; wait";
+  nnilib::TrialProcess p(launch);
+  std::this_thread::sleep_for(200ms);
+  p.signal(SIGINT);
+  std::this_thread::sleep_for(100ms);
+  CHECK_FALSE(p.poll());
+  p.kill_group();
+  const auto e = p.wait();
+  CHECK(e.signal == SIGKILL);
+  CHECK(e.describe() == "killed by SIGKILL");
+  const pid_t child = std::stoi(slurp(dir.path() + "/child"));
+  // Gone: no such process, or a zombie waiting for init to reap it.
+  std::this_thread::sleep_for(50ms);
+  const std::string stat = slurp("/proc/" + std::to_string(child) + "/stat");
+  const auto state = stat.find(") ");
+  CHECK((stat.empty() || (state != std::string::npos && stat[state + 2] == 'Z')));
+}
+
+TEST_CASE("report: parameters flattened, abbreviated, key parameters, best trial by mode") {
+  const json p = {{"lr", 0.1}, {"model", {{"_name", "cnn"}, {"kernel", 3}}}};
+  const auto flat = nnilib::parameter_leaves(p);
+  REQUIRE(flat.size() == 3);
+  CHECK(flat[1].first == "model");
+  CHECK(flat[1].second == "cnn");
+  CHECK(flat[2].first == "model/kernel");
+  CHECK(nnilib::abbreviate_parameter("filter_size_c1") == "fsc1");
+  CHECK(nnilib::abbreviate_parameter("learning_rate") == "lr");
+  CHECK(nnilib::abbreviate_parameter("nb_units") == "nu");
+  CHECK(nnilib::abbreviate_parameter("lr") == "lr");
+  CHECK(nnilib::abbreviate_parameters({"size_a", "speed_a"}) ==
+        std::vector<std::string>{"size_a", "speed_a"});  // "sa" twice: full names
+
+  std::vector<nnilib::TrialRecord> trials;
+  for (int i = 0; i < 4; ++i) {
+    auto t = trial_record("T000" + std::to_string(i), i,
+                          {{"fixed", 1}, {"learning_rate", 0.001 * (i + 1)}});
+    t.status = i == 3 ? nnilib::kFailed : nnilib::kSucceeded;
+    t.final_default = i == 3 ? 0.99 : 0.5 + 0.1 * (i % 3 == 1 ? 2 : i);
+    t.started_at = 1000.0;
+    t.ended_at = 1010.0 + i;
+    t.intermediate_count = 2;
+    t.history = {0.1, *t.final_default};
+    trials.push_back(t);
+  }
+  CHECK(nnilib::key_parameters(trials) == std::vector<std::string>{"learning_rate"});
+  // Finals: 0.5, 0.7, 0.7, (failed 0.99): the earliest of the tie, never a failed trial.
+  CHECK(nnilib::best_trial(trials, nnilib::OptimizeMode::kMaximize)->trial_id == "T0001");
+  CHECK(nnilib::best_trial(trials, nnilib::OptimizeMode::kMinimize)->trial_id == "T0000");
+  CHECK(nnilib::trial_best_value(trials[0], nnilib::OptimizeMode::kMinimize) == 0.1);
+
+  nnilib::TableOptions options;
+  options.width = 80;
+  const std::string table = nnilib::format_trials_table(trials, options);
+  std::istringstream lines(table);
+  int n = 0;
+  for (std::string line; std::getline(lines, line); ++n) CHECK(line.size() <= 80);
+  CHECK(n == 6);  // header, 4 trials, legend
+  CHECK_THAT(table, Catch::Contains("*  1 T0001") && Catch::Contains("lr=0.002") &&
+                        Catch::Contains("lr=learning_rate") && !Catch::Contains("fixed"));
+  options.max_rows = 2;
+  CHECK_THAT(nnilib::format_trials_table(trials, options), Catch::Contains("2 more trial(s)"));
+
+  trials[0].reason = "exit code 3: bad, \"quoted\"";
+  const std::string csv = nnilib::export_csv(trials);
+  CHECK_THAT(csv, Catch::StartsWith("sequence,trial_id,status,attempt,parameter_id,fixed,"
+                                    "learning_rate,intermediate_count"));
+  CHECK_THAT(csv, Catch::Contains("\"exit code 3: bad, \"\"quoted\"\"\""));
+  CHECK(std::count(csv.begin(), csv.end(), '\n') == 5);
+
+  CHECK(nnilib::format_metric(0.91234) == "0.9123");
+  CHECK(nnilib::format_metric(std::nullopt) == "-");
+  CHECK(nnilib::format_duration(75) == "1:15");
+  CHECK(nnilib::format_duration(3725) == "1:02:05");
+  CHECK(nnilib::format_time(0.0) == "1970-01-01T00:00:00Z");
+}
+
+TEST_CASE("experiment config: to_json and from_json round-trip (what resume reads back)") {
+  TempDir dir("cfg");
+  std::ofstream(dir.path() + "/space.json") << R"({"b": {"_type": "choice", "_value": [1, 2]},
+                                                   "a": {"_type": "uniform", "_value": [0, 1]}})";
+  std::ofstream(dir.path() + "/config.yml") << R"(
+searchSpaceFile: space.json
+trialCommand: exec ./t
+trialConcurrency: 2
+maxTrialNumber: 5
+maxTrialDuration: 90s
+tuner: {name: TPE, classArgs: {optimize_mode: maximize}}
+assessor: {name: Medianstop, classArgs: {start_step: 2}}
+trainingService: {platform: local}
+)";
+  const auto c = nnilib::ExperimentConfig::load(dir.path() + "/config.yml");
+  CHECK(c.search_space_json.begin().key() == "b");  // order as written
+  const auto r = nnilib::ExperimentConfig::from_json(
+      nlohmann::ordered_json::parse(c.to_json().dump()), "stored");
+  CHECK(r.to_json() == c.to_json());
+  CHECK(r.max_trial_duration_s == 90);
+  CHECK(r.assessor->class_args["start_step"] == 2);
+  CHECK(r.search_space.dimensions().size() == 2);
+  CHECK(nnilib::optimize_mode_of(r) == nnilib::OptimizeMode::kMaximize);
+  auto tpe_default = r;
+  tpe_default.tuner.class_args = json::object();
+  tpe_default.assessor.reset();
+  CHECK(nnilib::optimize_mode_of(tpe_default) == nnilib::OptimizeMode::kMinimize);  // NNI's TPE
+
+  auto broken = c.to_json();
+  broken.erase("trialCommand");
+  CHECK_THROWS_WITH(nnilib::ExperimentConfig::from_json(broken, "x.db"),
+                    Catch::Contains("x.db") && Catch::Contains("trialCommand"));
+}
