@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The main command: sets up, builds and trains the default architecture on the
-# real Fashion-MNIST (10 epochs), printing one line per epoch and a JSON summary.
-#   scripts/run.sh [fmnist-trial options, e.g. --params '{"nb_units": 120}']
+# The main command: sets up, builds, and runs the default experiment (config.yml:
+# TPE + Medianstop over the model space of search_space.json, 2 hours) with the
+# embedded runner fmnist-nas on the real Fashion-MNIST. It prints the experiment
+# directory, then a live table of the trials (plain lines when not on a terminal),
+# and at the end the best trial and its parameters (<experiment dir>/best.json).
+# Ctrl-C stops cleanly; `./build/fmnist-nas resume <experiment dir>` continues.
+#   scripts/run.sh [fmnist-nas run options, e.g. --max-experiment-duration 30m --final-train]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-bash scripts/build.sh --target fmnist-trial
-mkdir -p out
-exec ./build/fmnist-trial --output-dir out "$@"
+bash scripts/build.sh --target fmnist-trial --target fmnist-nas
+exec ./build/fmnist-nas run --config config.yml "$@"

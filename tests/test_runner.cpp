@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "nni_standin/child_process.h"
+#include "nni_standin/metric_files.h"
 #include "nnilib/experiment_store.h"
 
 using nlohmann::json;
@@ -73,13 +74,6 @@ metric FINAL 0 "{\\\\\\\"default\\\\\\\": $x, \\\\\\\"steps\\\\\\\": $steps}"
 echo "done x=$x"
 )BASH";
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // An experiment in a scratch directory: trial.sh, config.yml, experiment in exp/.
 struct Experiment {
   TempDir dir{"runner"};
@@ -114,7 +108,7 @@ struct Experiment {
     return nnilib::ExperimentStore::open(exp() + "/experiment.db", true);
   }
   std::string trial_file(const nnilib::TrialRecord& t, const std::string& name) const {
-    return slurp(exp() + "/trials/" + t.trial_id + "/" + name);
+    return nnilib::standin::read_whole_file(exp() + "/trials/" + t.trial_id + "/" + name);
   }
 };
 
@@ -226,11 +220,13 @@ tuner: {name: Random, classArgs: {optimize_mode: maximize}}
       });
   CHECK_THAT(r.out, Catch::Contains("best: trial " + std::to_string(best->sequence) + " " +
                                     best->trial_id));
-  CHECK(json::parse(slurp(e.exp() + "/best.json")) == best->parameters);
+  CHECK(json::parse(nnilib::standin::read_whole_file(e.exp() + "/best.json")) == best->parameters);
   // The dropped PUT (no JSON content type) was ignored, with a warning in the log.
-  CHECK_THAT(slurp(e.exp() + "/runner.log"), Catch::Contains("Content-Type"));
-  CHECK_THAT(slurp(e.exp() + "/config.yml"), Catch::Contains("MODES="));
-  CHECK(json::parse(slurp(e.exp() + "/search_space.json"))["x"]["_type"] == "uniform");
+  CHECK_THAT(nnilib::standin::read_whole_file(e.exp() + "/runner.log"),
+             Catch::Contains("Content-Type"));
+  CHECK_THAT(nnilib::standin::read_whole_file(e.exp() + "/config.yml"), Catch::Contains("MODES="));
+  CHECK(json::parse(nnilib::standin::read_whole_file(
+            e.exp() + "/search_space.json"))["x"]["_type"] == "uniform");
 
   // show and export read the finished experiment.
   const ProcessResult show =
@@ -248,7 +244,7 @@ tuner: {name: Random, classArgs: {optimize_mode: maximize}}
       {NNILIB_FMNIST_NAS, "export", e.exp(), "--format", "json", "-o", e.dir.path() + "/x.json"},
       {}, 30s);
   CHECK(js.exit_code == 0);
-  const json exported = json::parse(slurp(e.dir.path() + "/x.json"));
+  const json exported = json::parse(nnilib::standin::read_whole_file(e.dir.path() + "/x.json"));
   CHECK(exported["trials"].size() == 6);
   CHECK(exported["trials"][0]["intermediate"].size() == 3);
   CHECK(exported["best"]["trial_id"] == best->trial_id);
@@ -334,7 +330,7 @@ tuner: {name: GridSearch}
   CHECK(by_seq[4].status == nnilib::kSucceeded);
   CHECK(by_seq[4].final_default == Approx(0.5));
   // The best is the only successful trial with a result.
-  CHECK(json::parse(slurp(e.exp() + "/best.json")) == json{{"x", 0.5}});
+  CHECK(json::parse(nnilib::standin::read_whole_file(e.exp() + "/best.json")) == json{{"x", 0.5}});
   CHECK_THAT(r.out, Catch::Contains("stopping (SIGINT): ran longer than maxTrialDuration"));
 }
 

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "nni_standin/child_process.h"
+#include "nni_standin/metric_files.h"
 #include "nnilib/experiment_store.h"
 #include "test_util.h"
 
@@ -18,13 +19,6 @@ using nnilib::standin::ProcessResult;
 using nnilib::standin::TempDir;
 
 namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 std::string describe(const ProcessResult& r) {
   return "exit " + std::to_string(r.exit_code) + " signal " + std::to_string(r.term_signal) +
@@ -74,10 +68,12 @@ TEST_CASE(
     const std::string trial_dir = exp + "/trials/" + t.trial_id;
     CHECK(std::filesystem::exists(trial_dir + "/summary.json"));  // NNI_OUTPUT_DIR
     // 2 cores shared by 2 concurrent trials: one thread each.
-    CHECK(json::parse(slurp(trial_dir + "/summary.json")).at("threads") == 1);
+    CHECK(
+        json::parse(nnilib::standin::read_whole_file(trial_dir + "/summary.json")).at("threads") ==
+        1);
   }
   const auto& best = trials[0].final_default > trials[1].final_default ? trials[0] : trials[1];
-  CHECK(json::parse(slurp(exp + "/best.json")) == best.parameters);
+  CHECK(json::parse(nnilib::standin::read_whole_file(exp + "/best.json")) == best.parameters);
   CHECK_THAT(r.out,
              Catch::Contains("best: trial " + std::to_string(best.sequence) + " " + best.trial_id));
   // --final-train: the standalone trial on best.json with --val-size 0 into <exp>/final.
@@ -91,7 +87,7 @@ TEST_CASE(
   } else {
     REQUIRE(r.exit_code == 0);
     CHECK_THAT(r.out, Catch::Contains("final training: test accuracy"));
-    const json summary = json::parse(slurp(exp + "/final/summary.json"));
+    const json summary = json::parse(nnilib::standin::read_whole_file(exp + "/final/summary.json"));
     CHECK(summary.at("test_accuracy").is_number());
   }
 }

@@ -13,6 +13,7 @@
 #include <httplib.h>
 
 #include "nni_standin/child_process.h"
+#include "nni_standin/metric_files.h"
 #include "nnilib/channel_server.h"
 #include "nnilib/error.h"
 #include "nnilib/experiment_config.h"
@@ -25,13 +26,6 @@ using namespace std::chrono_literals;
 using nnilib::standin::TempDir;
 
 namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 nnilib::ExperimentRecord experiment_record() {
   nnilib::ExperimentRecord e;
@@ -113,7 +107,7 @@ TEST_CASE(
     CHECK(reader.experiment().seed == 42);
   }
   std::ifstream probe(path, std::ios::binary);
-  CHECK(slurp(path).size() > 0);
+  CHECK(nnilib::standin::read_whole_file(path).size() > 0);
   {
     // journal_mode is stored in the file header: bytes 18-19 are 2 for WAL.
     std::string header(100, '\0');
@@ -294,9 +288,9 @@ TEST_CASE("trial process: bash -c in the working directory, exact environment, f
   const nnilib::ProcessExit e = p.wait();
   CHECK(e.exit_code == 3);
   CHECK(e.describe() == "exit code 3");
-  CHECK(slurp(dir.path() + "/out") ==
+  CHECK(nnilib::standin::read_whole_file(dir.path() + "/out") ==
         "bar " + std::filesystem::canonical(dir.path()).string() + "\n");
-  CHECK(slurp(dir.path() + "/err") == "oops\n");
+  CHECK(nnilib::standin::read_whole_file(dir.path() + "/err") == "oops\n");
 
   // The environment is exactly what was given (NNI variables of the runner stripped).
   ::setenv("NNI_TRIAL_JOB_ID", "leak", 1);
@@ -325,7 +319,7 @@ TEST_CASE(
     p.signal(SIGINT);
     const auto e = p.wait();
     CHECK(e.exit_code == 130);
-    CHECK(slurp(dir.path() + "/out") == "got-sigint\n");
+    CHECK(nnilib::standin::read_whole_file(dir.path() + "/out") == "got-sigint\n");
   }
   // Ignores SIGINT and leaves a child: the group kill ends both.
   launch.command = "trap '' INT; sleep 30 & echo $! > " + dir.path() + "/child; wait";
@@ -338,10 +332,11 @@ TEST_CASE(
   const auto e = p.wait();
   CHECK(e.signal == SIGKILL);
   CHECK(e.describe() == "killed by SIGKILL");
-  const pid_t child = std::stoi(slurp(dir.path() + "/child"));
+  const pid_t child = std::stoi(nnilib::standin::read_whole_file(dir.path() + "/child"));
   // Gone: no such process, or a zombie waiting for init to reap it.
   std::this_thread::sleep_for(50ms);
-  const std::string stat = slurp("/proc/" + std::to_string(child) + "/stat");
+  const std::string stat =
+      nnilib::standin::read_whole_file("/proc/" + std::to_string(child) + "/stat");
   const auto state = stat.find(") ");
   CHECK((stat.empty() || (state != std::string::npos && stat[state + 2] == 'Z')));
 }
