@@ -311,10 +311,19 @@ TEST_CASE(
   launch.environment = {{"PATH", "/usr/bin:/bin"}};
   launch.stdout_path = dir.path() + "/out";
   // Traps SIGINT: exits 130 at once when signalled (wait is interruptible).
-  launch.command = "trap 'echo got-sigint; exit 130' INT; sleep 30 & wait $!";
+  // Each command writes a file once its trap is set: on a loaded machine bash may
+  // take longer than any fixed sleep to get there.
+  const std::string ready = dir.path() + "/ready";
+  const auto wait_ready = [&ready] {
+    for (int i = 0; i < 1000 && !std::filesystem::exists(ready); ++i) {
+      std::this_thread::sleep_for(10ms);
+    }
+    std::filesystem::remove(ready);
+  };
+  launch.command = "trap 'echo got-sigint; exit 130' INT; : > " + ready + "; sleep 30 & wait $!";
   {
     nnilib::TrialProcess p(launch);
-    std::this_thread::sleep_for(200ms);
+    wait_ready();
     CHECK_FALSE(p.poll());
     p.signal(SIGINT);
     const auto e = p.wait();
@@ -322,9 +331,10 @@ TEST_CASE(
     CHECK(nnilib::standin::read_whole_file(dir.path() + "/out") == "got-sigint\n");
   }
   // Ignores SIGINT and leaves a child: the group kill ends both.
-  launch.command = "trap '' INT; sleep 30 & echo $! > " + dir.path() + "/child; wait";
+  launch.command =
+      "trap '' INT; sleep 30 & echo $! > " + dir.path() + "/child; : > " + ready + "; wait";
   nnilib::TrialProcess p(launch);
-  std::this_thread::sleep_for(200ms);
+  wait_ready();
   p.signal(SIGINT);
   std::this_thread::sleep_for(100ms);
   CHECK_FALSE(p.poll());
@@ -333,12 +343,15 @@ TEST_CASE(
   CHECK(e.signal == SIGKILL);
   CHECK(e.describe() == "killed by SIGKILL");
   const pid_t child = std::stoi(nnilib::standin::read_whole_file(dir.path() + "/child"));
-  // Gone: no such process, or a zombie waiting for init to reap it.
-  std::this_thread::sleep_for(50ms);
-  const std::string stat =
-      nnilib::standin::read_whole_file("/proc/" + std::to_string(child) + "/stat");
-  const auto state = stat.find(") ");
-  CHECK((stat.empty() || (state != std::string::npos && stat[state + 2] == 'Z')));
+  // Gone: no such process, or a zombie waiting for init to reap it (within 5 s).
+  const auto gone = [child] {
+    const std::string stat =
+        nnilib::standin::read_whole_file("/proc/" + std::to_string(child) + "/stat");
+    const auto state = stat.find(") ");
+    return stat.empty() || (state != std::string::npos && stat[state + 2] == 'Z');
+  };
+  for (int i = 0; i < 500 && !gone(); ++i) std::this_thread::sleep_for(10ms);
+  CHECK(gone());
 }
 
 TEST_CASE("report: parameters flattened, abbreviated, key parameters, best trial by mode") {
