@@ -303,3 +303,17 @@ TEST_CASE("experiment config: options of NNI that the embedded runner refuses po
                   "trainingService: {platform: local, machineList: []}\n") ==
       "config.yml: unknown field \"trainingService.machineList\" (NNI rejects unknown fields too)");
 }
+
+TEST_CASE("the shipped configs load: the default search and the seed's experiment") {
+  const std::string root = NNILIB_SOURCE_DIR;
+  const ExperimentConfig main = ExperimentConfig::load(root + "/config.yml");
+  CHECK(main.trial_concurrency == 2);
+  CHECK(main.max_experiment_duration_s == 7200);
+  CHECK(main.tuner.name == "TPE");
+  CHECK(main.assessor.has_value());
+  CHECK(main.search_space.grid_size().to_string() == "infinite");
+  const ExperimentConfig seed = ExperimentConfig::load(root + "/examples/seed/config.yml");
+  CHECK(seed.max_trial_number == 10);
+  CHECK(seed.search_space.grid_size().to_string() == "infinite");  // learning_rate is uniform
+  CHECK(seed.trial_code_directory == root + "/examples/seed");
+}
