@@ -238,6 +238,7 @@ int check_space(const std::string& path) {
   constexpr int kSamples = 1000;
   std::vector<int64_t> macs, params;
   nlohmann::json costliest;
+  int64_t costliest_macs = -1;
   for (int i = 0; i < kSamples; ++i) {
     const nlohmann::json sample = space.sample(rng);
     nnilib::TrialSpec spec;
@@ -248,7 +249,8 @@ int check_space(const std::string& path) {
                                " are refused by the trial: " + e.what());
     }
     const nnilib::CostEstimate cost = nnilib::estimate_cost(spec.model);
-    if (macs.empty() || cost.macs > *std::max_element(macs.begin(), macs.end())) {
+    if (cost.macs > costliest_macs) {
+      costliest_macs = cost.macs;
       costliest = spec.parameters;
     }
     macs.push_back(cost.macs);
