@@ -345,8 +345,9 @@ TEST_CASE(
   const pid_t child = std::stoi(nnilib::standin::read_whole_file(dir.path() + "/child"));
   // Gone: no such process, or a zombie waiting for init to reap it (within 5 s).
   const auto gone = [child] {
-    const std::string stat =
-        nnilib::standin::read_whole_file("/proc/" + std::to_string(child) + "/stat");
+    std::ifstream in("/proc/" + std::to_string(child) + "/stat");  // absent once reaped
+    std::string stat;
+    std::getline(in, stat);
     const auto state = stat.find(") ");
     return stat.empty() || (state != std::string::npos && stat[state + 2] == 'Z');
   };
