@@ -40,6 +40,7 @@ extern "C" void on_signal(int sig) {
   int expected = 0;
   g_first_signal.compare_exchange_strong(expected, sig);
   g_signals.fetch_add(1);
+  nnilib::wake_runner();  // the runner sleeps until something happens: this is something
 }
 
 void install_signal_handlers() {

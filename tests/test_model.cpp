@@ -191,3 +191,63 @@ TEST_CASE("every rejected architecture gives its message") {
   CHECK(with([](auto& s) { s.num_classes = 1; }) == "invalid number of classes for the model");
   CHECK(with([](auto& s) { s.in_height = 0; }) == "invalid input shape for the model");
 }
+
+TEST_CASE("gradients of a channels-last model match the NCHW model's for every activation") {
+  // Block 1 sees one input channel, so its output is NCHW while block 2 (channels-last
+  // weights) sends back an NHWC gradient: LibTorch 1.13's own gelu backward gets this
+  // mixed case wrong (model.cpp works around it).
+  for (const char* act : {"gelu", "relu", "silu", "leaky_relu"}) {
+    INFO(act);
+    const auto spec = nnilib::trial_spec_from_parameters(json{{"num_blocks", 2},
+                                                              {"activation", act},
+                                                              {"conv1_channels", 8},
+                                                              {"conv2_channels", 12},
+                                                              {"batch_norm", false},
+                                                              {"pool", "none"},
+                                                              {"head", "flatten"},
+                                                              {"hidden_units", 16}});
+    torch::manual_seed(3);
+    nnilib::Cnn nchw(spec.model);
+    torch::manual_seed(3);
+    nnilib::Cnn nhwc(spec.model);
+    {
+      torch::NoGradGuard no_grad;
+      for (auto& p : nhwc->parameters())
+        if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+    }
+    const torch::Tensor x = torch::randn({4, 1, 28, 28});
+    nchw->forward(x).square().sum().backward();
+    nhwc->forward(x.contiguous(torch::MemoryFormat::ChannelsLast)).square().sum().backward();
+    const auto a = nchw->named_parameters();
+    const auto b = nhwc->named_parameters();
+    for (const auto& item : a) {
+      INFO(item.key());
+      const torch::Tensor ga = item.value().grad();
+      const torch::Tensor gb = b[item.key()].grad();
+      REQUIRE(ga.defined());
+      REQUIRE(gb.defined());
+      const double scale = ga.abs().max().item<double>() + 1e-12;
+      CHECK((ga - gb).abs().max().item<double>() / scale < 1e-4);
+    }
+  }
+}
+
+TEST_CASE("to_nhwc gives one-channel tensors NHWC strides, which contiguous() does not") {
+  const torch::Tensor x = torch::randn({4, 1, 28, 28});
+  // LibTorch's own conversion leaves the strides as they are: they fit both orders.
+  CHECK(x.contiguous(torch::MemoryFormat::ChannelsLast).suggest_memory_format() ==
+        torch::MemoryFormat::Contiguous);
+  const torch::Tensor y = nnilib::to_nhwc(x);
+  CHECK(y.suggest_memory_format() == torch::MemoryFormat::ChannelsLast);
+  CHECK(torch::equal(x, y));
+  CHECK(nnilib::to_nhwc(y).data_ptr() == y.data_ptr());  // no copy the second time
+  // A model converted with to_channels_last computes block 1 in NHWC too.
+  const auto spec =
+      nnilib::trial_spec_from_parameters(json{{"num_blocks", 1}, {"conv1_channels", 8}});
+  nnilib::Cnn model(spec.model);
+  nnilib::to_channels_last(*model);
+  for (const auto& p : model->parameters())
+    if (p.dim() == 4) CHECK(p.suggest_memory_format() == torch::MemoryFormat::ChannelsLast);
+  const torch::Tensor out = torch::conv2d(y, model->parameters().front(), {}, 1, 1);
+  CHECK(out.suggest_memory_format() == torch::MemoryFormat::ChannelsLast);
+}

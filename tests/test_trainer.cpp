@@ -1,6 +1,9 @@
 // Training on real Fashion-MNIST subsets: it learns, and it is deterministic for a seed.
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <functional>
+
 #include "nnilib/augment.h"
 #include "nnilib/data.h"
 #include "nnilib/trainer.h"
@@ -229,5 +232,164 @@ TEST_CASE("augmentation keeps shapes, is seeded, and does what each option says"
     const int64_t zeros = e[i].eq(0).sum().item<int64_t>();
     CHECK(changed <= zeros);
     CHECK(zeros >= 6);  // 2% of 784 pixels, give or take rounding of the sides
+  }
+}
+
+// ---- precision (--precision fp32 | bf16 | auto) -----------------------------------
+
+namespace {
+
+// bf16 runs natively here (AMX-BF16 or AVX512-BF16); elsewhere oneDNN emulates it,
+// slowly, and the bf16 tests skip.
+bool native_bf16() {
+  const nnilib::CpuFeatures f = nnilib::detect_cpu_features();
+  return f.amx_bf16 || f.avx512_bf16;
+}
+
+const nnilib::FashionMnist& tiny() {
+  static const nnilib::FashionMnist data = [] {
+    nnilib::DataOptions opt;
+    opt.dir = testutil::data_dir();
+    opt.val_size = 64;
+    opt.train_size = 96;
+    opt.test_size = 64;
+    return nnilib::load_fashion_mnist(opt);
+  }();
+  return data;
+}
+
+}  // namespace
+
+TEST_CASE("bf16 on real data learns; weights and batch-norm statistics stay float32") {
+  if (!native_bf16()) {
+    WARN("skipped: this CPU has no bfloat16 instructions (" +
+         nnilib::describe(nnilib::detect_cpu_features()) + ")");
+    return;
+  }
+  const auto data = subset();
+  const auto spec = nnilib::trial_spec_from_parameters(json::parse(R"({
+    "num_blocks": 2, "conv1": {"_name": "plain", "channels": 32},
+    "conv2": {"_name": "residual", "channels": 64}, "head": "gap",
+    "optimizer": {"_name": "adamw", "learning_rate": 0.003}, "schedule": "one_cycle",
+    "label_smoothing": 0.1, "epochs": 2})"));
+  auto o = options();
+  o.precision = nnilib::Precision::kBf16;
+  o.weights_path = testutil::temp_dir() + "/bf16.pt";
+  Recorder rec;
+  const auto r = nnilib::train(spec, data, o, rec);
+  CHECK(r.start.precision == "bf16");
+  CHECK(r.start.precision_reason == "requested");
+  REQUIRE(r.curve.size() == 2);
+  CHECK(r.final_val_accuracy > 0.70);
+  CHECK(r.test_accuracy > 0.65);
+  const json s = nnilib::summary_json(spec, r);
+  CHECK(s["precision"] == "bf16");
+  // Master weights, running means and variances were kept (and saved) in float32.
+  torch::serialize::InputArchive archive;
+  archive.load_from(o.weights_path);
+  int float_tensors = 0;
+  std::function<void(torch::serialize::InputArchive&, const std::string&)> walk =
+      [&](torch::serialize::InputArchive& a, const std::string& prefix) {
+        for (const std::string& k : a.keys()) {
+          torch::Tensor t;
+          if (a.try_read(k, t)) {
+            INFO(prefix + k);
+            if (t.is_floating_point()) {
+              CHECK(t.scalar_type() == torch::kFloat);
+              CHECK(torch::isfinite(t).all().item<bool>());
+              ++float_tensors;
+            }
+          } else {
+            torch::serialize::InputArchive sub;
+            if (a.try_read(k, sub)) walk(sub, prefix + k + ".");
+          }
+        }
+      };
+  walk(archive, "");
+  CHECK(float_tensors >= 10);
+}
+
+TEST_CASE("every block kind, activation, pooling and head trains in each precision") {
+  std::vector<nnilib::Precision> precisions = {nnilib::Precision::kFp32};
+  if (native_bf16()) {
+    precisions.push_back(nnilib::Precision::kBf16);
+  } else {
+    WARN("bf16 half skipped: this CPU has no bfloat16 instructions");
+  }
+  const auto& data = tiny();
+  int runs = 0;
+  for (nnilib::Precision precision : precisions)
+    for (const char* type : {"plain", "residual", "separable", "separable_residual"})
+      for (const char* act : {"relu", "gelu", "silu", "leaky_relu"})
+        for (const char* pool : {"max", "avg", "none"})
+          for (bool bn : {false, true}) {
+            const json params = {{"num_blocks", 2},
+                                 {"block_type", type},
+                                 {"activation", act},
+                                 {"pool", pool},
+                                 {"batch_norm", bn},
+                                 {"conv1_channels", 8},
+                                 {"conv2_channels", 12},
+                                 {"head", bn ? "gap" : "flatten"},
+                                 {"hidden_units", bn ? 0 : 16},
+                                 {"dropout", 0.2},
+                                 {"batch_size", 32},
+                                 {"epochs", 1},
+                                 {"augment_crop", 2}};
+            INFO(nnilib::to_string(precision) << " " << params.dump());
+            const auto spec = nnilib::trial_spec_from_parameters(params);
+            auto o = options();
+            o.precision = precision;
+            Recorder rec;
+            const auto r = nnilib::train(spec, data, o, rec);
+            CHECK(r.start.precision == nnilib::to_string(precision));
+            REQUIRE(r.curve.size() == 1);
+            CHECK(std::isfinite(r.curve[0].train_loss));
+            CHECK(std::isfinite(r.curve[0].val_loss));
+            CHECK(r.test_accuracy >= 0);
+            ++runs;
+          }
+  CHECK(runs == 96 * static_cast<int>(precisions.size()));
+}
+
+TEST_CASE("auto follows the CPU rule, and the probe times both precisions") {
+  const nnilib::CpuFeatures cpu = nnilib::detect_cpu_features();
+  const nnilib::PrecisionDecision d =
+      nnilib::decide_cpu_precision(nnilib::Precision::kAuto, cpu, torch::hasMKLDNN());
+  const auto spec = nnilib::trial_spec_from_parameters(
+      json{{"epochs", 1}, {"filter_size_c1", 32}, {"filter_size_c2", 32}, {"nb_units", 80}});
+  Recorder rec;
+  const auto r = nnilib::train(spec, tiny(), options(), rec);
+  INFO(r.start.precision << " (" << r.start.precision_reason << ") on " << nnilib::describe(cpu));
+  if (d.precision) {
+    CHECK(r.start.precision == nnilib::to_string(*d.precision));
+    CHECK(r.start.precision_reason == "auto: " + d.reason);
+  } else {
+    CHECK_THAT(r.start.precision_reason, Catch::StartsWith("auto: " + d.reason + ": probe"));
+  }
+  // The probe itself runs anywhere (emulated bf16 included) and returns real timings.
+  const nnilib::PrecisionProbe p = nnilib::probe_precision(spec.model, "cpu");
+  CHECK(p.fp32_ms > 0);
+  CHECK(p.bf16_works);
+  CHECK(p.bf16_ms > 0);
+  CHECK(p.fp32_ms < 5000);
+}
+
+TEST_CASE("on CUDA, bf16 and auto train (skipped without a GPU)") {
+  if (!torch::cuda::is_available()) {
+    WARN("skipped: no CUDA device (this LibTorch build or this machine has none)");
+    return;
+  }
+  const auto spec = nnilib::trial_spec_from_parameters(json{{"epochs", 2}});
+  for (nnilib::Precision precision : {nnilib::Precision::kAuto, nnilib::Precision::kBf16}) {
+    auto o = options();
+    o.device = "cuda";
+    o.precision = precision;
+    Recorder rec;
+    const auto r = nnilib::train(spec, subset(), o, rec);
+    INFO(r.start.precision << " (" << r.start.precision_reason << ")");
+    CHECK(r.start.device.rfind("cuda", 0) == 0);
+    CHECK((r.start.precision == "bf16" || r.start.precision == "fp32"));
+    CHECK(r.final_val_accuracy > 0.70);
   }
 }

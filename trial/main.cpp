@@ -7,6 +7,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -52,6 +53,7 @@ class TrialObserver : public nnilib::TrainObserver {
     std::printf("data   train %lld, validation %lld, test %lld images; device %s, %d threads\n",
                 static_cast<long long>(s.train_size), static_cast<long long>(s.val_size),
                 static_cast<long long>(s.test_size), s.device.c_str(), s.threads);
+    std::printf("precision %s (%s)\n", s.precision.c_str(), s.precision_reason.c_str());
     std::fflush(stdout);
   }
   void on_epoch(const nnilib::EpochStats& e) override {
@@ -222,6 +224,7 @@ struct Cli {
   int64_t max_params = 0;
   double max_macs = 0;
   std::string max_memory;
+  std::string precision;
   nnilib::DataOptions data;
   nnilib::TrainOptions train;
 };
@@ -273,8 +276,17 @@ std::string join_path(const std::string& dir, const std::string& name) {
   return (std::filesystem::path(dir) / name).string();
 }
 
+// --precision, else $NNILIB_PRECISION (so nnictl's trialCommand need not change), else auto.
+nnilib::Precision requested_precision(const Cli& cli) {
+  if (!cli.precision.empty()) return nnilib::parse_precision(cli.precision, "--precision");
+  if (const char* env = std::getenv(nnilib::kPrecisionEnv); env != nullptr && *env)
+    return nnilib::parse_precision(env, nnilib::kPrecisionEnv);
+  return nnilib::Precision::kAuto;
+}
+
 int run(const Cli& cli) {
   install_signal_handlers();
+  const nnilib::Precision precision = requested_precision(cli);  // bad values fail first
   nlohmann::json cli_params = nlohmann::json::object();
   if (!cli.sample_space.empty()) {
     // One random point of the space (seeded by --seed), like a Random tuner's trial.
@@ -330,6 +342,7 @@ int run(const Cli& cli) {
   };
   const std::string summary_path = artifact(cli.output, "summary.json");
   nnilib::TrainOptions options = cli.train;
+  options.precision = precision;
   options.weights_path = artifact(cli.weights, "model.pt");
   for (const std::string& file : {summary_path, options.weights_path}) {
     const auto parent = std::filesystem::path(file).parent_path();
@@ -422,6 +435,10 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--device", cli.train.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  app.add_option("--precision", cli.precision,
+                 "fp32, bf16 (mixed precision: bfloat16 convolutions and matmuls, float32 "
+                 "weights and loss) or auto: bf16 where this machine runs it faster "
+                 "(default: $NNILIB_PRECISION, else auto)");
   app.add_option("--eval-batch-size", cli.train.eval_batch_size, "batch size for evaluation")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

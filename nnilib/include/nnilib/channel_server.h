@@ -79,6 +79,8 @@ class ChannelServer {
 
   /// The events since the last call, waiting up to `timeout` for the first one.
   std::vector<ChannelEvent> wait_events(std::chrono::milliseconds timeout);
+  /// Ends the current (or next) wait_events() early, from any thread.
+  void wake();
 
  private:
   struct TrialChannel {
@@ -105,6 +107,7 @@ class ChannelServer {
   std::condition_variable changed_;  // new events, new parameters, closed channels
   std::map<std::string, TrialChannel> trials_;
   std::deque<ChannelEvent> events_;
+  bool woken_ = false;  // wake() was called since the last wait_events()
   bool all_closed_ = false;
 };
 

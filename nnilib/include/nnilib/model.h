@@ -55,6 +55,16 @@ class CnnImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Cnn);
 
+/// `t` (4-d) in NHWC memory order with strides that say so. Unlike
+/// `contiguous(ChannelsLast)`, which leaves a one-channel NCHW tensor as it is (its
+/// strides fit both orders), so that LibTorch then treats it, and everything computed
+/// from it, as NCHW: the first convolution of a grey-image model would run, pool and
+/// normalise in the slow NCHW order. No copy when `t` already has NHWC strides.
+torch::Tensor to_nhwc(const torch::Tensor& t);
+
+/// Moves the 4-d parameters (convolution weights) of `module` to NHWC (to_nhwc), in place.
+void to_channels_last(torch::nn::Module& module);
+
 /// Number of trainable parameters of a module.
 int64_t count_parameters(torch::nn::Module& module);
 

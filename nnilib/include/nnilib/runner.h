@@ -110,8 +110,10 @@ struct RunnerOptions {
   /// Override the stored limits (resume with more trials or time).
   std::optional<std::int64_t> max_trial_number;
   std::optional<std::int64_t> max_experiment_duration_s;
-  /// How long the loop waits for channel events before checking processes.
-  std::chrono::milliseconds poll_interval{5};
+  /// The longest the loop sleeps. It wakes at once on a channel event, a trial's exit
+  /// (SIGCHLD) or wake_runner(), and on time for every deadline, so this only bounds
+  /// how late a change made from outside (stop_signal without wake_runner) is seen.
+  std::chrono::milliseconds poll_interval{1000};
 };
 
 /// How a session ended.
@@ -134,6 +136,10 @@ struct RunResult {
 /// (database, files), ParamError (stored config). Kills every trial it started
 /// before it returns or throws.
 RunResult run_experiment(const std::string& experiment_dir, const RunnerOptions& options);
+
+/// Wakes a running run_experiment() loop now, e.g. after a stop signal: call it from
+/// the SIGINT/SIGTERM handler that stop_signal reads. Async-signal-safe.
+void wake_runner() noexcept;
 
 /// True while a runner holds the experiment directory's lock (it is running now).
 bool experiment_running(const std::string& experiment_dir);

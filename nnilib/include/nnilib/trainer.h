@@ -10,6 +10,7 @@
 #include "nnilib/dataset_options.h"
 #include "nnilib/model_spec.h"
 #include "nnilib/params.h"
+#include "nnilib/precision.h"
 
 namespace nnilib {
 
@@ -31,6 +32,9 @@ struct TrainOptions {
   int threads = 0;              ///< intra-op threads; 0 = $OMP_NUM_THREADS, else all cores
   uint64_t seed = 1;            ///< model initialisation and shuffling
   int64_t eval_batch_size = 1000;
+  /// fp32, bf16 (autocast: float32 weights, optimizer state, loss and metrics), or
+  /// auto: bf16 only where this machine runs it faster (precision.h).
+  Precision precision = Precision::kAuto;
   bool evaluate_test = true;  ///< evaluate the test split after the last epoch
   std::string weights_path;   ///< save the final weights here ("" = do not save)
   LoopTuning tuning;
@@ -54,6 +58,8 @@ struct EpochStats {
 struct TrainStart {
   std::string device;
   int threads = 0;
+  std::string precision;         ///< what runs: "fp32" or "bf16"
+  std::string precision_reason;  ///< why, e.g. "auto: AMX-BF16 matrix units"
   int64_t train_size = 0;
   int64_t val_size = 0;
   int64_t test_size = 0;
@@ -91,7 +97,8 @@ double scheduled_learning_rate(const Hyperparameters& h, int64_t step, int64_t t
 int resolve_threads(int requested);
 
 /// Trains `spec` on `data` (see data.h). Throws DivergedError when the loss
-/// becomes NaN or infinite, UsageError for an unavailable device.
+/// becomes NaN or infinite (checked every few batches and at the end of each epoch),
+/// UsageError for an unavailable device.
 TrainResult train(const TrialSpec& spec, const FashionMnist& data, const TrainOptions& options,
                   TrainObserver& observer);
 

@@ -22,12 +22,30 @@ torch::Tensor linear_forward(torch::nn::Linear& linear, const torch::Tensor& x) 
   return counted(linear->forward(x), linear->options.in_features());
 }
 
+// GELU whose backward sees its gradient in the memory format of its input. LibTorch
+// 1.13's CPU gelu_backward returns wrong values (reading uninitialised memory: NaN
+// at random) when the two differ, as they do for block 1 of a channels-last model:
+// its input has one channel, so its convolution's output is NCHW while the gradient
+// coming back from block 2 is NHWC. (ReLU, SiLU and leaky ReLU are not affected.)
+struct Gelu : torch::autograd::Function<Gelu> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x) {
+    ctx->save_for_backward({x});
+    return torch::gelu(x);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
+    const torch::Tensor x = ctx->get_saved_variables()[0];
+    const auto format = x.suggest_memory_format();
+    return {torch::gelu_backward(grad[0].contiguous(format), x.contiguous(format))};
+  }
+};
+
 torch::Tensor activate(Activation a, torch::Tensor x) {
   switch (a) {
     case Activation::kRelu:
       return torch::relu_(x);
     case Activation::kGelu:
-      return torch::gelu(x);
+      return x.requires_grad() ? Gelu::apply(x) : torch::gelu(x);
     case Activation::kSilu:
       return torch::silu(x);
     case Activation::kLeakyRelu:
@@ -142,6 +160,19 @@ torch::Tensor CnnImpl::forward(torch::Tensor x) {
   if (hidden_) x = activate(spec_.hidden_activation, linear_forward(hidden_, x));
   if (dropout_) x = dropout_->forward(x);
   return linear_forward(output_, x);
+}
+
+torch::Tensor to_nhwc(const torch::Tensor& t) {
+  if (t.dim() != 4 || t.suggest_memory_format() == torch::MemoryFormat::ChannelsLast) return t;
+  return torch::empty(t.sizes(), t.options().memory_format(torch::MemoryFormat::ChannelsLast))
+      .copy_(t);
+}
+
+void to_channels_last(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : module.parameters()) {
+    if (p.dim() == 4) p.set_data(to_nhwc(p));
+  }
 }
 
 int64_t count_parameters(torch::nn::Module& module) {

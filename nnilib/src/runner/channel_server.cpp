@@ -95,11 +95,18 @@ void ChannelServer::close_all() {
 
 std::vector<ChannelEvent> ChannelServer::wait_events(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mutex_);
-  changed_.wait_for(lock, timeout, [this] { return !events_.empty(); });
+  changed_.wait_for(lock, timeout, [this] { return !events_.empty() || woken_; });
+  woken_ = false;
   std::vector<ChannelEvent> out(std::make_move_iterator(events_.begin()),
                                 std::make_move_iterator(events_.end()));
   events_.clear();
   return out;
+}
+
+void ChannelServer::wake() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  woken_ = true;
+  changed_.notify_all();
 }
 
 void ChannelServer::push(ChannelEvent event) {

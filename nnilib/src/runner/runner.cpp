@@ -23,6 +23,7 @@
 #include "nnilib/error.h"
 #include "nnilib/experiment_report.h"
 #include "nnilib/trial_process.h"
+#include "wakeup.h"
 
 namespace nnilib {
 namespace {
@@ -276,6 +277,8 @@ class Session {
     ChannelServer::Options server_options;
     server_options.threads = 2 * config_.trial_concurrency + 4;
     server_.emplace(server_options);
+    // A trial's exit (SIGCHLD) or a stop signal (wake_runner) ends the loop's wait.
+    wakeup_.emplace([this] { server_->wake(); });
     session_start_ = steady::now();
     emit(RunnerEvent::kBegin, nullptr, resumed ? "resume" : "new");
     if (leftovers > 0) note(std::to_string(leftovers) + " interrupted trial(s) will run again");
@@ -287,7 +290,10 @@ class Session {
     auto last_tick = steady::now();
     for (;;) {
       check_signals();
-      for (ChannelEvent& e : server_->wait_events(options_.poll_interval)) on_channel_event(e);
+      // Sleeps until a channel event, a trial's exit, a signal or the next deadline:
+      // no periodic wake-ups that would take a core from a training trial.
+      for (ChannelEvent& e : server_->wait_events(time_to_next_deadline(last_tick)))
+        on_channel_event(e);
       // Reap; events a trial sent just before exiting are handled before its end.
       std::vector<std::size_t> ended;
       for (std::size_t k = 0; k < active_.size(); ++k)
@@ -309,6 +315,28 @@ class Session {
         if (options_.observer != nullptr) options_.observer->on_tick(state_);
       }
     }
+  }
+
+  // Until the next thing the loop must do on its own: the 1 s tick (elapsed time, live
+  // view), a SIGKILL after the grace period, maxTrialDuration, maxExperimentDuration;
+  // at most options_.poll_interval.
+  std::chrono::milliseconds time_to_next_deadline(steady::time_point last_tick) const {
+    const auto now = steady::now();
+    steady::time_point next =
+        std::min(last_tick + std::chrono::seconds(1), now + options_.poll_interval);
+    for (const ActiveTrial& a : active_) {
+      if (a.kill_at) next = std::min(next, *a.kill_at);
+      if (config_.max_trial_duration_s && a.stop == StopCause::kNone)
+        next = std::min(next, a.started + std::chrono::seconds(*config_.max_trial_duration_s));
+    }
+    if (config_.max_experiment_duration_s && !no_more_) {
+      const double left = static_cast<double>(*config_.max_experiment_duration_s) - elapsed();
+      next = std::min(next, now + std::chrono::milliseconds(
+                                      static_cast<int64_t>(std::max(0.0, left) * 1000.0 + 1)));
+    }
+    // Whole milliseconds, rounded up so that the deadline has passed on waking.
+    const auto wait = std::chrono::ceil<std::chrono::milliseconds>(next - now);
+    return std::max(std::chrono::milliseconds(0), wait);
   }
 
   void check_signals() {
@@ -667,6 +695,7 @@ class Session {
   std::unique_ptr<Tuner> tuner_;
   std::unique_ptr<Assessor> assessor_;
   std::optional<ChannelServer> server_;
+  std::optional<Wakeup> wakeup_;  // after server_: stops calling it before it goes
   EnvironmentMap base_env_;
   std::vector<ActiveTrial> active_;
   std::vector<std::size_t> rerun_;
@@ -817,6 +846,8 @@ std::string event_line(RunnerEvent event, const TrialRecord* trial, const std::s
   }
   return detail;
 }
+
+void wake_runner() noexcept { Wakeup::notify(); }
 
 RunResult run_experiment(const std::string& experiment_dir, const RunnerOptions& options) {
   Session session(experiment_dir, options);

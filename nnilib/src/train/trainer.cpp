@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "autocast.h"
 #include "nnilib/augment.h"
 #include "nnilib/data.h"
 #include "nnilib/error.h"
@@ -16,6 +17,9 @@ namespace nnilib {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Batches between two reads of the accumulated loss (the divergence check).
+constexpr int64_t kDivergenceCheck = 16;
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -48,8 +52,10 @@ struct Evaluation {
 // Whole-split evaluation in large batches, without autograd bookkeeping. Polls the
 // observer between batches so that a signal is honoured within one batch.
 Evaluation evaluate(Cnn& model, const Split& split, int64_t batch_size, bool channels_last,
-                    TrainObserver& observer) {
+                    bool bf16, TrainObserver& observer) {
   torch::InferenceMode guard;
+  // One scope for the whole split: the weights are cast to bf16 once, not per batch.
+  AutocastScope autocast(bf16, split.images.device(), at::kBFloat16);
   model->eval();
   torch::Tensor loss_sum = torch::zeros({}, split.images.options());
   torch::Tensor correct = torch::zeros({}, split.labels.options());
@@ -62,9 +68,10 @@ Evaluation evaluate(Cnn& model, const Split& split, int64_t batch_size, bool cha
     }
     const int64_t len = std::min(batch_size, n - i);
     torch::Tensor x = split.images.narrow(0, i, len);
-    if (channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+    if (channels_last) x = to_nhwc(x);
     torch::Tensor y = split.labels.narrow(0, i, len);
-    torch::Tensor logits = model->forward(x);
+    // Loss and accuracy in float32 whatever the precision of the forward pass.
+    torch::Tensor logits = model->forward(x).to(torch::kFloat);
     loss_sum += torch::nn::functional::cross_entropy(
         logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
     correct += logits.argmax(1).eq(y).sum();
@@ -75,14 +82,6 @@ Evaluation evaluate(Cnn& model, const Split& split, int64_t batch_size, bool cha
     result.accuracy = static_cast<double>(correct.item<int64_t>()) / static_cast<double>(n);
   }
   return result;
-}
-
-// Moves 4-d parameters (convolution weights) to NHWC memory order in place.
-void to_channels_last(torch::nn::Module& module) {
-  torch::NoGradGuard no_grad;
-  for (auto& p : module.parameters()) {
-    if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
-  }
 }
 
 void save_weights(Cnn& model, const std::string& path) {
@@ -117,6 +116,39 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<torch:
                                                              .weight_decay(h.weight_decay));
   }
   throw std::logic_error("unknown optimizer");
+}
+
+struct ResolvedPrecision {
+  bool bf16 = false;
+  std::string reason;
+};
+
+// The precision rule of precision.h on CPU; on CUDA, auto is measured (bf16 where the
+// GPU runs it and it is faster). Runs before the model is seeded: the probe draws
+// random numbers.
+ResolvedPrecision resolve_precision(const ModelSpec& spec, Precision requested,
+                                    const torch::Device& device, bool mkldnn) {
+  const auto probed = [&](const std::string& why) {
+    const PrecisionProbe p = probe_precision(spec, device.str());
+    char line[160];
+    if (!p.bf16_works) {
+      std::snprintf(line, sizeof line, "%s: bf16 does not run on %s", why.c_str(),
+                    device.str().c_str());
+    } else {
+      std::snprintf(line, sizeof line, "%s: probe %.1f ms per bf16 step vs %.1f ms fp32",
+                    why.c_str(), p.bf16_ms, p.fp32_ms);
+    }
+    return ResolvedPrecision{p.bf16_faster(), std::string("auto: ") + line};
+  };
+  if (device.is_cuda()) {
+    if (requested != Precision::kAuto) return {requested == Precision::kBf16, "requested"};
+    return probed("CUDA");
+  }
+  const CpuFeatures cpu = detect_cpu_features();
+  const PrecisionDecision d = decide_cpu_precision(requested, cpu, mkldnn && at::hasMKLDNN());
+  if (!d.precision) return probed(d.reason);
+  const std::string prefix = requested == Precision::kAuto ? "auto: " : "";
+  return {*d.precision == Precision::kBf16, prefix + d.reason};
 }
 
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
@@ -171,12 +203,15 @@ TrainResult train(const TrialSpec& spec, const FashionMnist& host_data, const Tr
   at::globalContext().setFlushDenormal(true);
   // LibTorch defaults to one thread here whatever the core count: set it explicitly.
   torch::set_num_threads(threads);
-  torch::manual_seed(options.seed);
   if (options.eval_batch_size < 1) throw UsageError("--eval-batch-size must be at least 1");
 
-  const FashionMnist data = device.is_cpu() ? host_data : to_device(host_data, device);
   const LoopTuning& tuning = options.tuning;
   at::globalContext().setUserEnabledMkldnn(tuning.mkldnn);
+  const ResolvedPrecision precision =
+      resolve_precision(spec.model, options.precision, device, tuning.mkldnn);
+  torch::manual_seed(options.seed);  // after the probe, which draws random numbers
+
+  const FashionMnist data = device.is_cpu() ? host_data : to_device(host_data, device);
   Cnn model(spec.model);
   model->to(device);
   if (tuning.channels_last) to_channels_last(*model);
@@ -192,6 +227,8 @@ TrainResult train(const TrialSpec& spec, const FashionMnist& host_data, const Tr
   TrainResult result;
   result.start.device = device.str();
   result.start.threads = threads;
+  result.start.precision = precision.bf16 ? "bf16" : "fp32";
+  result.start.precision_reason = precision.reason;
   result.start.train_size = data.train.size();
   result.start.val_size = data.val.size();
   result.start.test_size = options.evaluate_test ? data.test.size() : 0;
@@ -236,7 +273,7 @@ TrainResult train(const TrialSpec& spec, const FashionMnist& host_data, const Tr
         y = data.train.labels.index_select(0, idx);
       }
       if (aug.any()) x = augment(x, aug, background);
-      if (tuning.channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+      if (tuning.channels_last) x = to_nhwc(x);
       if (tuning.grads_to_none) {
         for (auto& p : params) p.mutable_grad() = torch::Tensor();
       } else {
@@ -246,25 +283,36 @@ TrainResult train(const TrialSpec& spec, const FashionMnist& host_data, const Tr
         set_learning_rate(*optimizer, scheduled_learning_rate(spec.hyper, step, total_steps));
       }
       ++step;
-      const torch::Tensor logits = model->forward(x);
-      const torch::Tensor loss = torch::nn::functional::cross_entropy(logits, y, loss_options);
-      const float loss_value = loss.item<float>();
-      if (!std::isfinite(loss_value)) {
-        throw DivergedError("training diverged: loss is " + std::to_string(loss_value) +
-                            " at epoch " + std::to_string(epoch) + ", batch " +
-                            std::to_string(i / batch + 1) + " (try a lower learning_rate)");
+      torch::Tensor logits;
+      {
+        AutocastScope autocast(precision.bf16, device, at::kBFloat16);
+        logits = model->forward(x);
       }
+      // Loss and metrics in float32 (bf16 logits are cast up first).
+      logits = logits.to(torch::kFloat);
+      const torch::Tensor loss = torch::nn::functional::cross_entropy(logits, y, loss_options);
       loss.backward();
       optimizer->step();
+      // Accumulated on the device and read every kDivergenceCheck batches: no
+      // device-to-host sync per batch. A NaN or infinite loss stays in the sum.
       loss_sum += loss.detach().to(torch::kDouble) * len;
       correct += logits.detach().argmax(1).eq(y).sum();
+      const int64_t batch_number = i / batch + 1;
+      if (batch_number % kDivergenceCheck == 0 || i + len >= n) {
+        const double sum = loss_sum.item<double>();
+        if (!std::isfinite(sum)) {
+          throw DivergedError("training diverged: loss is " + std::to_string(sum) + " by epoch " +
+                              std::to_string(epoch) + ", batch " + std::to_string(batch_number) +
+                              " (try a lower learning_rate)");
+        }
+      }
       seen += len;
     }
     if (result.interrupted) break;
     const double train_seconds = seconds_since(te);
     const auto tv = Clock::now();
-    const Evaluation val =
-        evaluate(model, data.val, options.eval_batch_size, tuning.channels_last, observer);
+    const Evaluation val = evaluate(model, data.val, options.eval_batch_size, tuning.channels_last,
+                                    precision.bf16, observer);
     const double val_seconds = seconds_since(tv);
     if (val.interrupted) {
       result.interrupted = true;
@@ -289,8 +337,8 @@ TrainResult train(const TrialSpec& spec, const FashionMnist& host_data, const Tr
   }
   if (!result.curve.empty()) result.final_val_accuracy = result.curve.back().val_accuracy;
   if (!result.interrupted && options.evaluate_test && data.test.size() > 0) {
-    const Evaluation test =
-        evaluate(model, data.test, options.eval_batch_size, tuning.channels_last, observer);
+    const Evaluation test = evaluate(model, data.test, options.eval_batch_size,
+                                     tuning.channels_last, precision.bf16, observer);
     result.interrupted = test.interrupted;
     if (!test.interrupted) {
       result.test_accuracy = test.accuracy;
@@ -336,6 +384,8 @@ nlohmann::json summary_json(const TrialSpec& spec, const TrainResult& r) {
       {"optimizer", to_string(spec.hyper.optimizer)},
       {"schedule", to_string(spec.hyper.schedule)},
       {"device", r.start.device},
+      {"precision", r.start.precision},
+      {"precision_reason", r.start.precision_reason},
       {"threads", r.start.threads},
       {"train_size", r.start.train_size},
       {"val_size", r.start.val_size},

@@ -1,0 +1,38 @@
+// Private to the runner: wakes its loop the moment something happens outside it (a
+// trial process exits, a signal arrives) so that it can sleep instead of polling.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <thread>
+
+#include <signal.h>
+
+namespace nnilib {
+
+/// A self-pipe and a helper thread. While a Wakeup lives, SIGCHLD (a trial exited) and
+/// notify() (async-signal-safe: a SIGINT handler may call it) make the helper call
+/// `on_wake` promptly. One at a time per process; the previous SIGCHLD disposition is
+/// restored on destruction.
+class Wakeup {
+ public:
+  explicit Wakeup(std::function<void()> on_wake);
+  ~Wakeup();
+  Wakeup(const Wakeup&) = delete;
+  Wakeup& operator=(const Wakeup&) = delete;
+
+  /// Async-signal-safe; does nothing when no Wakeup lives.
+  static void notify() noexcept;
+
+ private:
+  void run();
+
+  std::function<void()> on_wake_;
+  int read_fd_ = -1;
+  int write_fd_ = -1;
+  std::atomic<bool> stop_{false};
+  struct sigaction previous_sigchld_ {};
+  std::thread thread_;
+};
+
+}  // namespace nnilib

@@ -1,0 +1,124 @@
+#include "nnilib/precision.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <cstring>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+#include "nnilib/error.h"
+
+namespace nnilib {
+
+std::string to_string(Precision p) {
+  switch (p) {
+    case Precision::kAuto:
+      return "auto";
+    case Precision::kFp32:
+      return "fp32";
+    case Precision::kBf16:
+      return "bf16";
+  }
+  return "?";
+}
+
+Precision parse_precision(const std::string& text, const std::string& where) {
+  std::string t = text;
+  std::transform(t.begin(), t.end(), t.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (t == "auto") return Precision::kAuto;
+  if (t == "fp32" || t == "float32") return Precision::kFp32;
+  if (t == "bf16" || t == "bfloat16") return Precision::kBf16;
+  throw UsageError(where + " " + text.substr(0, 40) +
+                   ": unknown precision (expected auto, fp32 or bf16)");
+}
+
+CpuFeatures detect_cpu_features() {
+  CpuFeatures f;
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (__get_cpuid(0, &a, &b, &c, &d) == 0) return f;
+  const unsigned max_leaf = a;
+  char vendor[13] = {};
+  std::memcpy(vendor, &b, 4);
+  std::memcpy(vendor + 4, &d, 4);
+  std::memcpy(vendor + 8, &c, 4);
+  f.vendor = vendor;
+  if (__get_cpuid(0x80000000, &a, &b, &c, &d) != 0 && a >= 0x80000004) {
+    char brand[49] = {};
+    for (unsigned i = 0; i < 3; ++i) {
+      __get_cpuid(0x80000002 + i, &a, &b, &c, &d);
+      std::memcpy(brand + 16 * i, &a, 4);
+      std::memcpy(brand + 16 * i + 4, &b, 4);
+      std::memcpy(brand + 16 * i + 8, &c, 4);
+      std::memcpy(brand + 16 * i + 12, &d, 4);
+    }
+    f.model = brand;
+    const auto first = f.model.find_first_not_of(' ');
+    f.model = first == std::string::npos ? "" : f.model.substr(first);
+    while (!f.model.empty() && f.model.back() == ' ') f.model.pop_back();
+  }
+  // The OS must save the registers: XCR0 bits 1-2 (SSE, AVX), 5-7 (AVX-512 state) and
+  // 17-18 (AMX tile config and data).
+  __get_cpuid(1, &a, &b, &c, &d);
+  const bool osxsave = (c >> 27) & 1u;
+  uint64_t xcr0 = 0;
+  if (osxsave) {
+    uint32_t lo = 0, hi = 0;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    xcr0 = (static_cast<uint64_t>(hi) << 32) | lo;
+  }
+  const bool os_avx512 = (xcr0 & 0xE6) == 0xE6;
+  const bool os_amx = (xcr0 & 0x60000) == 0x60000;
+  if (max_leaf >= 7) {
+    __cpuid_count(7, 0, a, b, c, d);
+    const bool avx512f = (b >> 16) & 1u, avx512bw = (b >> 30) & 1u, avx512vl = (b >> 31) & 1u;
+    const bool amx_bf16 = (d >> 22) & 1u, amx_tile = (d >> 24) & 1u;
+    const unsigned max_sub = a;
+    f.avx512 = os_avx512 && avx512f && avx512bw && avx512vl;
+    f.amx_bf16 = os_amx && amx_bf16 && amx_tile;
+    if (max_sub >= 1) {
+      __cpuid_count(7, 1, a, b, c, d);
+      f.avx512_bf16 = f.avx512 && ((a >> 5) & 1u);
+    }
+  }
+#endif
+  return f;
+}
+
+std::string describe(const CpuFeatures& f) {
+  std::string s;
+  const auto add = [&s](bool has, const char* name) {
+    if (!has) return;
+    if (!s.empty()) s += ", ";
+    s += name;
+  };
+  add(f.amx_bf16, "AMX-BF16");
+  add(f.avx512_bf16, "AVX512-BF16");
+  add(f.avx512, "AVX-512");
+  if (!f.amx_bf16 && !f.avx512_bf16) s += s.empty() ? "no bfloat16 instructions" : ", no bfloat16";
+  return s;
+}
+
+PrecisionDecision decide_cpu_precision(Precision requested, const CpuFeatures& cpu, bool onednn) {
+  const bool native = cpu.amx_bf16 || cpu.avx512_bf16;
+  switch (requested) {
+    case Precision::kFp32:
+      return {Precision::kFp32, "requested"};
+    case Precision::kBf16:
+      return {Precision::kBf16, native ? "requested"
+                                       : "requested (this CPU has no bfloat16 instructions: "
+                                         "emulated, likely slower than fp32)"};
+    case Precision::kAuto:
+      break;
+  }
+  if (!onednn) return {Precision::kFp32, "oneDNN is off or missing (no fast bf16 kernels)"};
+  if (cpu.amx_bf16) return {Precision::kBf16, "AMX-BF16 matrix units"};
+  if (cpu.avx512_bf16) return {std::nullopt, "AVX512-BF16 without AMX"};
+  return {Precision::kFp32, "no bfloat16 instructions on this CPU"};
+}
+
+}  // namespace nnilib
