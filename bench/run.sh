@@ -1,44 +1,88 @@
 #!/usr/bin/env bash
-# Runs the C++ benchmark and its Python peer side by side and prints the C++/Python
-# ratios. Needs python3-torch (bash scripts/setup.sh --bench) and a build with
-# benchmarks (the default). Takes about 8 minutes on 2 cores; keep the machine quiet.
-#   bash bench/run.sh [--threads "1 2"] [--repeats 3] [--train-images 3200]
+# Runs the C++ benchmark and its Python peer side by side, in float32 and bfloat16, and
+# prints the ratios. Architectures: the seed's smallest and largest CNN,
+# examples/residual-93.json and the default space's worst case
+# (bench/worst_case_default_space.json). Needs python3-torch (bash scripts/setup.sh
+# --bench) and a build with benchmarks (the default). About 15 minutes on 2 cores; keep
+# the machine quiet.
+#   bash bench/run.sh [--threads "1 2"] [--repeats 3] [--train-images 3200] [--profile]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads="1 2"
 repeats=3
 images=3200
+profile=()
 while (($#)); do
   case "$1" in
     --threads) threads=$2; shift 2 ;;
     --repeats) repeats=$2; shift 2 ;;
     --train-images) images=$2; shift 2 ;;
-    *) echo "usage: bench/run.sh [--threads \"1 2\"] [--repeats N] [--train-images N]" >&2; exit 2 ;;
+    --profile) profile=(--profile); shift ;;
+    *) echo "usage: bench/run.sh [--threads \"1 2\"] [--repeats N] [--train-images N] [--profile]" >&2; exit 2 ;;
   esac
 done
-bash scripts/build.sh --target bench_train >/dev/null
+bash scripts/build.sh --target bench_train --target fmnist-trial >/dev/null
 out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+# Every architecture as a parameters file with every value filled in (what the trial
+# applies), which the Python peer reads.
+echo '{"filter_size_c1": 32, "kernel_size_c1": 3, "filter_size_c2": 64, "kernel_size_c2": 3, "nb_units": 80}' > "$out/smallest.in"
+echo '{"filter_size_c1": 128, "kernel_size_c1": 5, "filter_size_c2": 128, "kernel_size_c2": 5, "nb_units": 120}' > "$out/largest.in"
+cp examples/residual-93.json "$out/residual-93.in"
+cp bench/worst_case_default_space.json "$out/worst-case.in"
+arch_args=()
+for name in smallest largest residual-93 worst-case; do
+  ./build/fmnist-trial --params-file "$out/$name.in" --print-params --dry-run \
+    | sed -n 's/^params //p' > "$out/$name.json"
+  arch_args+=("$name=$out/$name.json")
+done
+
 # shellcheck disable=SC2086
-./build/bench/bench_train --threads $threads --repeats "$repeats" --train-images "$images" --json "$out/cpp.jsonl" | tee "$out/cpp.txt"
+./build/bench/bench_train --threads $threads --repeats "$repeats" --train-images "$images" \
+  --precision fp32 bf16 --arch "${arch_args[@]}" "${profile[@]}" --json "$out/cpp.jsonl" | tee "$out/cpp.txt"
 # Same BLAS kernel for the peer: the one the C++ side ran on.
-core=$(sed -n 's/^BLAS: OpenBLAS, kernel \([A-Za-z0-9]*\).*/\1/p' "$out/cpp.txt")
+core=$(sed -n 's/.*BLAS: OpenBLAS, kernel \([A-Za-z0-9]*\).*/\1/p' "$out/cpp.txt")
 if [[ -n "$core" && -z "${OPENBLAS_CORETYPE:-}" ]]; then export OPENBLAS_CORETYPE=$core; fi
 # shellcheck disable=SC2086
-/usr/bin/python3 bench/python_peer.py --threads $threads --repeats "$repeats" --train-images "$images" > "$out/py.jsonl"
+/usr/bin/python3 bench/python_peer.py --threads $threads --repeats "$repeats" --train-images "$images" \
+  --precision fp32 bf16 --arch "${arch_args[@]}" > "$out/py.jsonl"
 /usr/bin/python3 - "$out/cpp.jsonl" "$out/py.jsonl" <<'PY'
 import json, sys
-cpp = {(r["arch"], r["threads"]): r for r in map(json.loads, open(sys.argv[1]))}
-py = {(r["arch"], r["threads"]): r for r in map(json.loads, open(sys.argv[2]))}
+cpp, ceil = {}, {}
+for r in map(json.loads, open(sys.argv[1])):
+    if r["impl"] == "ceilings":
+        ceil[r["threads"]] = r
+    else:
+        cpp[(r["arch"], r["threads"], r["precision"])] = r
+py = {(r["arch"], r["threads"], r["precision"]): r for r in map(json.loads, open(sys.argv[2]))}
+order = ["smallest", "largest", "residual-93", "worst-case"]
 print()
-print(f"{'arch':9} {'threads':>7} {'C++ train':>10} {'Py train':>9} {'ratio':>6} "
-      f"{'C++ eval':>9} {'Py eval':>8} {'ratio':>6} {'C++ % of matmul':>16}")
-for key in sorted(cpp, key=lambda k: (k[1], k[0] != "smallest")):
-    c, p = cpp[key], py[key]
-    print(f"{key[0]:9} {key[1]:>7} {c['train_images_per_second']:>10.0f} "
-          f"{p['train_images_per_second']:>9.0f} "
-          f"{c['train_images_per_second'] / p['train_images_per_second']:>5.2f}x "
-          f"{c['eval_images_per_second']:>9.0f} {p['eval_images_per_second']:>8.0f} "
-          f"{c['eval_images_per_second'] / p['eval_images_per_second']:>5.2f}x "
-          f"{100 * c['efficiency']:>15.1f}%")
+print("training images/s (best epoch); ratios C++/Python; % = C++ training FLOP rate of the "
+      "3x3-convolution ceiling of its precision")
+print(f"{'arch':12} {'thr':>3} {'C++ fp32':>9} {'C++ bf16':>9} {'bf16/fp32':>9} {'Py fp32':>8} "
+      f"{'Py bf16':>8} {'C++fp32/Py':>10} {'C++bf16/Pyfp32':>14} {'C++bf16/Pybf16':>14} "
+      f"{'% ceil fp32':>11} {'% ceil bf16':>11}")
+for t in sorted(ceil):
+    for a in order:
+        c32, c16 = cpp.get((a, t, "fp32")), cpp.get((a, t, "bf16"))
+        p32, p16 = py.get((a, t, "fp32")), py.get((a, t, "bf16"))
+        if not (c32 and c16 and p32 and p16):
+            continue
+        ips = lambda r: r["train_images_per_second"]
+        print(f"{a:12} {t:>3} {ips(c32):>9.0f} {ips(c16):>9.0f} {ips(c16) / ips(c32):>8.2f}x "
+              f"{ips(p32):>8.0f} {ips(p16):>8.0f} {ips(c32) / ips(p32):>9.2f}x "
+              f"{ips(c16) / ips(p32):>13.2f}x {ips(c16) / ips(p16):>13.2f}x "
+              f"{100 * c32['train_gflops'] / ceil[t]['conv_fp32']:>10.1f}% "
+              f"{100 * c16['train_gflops'] / ceil[t]['conv_bf16']:>10.1f}%")
+print()
+print("evaluation images/s")
+print(f"{'arch':12} {'thr':>3} {'C++ fp32':>9} {'C++ bf16':>9} {'Py fp32':>8} {'Py bf16':>8}")
+for t in sorted(ceil):
+    for a in order:
+        rows = [cpp.get((a, t, "fp32")), cpp.get((a, t, "bf16")), py.get((a, t, "fp32")),
+                py.get((a, t, "bf16"))]
+        if all(rows):
+            print(f"{a:12} {t:>3} " + " ".join(f"{r['eval_images_per_second']:>{w}.0f}"
+                                                for r, w in zip(rows, (9, 9, 8, 8))))
 PY
-rm -rf "$out"

@@ -6,6 +6,8 @@
 # hand-made worst case of the default space (bench/worst_case_default_space.json:
 # the widest residual blocks everywhere, gelu, average pooling, flatten head, batch
 # 64, every augmentation). Keep the machine quiet.
+# The trial runs with its default --precision auto (bf16 where this machine runs it
+# faster); NNILIB_PRECISION=fp32 measures float32.
 #   bash bench/space_epoch_time.sh [--space search_space.json] [--train-images 10000] [--threads N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +30,7 @@ sed -n 's/^costliest sample: //p' "$out/check.txt" > "$out/costliest.json"
 grep '^cost over' "$out/check.txt"
 candidates=("$out/costliest.json")
 if [[ "$space" == search_space.json ]]; then candidates+=(bench/worst_case_default_space.json); fi
-printf '%-40s %9s %10s %10s %12s\n' candidate "M MACs" "train/s" "eval/s" "s per epoch"
+printf '%-40s %5s %9s %10s %10s %12s\n' candidate prec "M MACs" "train/s" "eval/s" "s per epoch"
 for c in "${candidates[@]}"; do
   ./build/fmnist-trial --params-file "$c" --params '{"epochs": 1}' --train-size "$images" \
     --val-size 10000 --test-size 1000 --threads "$threads" --no-save --output "$out/s.json" \
@@ -40,6 +42,6 @@ e = s["curve"][0]
 train_rate = e["images_per_second"]
 eval_rate = e["eval_images_per_second"]
 full = 50000 / train_rate + 10000 / eval_rate
-print(f'{sys.argv[2]:<40} {s["macs"] / 1e6:9.2f} {train_rate:10.0f} {eval_rate:10.0f} {full:12.0f}')
+print(f'{sys.argv[2]:<40} {s["precision"]:>5} {s["macs"] / 1e6:9.2f} {train_rate:10.0f} {eval_rate:10.0f} {full:12.0f}')
 PY
 done

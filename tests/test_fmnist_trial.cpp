@@ -225,7 +225,8 @@ TEST_CASE("an unknown parameter from the tuner fails fast with the accepted name
       run_process(trial_argv(), nni_v3_environment(nni.url(), "S1i7C", dir), 60s);
   CHECK(r.exit_code == 3);
   CHECK(r.seconds < 5);
-  CHECK_THAT(r.err, Catch::Contains("unknown parameter \"dropout_rate\" (accepted: filter_size_c1"));
+  CHECK_THAT(r.err,
+             Catch::Contains("unknown parameter \"dropout_rate\" (accepted: filter_size_c1"));
   CHECK(nni.metrics().empty());
 }
 
@@ -294,6 +295,44 @@ TEST_CASE("standalone: bad input gives one line and its exit code") {
   SECTION("bad command line: exit 2") {
     CHECK(run({"--threads", "-1"}).exit_code == 2);
     CHECK(run({"--no-such-flag"}).exit_code == 2);
+  }
+  SECTION("a bad precision, on the command line or in NNILIB_PRECISION: exit 2 naming it") {
+    const auto r = run({"--precision", "fp16"});
+    CHECK(r.exit_code == 2);
+    CHECK(error_line(r.err) ==
+          "fmnist-trial: error: --precision fp16: unknown precision (expected auto, fp32 or "
+          "bf16)\n");
+    const auto e = run_process(trial_argv({"--params", R"({"epochs": 1})"}),
+                               {{"NNILIB_PRECISION", "half"}}, 60s, dir);
+    CHECK(e.exit_code == 2);
+    CHECK_THAT(error_line(e.err), Catch::Contains("NNILIB_PRECISION half: unknown precision"));
+  }
+  SECTION("the precision that ran is printed with its reason and recorded in the summary") {
+    const auto r = run_process(
+        trial_argv({"--params", R"({"epochs": 1, "filter_size_c1": 32, "filter_size_c2": 32})",
+                    "--output", dir.path() + "/fp32.json"}),
+        {{"NNILIB_PRECISION", "fp32"}}, 60s, dir);
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("\nprecision fp32 (requested)\n"));
+    CHECK(json::parse(read_whole_file(dir.path() + "/fp32.json"))["precision"] == "fp32");
+    // --precision wins over the environment; auto says what it chose and why.
+    const auto a = run_process(
+        trial_argv({"--precision", "auto", "--params", R"({"epochs": 1, "filter_size_c1": 32})",
+                    "--output", dir.path() + "/auto.json"}),
+        {{"NNILIB_PRECISION", "fp32"}}, 60s, dir);
+    REQUIRE(a.exit_code == 0);
+    CHECK_THAT(a.out, Catch::Contains("\nprecision ") && Catch::Contains(" (auto: "));
+    const json s = json::parse(read_whole_file(dir.path() + "/auto.json"));
+    CHECK((s["precision"] == "fp32" || s["precision"] == "bf16"));
+    CHECK_THAT(s["precision_reason"].get<std::string>(), Catch::StartsWith("auto: "));
+  }
+  SECTION("--dry-run checks the parameters and prints the cost without training") {
+    const auto r = run({"--params", R"({"num_blocks": 2})", "--print-params", "--dry-run"});
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("params {") && Catch::Contains("cost   "));
+    CHECK_THAT(r.out, !Catch::Contains("epoch "));
+    CHECK_FALSE(std::filesystem::exists(dir.path() + "/summary.json"));
+    CHECK(run({"--params", R"({"num_blocks": 9})", "--dry-run"}).exit_code == 3);
   }
   SECTION("--check-space validates a space against the trial's parameters") {
     const auto ok = run({"--check-space", std::string(NNILIB_SOURCE_DIR) + "/search_space.json"});

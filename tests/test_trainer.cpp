@@ -260,7 +260,7 @@ const nnilib::FashionMnist& tiny() {
 
 }  // namespace
 
-TEST_CASE("bf16 on real data learns; weights and batch-norm statistics stay float32") {
+TEST_CASE("bf16 on real data learns, and weights and batch-norm statistics stay float32") {
   if (!native_bf16()) {
     WARN("skipped: this CPU has no bfloat16 instructions (" +
          nnilib::describe(nnilib::detect_cpu_features()) + ")");

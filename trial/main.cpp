@@ -215,6 +215,7 @@ struct Cli {
   bool quiet = false;
   bool list_params = false;
   bool print_params = false;
+  bool dry_run = false;
   std::string check_space;
   std::string sample_space;
   int nni_retries = 4;
@@ -359,6 +360,7 @@ int run(const Cli& cli) {
       spec, options, cli.max_params, cli.max_macs,
       cli.max_memory.empty() ? default_memory_limit() : parse_size(cli.max_memory, "--max-memory"),
       cli.quiet);
+  if (cli.dry_run) return 0;  // parameters valid, cost printed, within the limits
   TrialObserver observer(trial, spec.hyper.epochs, cli.quiet, cli.data.val_size > 0);
   const nnilib::TrainResult result = nnilib::train(spec, cli.data, options, observer);
   const nlohmann::json summary = nnilib::summary_json(spec, result);
@@ -407,6 +409,9 @@ int main(int argc, char** argv) {
   app.add_flag("--list-params", cli.list_params, "print the accepted parameters and exit");
   app.add_flag("--print-params", cli.print_params,
                "print the parameters as applied (defaults filled in) before training");
+  app.add_flag("--dry-run", cli.dry_run,
+               "check the parameters and the limits, print the cost (and --print-params), and "
+               "exit without loading data or training");
   app.add_option("--check-space", cli.check_space,
                  "validate an NNI search_space.json, print its summary and size, and exit");
   app.add_option("--sample", cli.sample_space,
