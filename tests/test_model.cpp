@@ -9,6 +9,7 @@
 #include "nnilib/model.h"
 #include "nnilib/params.h"
 #include "nnilib/space.h"
+#include "test_util.h"
 
 using nlohmann::json;
 
@@ -105,28 +106,15 @@ TEST_CASE(
 TEST_CASE("every block kind, activation, pooling and head builds with the estimated counts") {
   torch::manual_seed(0);
   const torch::Tensor batch = torch::randn({2, 1, 28, 28});
-  for (const char* type : {"plain", "residual", "separable", "separable_residual"})
-    for (const char* act : {"relu", "gelu", "silu", "leaky_relu"})
-      for (const char* pool : {"max", "avg", "none"})
-        for (bool bn : {false, true}) {
-          const json params = {{"num_blocks", 2},
-                               {"block_type", type},
-                               {"activation", act},
-                               {"pool", pool},
-                               {"batch_norm", bn},
-                               {"conv1_channels", 8},
-                               {"conv2_channels", 12},
-                               {"head", bn ? "gap" : "flatten"},
-                               {"hidden_units", bn ? 0 : 16},
-                               {"dropout", 0.2}};
-          INFO(params.dump());
-          const auto spec = nnilib::trial_spec_from_parameters(params);
-          nnilib::Cnn model(spec.model);
-          REQUIRE(model->forward(batch).sizes() == torch::IntArrayRef({2, 10}));
-          const auto cost = nnilib::estimate_cost(spec.model);
-          CHECK(nnilib::count_parameters(*model) == cost.params);
-          CHECK(nnilib::count_forward_macs(model) == cost.macs);
-        }
+  for (const json& params : testutil::every_block_combination()) {
+    INFO(params.dump());
+    const auto spec = nnilib::trial_spec_from_parameters(params);
+    nnilib::Cnn model(spec.model);
+    REQUIRE(model->forward(batch).sizes() == torch::IntArrayRef({2, 10}));
+    const auto cost = nnilib::estimate_cost(spec.model);
+    CHECK(nnilib::count_parameters(*model) == cost.params);
+    CHECK(nnilib::count_forward_macs(model) == cost.macs);
+  }
 }
 
 TEST_CASE("a residual block adds its input: zeroed convolutions make it the identity") {

@@ -13,12 +13,12 @@ using nlohmann::json;
 
 namespace {
 
-nnilib::FashionMnist subset() {
+nnilib::FashionMnist subset(int64_t train = 2000, int64_t val = 1000, int64_t test = 500) {
   nnilib::DataOptions opt;
   opt.dir = testutil::data_dir();
-  opt.val_size = 1000;
-  opt.train_size = 2000;
-  opt.test_size = 500;
+  opt.val_size = val;
+  opt.train_size = train;
+  opt.test_size = test;
   return nnilib::load_fashion_mnist(opt);
 }
 
@@ -247,14 +247,7 @@ bool native_bf16() {
 }
 
 const nnilib::FashionMnist& tiny() {
-  static const nnilib::FashionMnist data = [] {
-    nnilib::DataOptions opt;
-    opt.dir = testutil::data_dir();
-    opt.val_size = 64;
-    opt.train_size = 96;
-    opt.test_size = 64;
-    return nnilib::load_fashion_mnist(opt);
-  }();
+  static const nnilib::FashionMnist data = subset(/*train=*/96, /*val=*/64, /*test=*/64);
   return data;
 }
 
@@ -319,36 +312,23 @@ TEST_CASE("every block kind, activation, pooling and head trains in each precisi
   const auto& data = tiny();
   int runs = 0;
   for (nnilib::Precision precision : precisions)
-    for (const char* type : {"plain", "residual", "separable", "separable_residual"})
-      for (const char* act : {"relu", "gelu", "silu", "leaky_relu"})
-        for (const char* pool : {"max", "avg", "none"})
-          for (bool bn : {false, true}) {
-            const json params = {{"num_blocks", 2},
-                                 {"block_type", type},
-                                 {"activation", act},
-                                 {"pool", pool},
-                                 {"batch_norm", bn},
-                                 {"conv1_channels", 8},
-                                 {"conv2_channels", 12},
-                                 {"head", bn ? "gap" : "flatten"},
-                                 {"hidden_units", bn ? 0 : 16},
-                                 {"dropout", 0.2},
-                                 {"batch_size", 32},
-                                 {"epochs", 1},
-                                 {"augment_crop", 2}};
-            INFO(nnilib::to_string(precision) << " " << params.dump());
-            const auto spec = nnilib::trial_spec_from_parameters(params);
-            auto o = options();
-            o.precision = precision;
-            Recorder rec;
-            const auto r = nnilib::train(spec, data, o, rec);
-            CHECK(r.start.precision == nnilib::to_string(precision));
-            REQUIRE(r.curve.size() == 1);
-            CHECK(std::isfinite(r.curve[0].train_loss));
-            CHECK(std::isfinite(r.curve[0].val_loss));
-            CHECK(r.test_accuracy >= 0);
-            ++runs;
-          }
+    for (json params : testutil::every_block_combination()) {
+      params["batch_size"] = 32;
+      params["epochs"] = 1;
+      params["augment_crop"] = 2;
+      INFO(nnilib::to_string(precision) << " " << params.dump());
+      const auto spec = nnilib::trial_spec_from_parameters(params);
+      auto o = options();
+      o.precision = precision;
+      Recorder rec;
+      const auto r = nnilib::train(spec, data, o, rec);
+      CHECK(r.start.precision == nnilib::to_string(precision));
+      REQUIRE(r.curve.size() == 1);
+      CHECK(std::isfinite(r.curve[0].train_loss));
+      CHECK(std::isfinite(r.curve[0].val_loss));
+      CHECK(r.test_accuracy >= 0);
+      ++runs;
+    }
   CHECK(runs == 96 * static_cast<int>(precisions.size()));
 }
 

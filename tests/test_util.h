@@ -7,6 +7,9 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "nnilib/error.h"
 
@@ -38,6 +41,29 @@ inline std::string error_of(const std::function<void()>& f) {
     return e.what();
   }
   return "";
+}
+
+/// Two-block model-space parameters for every block kind (4), activation (4), pooling (3)
+/// and batch norm on/off (2): 96 sets; batch norm goes with a gap head, no batch norm with
+/// a flatten head and a hidden layer, so both heads are covered.
+inline std::vector<nlohmann::json> every_block_combination() {
+  std::vector<nlohmann::json> all;
+  for (const char* type : {"plain", "residual", "separable", "separable_residual"})
+    for (const char* act : {"relu", "gelu", "silu", "leaky_relu"})
+      for (const char* pool : {"max", "avg", "none"})
+        for (bool bn : {false, true}) {
+          all.push_back({{"num_blocks", 2},
+                         {"block_type", type},
+                         {"activation", act},
+                         {"pool", pool},
+                         {"batch_norm", bn},
+                         {"conv1_channels", 8},
+                         {"conv2_channels", 12},
+                         {"head", bn ? "gap" : "flatten"},
+                         {"hidden_units", bn ? 0 : 16},
+                         {"dropout", 0.2}});
+        }
+  return all;
 }
 
 }  // namespace testutil
