@@ -9,11 +9,13 @@
 //    wall time and the trial's own training time, and their ratio.
 //
 //   bench_runner [--trials 40] [--repeats 3] [--no-training] [--trial-binary F]
+//                [--train-images 10000] [--epochs 2]
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -201,15 +203,17 @@ void overhead(int trials, int repeats) {
   fs::remove_all(dir);
 }
 
-void training(const std::string& binary, int repeats) {
+void training(const std::string& binary, int repeats, int train_images, int epochs) {
   const std::string dir = scratch();
   const int cores = nnilib::available_cores();
   const std::string args =
-      " --train-size 2000 --val-size 500 --test-size 500 --params '{\"epochs\":2}'";
+      " --train-size " + std::to_string(train_images) +
+      " --val-size 1000 --test-size 1000 --params '{\"epochs\":" + std::to_string(epochs) + "}'";
   std::printf(
-      "\ntraining trial alone vs under the runner (fmnist-trial, 2000 images, 2 epochs, "
-      "%d thread(s), median of %d)\n",
-      cores, repeats);
+      "\ntraining trial alone vs under the runner (fmnist-trial, %d images, %d epochs, "
+      "%d thread(s), precision %s, median of %d)\n",
+      train_images, epochs, cores,
+      std::getenv("NNILIB_PRECISION") ? std::getenv("NNILIB_PRECISION") : "auto", repeats);
   std::vector<double> wall_alone, wall_under, train_alone, train_under;
   auto trial_seconds = [](const std::string& summary) {
     std::ifstream in(summary);
@@ -277,7 +281,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "bench_runner: the embedded runner's overhead per trial, and a training trial "
       "alone vs under the runner"};
-  int trials = 40, repeats = 3;
+  int trials = 40, repeats = 3, train_images = 10000, epochs = 2;
   bool no_training = false;
   std::string binary = NNILIB_FMNIST_TRIAL;
   app.add_option("--trials", trials, "no-op trials per experiment")->check(CLI::PositiveNumber);
@@ -285,10 +289,13 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_flag("--no-training", no_training, "skip the training comparison");
   app.add_option("--trial-binary", binary, "the fmnist-trial to train with");
+  app.add_option("--train-images", train_images, "training images of the training trial")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--epochs", epochs, "epochs of the training trial")->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   try {
     overhead(trials, repeats);
-    if (!no_training) training(binary, repeats);
+    if (!no_training) training(binary, repeats, train_images, epochs);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_runner: error: %s\n", e.what());
     return 1;
