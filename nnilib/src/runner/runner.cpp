@@ -288,6 +288,8 @@ class Session {
 
   void loop() {
     auto last_tick = steady::now();
+    check_signals();
+    submit();  // the first trials start now, not after the loop's first wait
     for (;;) {
       check_signals();
       // Sleeps until a channel event, a trial's exit, a signal or the next deadline:
