@@ -269,6 +269,32 @@ TEST_CASE("standalone: bad input gives one line and its exit code") {
     CHECK(error_line(r.err) ==
           "fmnist-trial: error: parameter \"nb_units\" = 90 is not one of 80, 100, 120\n");
   }
+  SECTION("parameters that are not a JSON object, or hold an overflowing number: exit 3") {
+    const auto n = run({"--params", "null"});
+    CHECK(n.exit_code == 3);
+    CHECK(error_line(n.err) ==
+          "fmnist-trial: error: --params: expected a JSON object of parameters such as "
+          "{\"epochs\": 5}, got null\n");
+    const auto a = run({"--params", "[1,2]"});
+    CHECK(a.exit_code == 3);
+    CHECK_THAT(error_line(a.err), Catch::EndsWith("got array\n"));
+    const auto o = run({"--params", R"({"learning_rate": 1e309})"});
+    CHECK(o.exit_code == 3);
+    CHECK(error_line(o.err) ==
+          "fmnist-trial: error: --params: holds a number beyond the range of a double (such as "
+          "1e309)\n");
+    const auto d = run({"--params-file", dir.path()});
+    CHECK(d.exit_code == 3);
+    CHECK(error_line(d.err) ==
+          "fmnist-trial: error: " + dir.path() + ": is a directory, not a parameters file\n");
+    // A huge value is named, not echoed whole.
+    const std::string big = dir.path() + "/big.json";
+    std::ofstream(big) << R"({"optimizer": ")" << std::string(1 << 20, 'x') << R"("})";
+    const auto b = run({"--params-file", big});
+    CHECK(b.exit_code == 3);
+    CHECK_THAT(error_line(b.err), Catch::Contains("(1048578 characters) is not one of"));
+    CHECK(error_line(b.err).size() < 300);
+  }
   SECTION("parameters that are not JSON: exit 3") {
     const auto r = run({"--params", "{nb_units: 90}"});
     CHECK(r.exit_code == 3);
@@ -295,6 +321,12 @@ TEST_CASE("standalone: bad input gives one line and its exit code") {
   SECTION("bad command line: exit 2") {
     CHECK(run({"--threads", "-1"}).exit_code == 2);
     CHECK(run({"--no-such-flag"}).exit_code == 2);
+    // More threads than cores: capped, with a word (one command line, machines of any size).
+    const auto t = run({"--threads", "10000", "--dry-run"});
+    CHECK(t.exit_code == 0);
+    CHECK_THAT(error_line(t.err),
+               Catch::StartsWith("fmnist-trial: --threads 10000 is more than this machine's ") &&
+                   Catch::Contains("logical cores; using"));
   }
   SECTION("a bad precision, on the command line or in NNILIB_PRECISION: exit 2 naming it") {
     const auto r = run({"--precision", "fp16"});

@@ -330,6 +330,13 @@ TEST_CASE("space: loading files reports the file and the problem") {
           path.string() +
               R"(: search space "learning_rate": loguniform needs 0 < low < high (got [0, 0.1]))");
   }
+  SECTION("a number beyond double range is a clear error, not an internal one") {
+    const auto path = temp_file("overflow.json",
+                                R"({"learning_rate": {"_type": "uniform", "_value": [0, 1e309]}})");
+    CHECK(load_error(path.string()) ==
+          "search space file \"" + path.string() +
+              "\": holds a number beyond the range of a double (such as 1e309)");
+  }
   SECTION("a valid file") {
     const auto path =
         temp_file("ok.json", R"({"nb_units": {"_type": "choice", "_value": [80, 100, 120]}})");

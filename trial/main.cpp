@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <unistd.h>
 
@@ -82,21 +83,36 @@ class TrialObserver : public nnilib::TrainObserver {
   bool validated_;
 };
 
-nlohmann::json parse_json_text(const std::string& text, const std::string& where) {
+// Parameters as given by --params or --params-file: a JSON object, or a one-line error.
+nlohmann::json parse_params_text(const std::string& text, const std::string& where) {
+  nlohmann::json j;
   try {
-    return nlohmann::json::parse(text);
+    j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     std::string msg = e.what();
     throw nnilib::ParamError(where + ": not valid JSON (" + msg.substr(msg.find(']') + 2) + ")");
+  } catch (const nlohmann::json::out_of_range&) {
+    throw nnilib::ParamError(where +
+                             ": holds a number beyond the range of a double (such as 1e309)");
   }
+  if (!j.is_object()) {
+    throw nnilib::ParamError(where +
+                             ": expected a JSON object of parameters such as {\"epochs\": 5}, "
+                             "got " +
+                             std::string(j.type_name()));
+  }
+  return j;
 }
 
 nlohmann::json read_params_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw nnilib::ParamError(path + ": is a directory, not a parameters file");
   std::ifstream in(path);
   if (!in) throw nnilib::ParamError(path + ": cannot open the parameters file");
   std::stringstream buf;
   buf << in.rdbuf();
-  return parse_json_text(buf.str(), path);
+  return parse_params_text(buf.str(), path);
 }
 
 // Writes through a temporary file and a rename: a reader never sees half a file,
@@ -298,7 +314,8 @@ int run(const Cli& cli) {
     cli_params = nnilib::merge_parameters(cli_params, read_params_file(cli.params_file));
   }
   if (!cli.params_text.empty()) {
-    cli_params = nnilib::merge_parameters(cli_params, parse_json_text(cli.params_text, "--params"));
+    cli_params =
+        nnilib::merge_parameters(cli_params, parse_params_text(cli.params_text, "--params"));
   }
 
   nnilib::ChannelOptions channel;
@@ -485,6 +502,16 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : static_cast<int>(nnilib::ExitCode::kUsage);
+  }
+  // More threads than cores only slows training down (OpenMP threads waiting for cores):
+  // capped, with a word, so that one command line serves machines of different sizes.
+  if (const int cores = static_cast<int>(std::thread::hardware_concurrency());
+      cores > 0 && cli.train.threads > cores) {
+    std::fprintf(stderr,
+                 "fmnist-trial: --threads %d is more than this machine's %d logical cores; "
+                 "using %d\n",
+                 cli.train.threads, cores, cores);
+    cli.train.threads = cores;
   }
   if (cli.list_params) {
     std::printf("%s", parameter_help().c_str());

@@ -342,6 +342,8 @@ SearchSpace SearchSpace::load(const std::string& path) {
     const auto pos = what.find("] ");
     if (pos != std::string::npos) what = what.substr(pos + 2);
     throw ParamError(file + "not valid JSON: " + what);
+  } catch (const nlohmann::json::out_of_range&) {
+    throw ParamError(file + "holds a number beyond the range of a double (such as 1e309)");
   }
   if (!duplicate.empty()) throw ParamError(file + duplicate);
   try {
