@@ -440,6 +440,11 @@ trainingService: {platform: local}
   tpe_default.tuner.class_args = json::object();
   tpe_default.assessor.reset();
   CHECK(nnilib::optimize_mode_of(tpe_default) == nnilib::OptimizeMode::kMinimize);  // NNI's TPE
+  // The tuners read optimize_mode case-insensitively; the runner's ranking must agree
+  // (it compared exactly, and best.json then held the worst trial).
+  auto capitalised = r;
+  capitalised.tuner.class_args["optimize_mode"] = "Minimize";
+  CHECK(nnilib::optimize_mode_of(capitalised) == nnilib::OptimizeMode::kMinimize);
 
   auto broken = c.to_json();
   broken.erase("trialCommand");

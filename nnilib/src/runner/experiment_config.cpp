@@ -546,7 +546,11 @@ OptimizeMode optimize_mode_of(const ExperimentConfig& config) {
     if (!args.is_object()) return std::nullopt;
     auto it = args.find("optimize_mode");
     if (it == args.end() || !it->is_string()) return std::nullopt;
-    return *it == "minimize" ? OptimizeMode::kMinimize : OptimizeMode::kMaximize;
+    // Case-insensitive, as the tuners read it: "Minimize" must not rank as maximize.
+    std::string mode;
+    for (char ch : it->get<std::string>())
+      mode += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return mode == "minimize" ? OptimizeMode::kMinimize : OptimizeMode::kMaximize;
   };
   if (auto m = mode_in(config.tuner.class_args)) return *m;
   if (config.assessor) {

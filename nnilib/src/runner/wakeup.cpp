@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,7 +12,10 @@
 namespace nnilib {
 namespace {
 
+// One pipe for the process, never closed: a signal handler that loaded the write end
+// just before a Wakeup ended can never write into a descriptor reused for a file.
 std::atomic<int> g_write_fd{-1};
+int g_read_fd = -1;
 
 extern "C" void on_sigchld(int) { Wakeup::notify(); }
 
@@ -28,15 +32,24 @@ void Wakeup::notify() noexcept {
 }
 
 Wakeup::Wakeup(std::function<void()> on_wake) : on_wake_(std::move(on_wake)) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
-    throw IoError(std::string("cannot create the runner's wake-up pipe (") + std::strerror(errno) +
-                  ")");
-  read_fd_ = fds[0];
-  write_fd_ = fds[1];
-  // The reader blocks; only the writer (signal handlers) must never block.
-  ::fcntl(read_fd_, F_SETFL, ::fcntl(read_fd_, F_GETFL) & ~O_NONBLOCK);
-  g_write_fd.store(write_fd_);
+  static std::once_flag created;
+  static int create_errno = 0;
+  std::call_once(created, [] {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+      create_errno = errno;
+      return;
+    }
+    // The reader blocks; only the writer (signal handlers) must never block.
+    ::fcntl(fds[0], F_SETFL, ::fcntl(fds[0], F_GETFL) & ~O_NONBLOCK);
+    g_read_fd = fds[0];
+    g_write_fd.store(fds[1]);
+  });
+  if (g_read_fd < 0)
+    throw IoError(std::string("cannot create the runner's wake-up pipe (") +
+                  std::strerror(create_errno) + ")");
+  read_fd_ = g_read_fd;
+  write_fd_ = g_write_fd.load();
   struct sigaction sa {};
   sa.sa_handler = on_sigchld;
   sigemptyset(&sa.sa_mask);
@@ -51,9 +64,6 @@ Wakeup::~Wakeup() {
   const char byte = 0;
   [[maybe_unused]] const ssize_t n = ::write(write_fd_, &byte, 1);
   thread_.join();
-  g_write_fd.store(-1);
-  ::close(read_fd_);
-  ::close(write_fd_);
 }
 
 void Wakeup::run() {

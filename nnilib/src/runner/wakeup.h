@@ -10,10 +10,11 @@
 
 namespace nnilib {
 
-/// A self-pipe and a helper thread. While a Wakeup lives, SIGCHLD (a trial exited) and
-/// notify() (async-signal-safe: a SIGINT handler may call it) make the helper call
-/// `on_wake` promptly. One at a time per process; the previous SIGCHLD disposition is
-/// restored on destruction.
+/// A self-pipe (one per process, kept open) and a helper thread. While a Wakeup lives,
+/// SIGCHLD (a trial exited) and notify() (async-signal-safe: a SIGINT handler may call
+/// it) make the helper call `on_wake` promptly; a wake-up written while none lives is
+/// delivered, harmlessly, to the next one. One at a time per process; the previous
+/// SIGCHLD disposition is restored on destruction.
 class Wakeup {
  public:
   explicit Wakeup(std::function<void()> on_wake);
