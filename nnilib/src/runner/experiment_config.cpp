@@ -542,24 +542,24 @@ ExperimentConfig ExperimentConfig::from_json(const nlohmann::ordered_json& j,
 }
 
 OptimizeMode optimize_mode_of(const ExperimentConfig& config) {
-  auto mode_in = [](const nlohmann::json& args) -> std::optional<OptimizeMode> {
+  const auto lower = [](const std::string& text) {
+    std::string out;
+    for (char ch : text) out += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return out;
+  };
+  auto mode_in = [&lower](const nlohmann::json& args) -> std::optional<OptimizeMode> {
     if (!args.is_object()) return std::nullopt;
     auto it = args.find("optimize_mode");
     if (it == args.end() || !it->is_string()) return std::nullopt;
     // Case-insensitive, as the tuners read it: "Minimize" must not rank as maximize.
-    std::string mode;
-    for (char ch : it->get<std::string>())
-      mode += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    return mode == "minimize" ? OptimizeMode::kMinimize : OptimizeMode::kMaximize;
+    return lower(it->get<std::string>()) == "minimize" ? OptimizeMode::kMinimize
+                                                       : OptimizeMode::kMaximize;
   };
   if (auto m = mode_in(config.tuner.class_args)) return *m;
   if (config.assessor) {
     if (auto m = mode_in(config.assessor->class_args)) return *m;
   }
-  std::string name;
-  for (char ch : config.tuner.name)
-    name += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return name == "tpe" ? OptimizeMode::kMinimize : OptimizeMode::kMaximize;
+  return lower(config.tuner.name) == "tpe" ? OptimizeMode::kMinimize : OptimizeMode::kMaximize;
 }
 
 }  // namespace nnilib
