@@ -347,11 +347,11 @@ TEST_CASE("auto follows the CPU rule, and the probe times both precisions") {
   } else {
     CHECK_THAT(r.start.precision_reason, Catch::StartsWith("auto: " + d.reason + ": probe"));
   }
-  // The probe itself runs anywhere (emulated bf16 included) and returns real timings.
+  // The probe itself runs anywhere and returns real timings.
   const nnilib::PrecisionProbe p = nnilib::probe_precision(spec.model, "cpu");
   CHECK(p.fp32_ms > 0);
-  CHECK(p.bf16_works);
-  CHECK(p.bf16_ms > 0);
+  if (native_bf16()) CHECK(p.bf16_works);  // elsewhere bf16 may lack kernels: fp32 then
+  if (p.bf16_works) CHECK(p.bf16_ms > 0);
   CHECK(p.fp32_ms < 5000);
 }
 
