@@ -48,8 +48,6 @@ Wakeup::Wakeup(std::function<void()> on_wake) : on_wake_(std::move(on_wake)) {
   if (g_read_fd < 0)
     throw IoError(std::string("cannot create the runner's wake-up pipe (") +
                   std::strerror(create_errno) + ")");
-  read_fd_ = g_read_fd;
-  write_fd_ = g_write_fd.load();
   struct sigaction sa {};
   sa.sa_handler = on_sigchld;
   sigemptyset(&sa.sa_mask);
@@ -62,14 +60,14 @@ Wakeup::~Wakeup() {
   ::sigaction(SIGCHLD, &previous_sigchld_, nullptr);
   stop_.store(true);
   const char byte = 0;
-  [[maybe_unused]] const ssize_t n = ::write(write_fd_, &byte, 1);
+  [[maybe_unused]] const ssize_t n = ::write(g_write_fd.load(), &byte, 1);
   thread_.join();
 }
 
 void Wakeup::run() {
   char buffer[64];
   while (!stop_.load()) {
-    const ssize_t n = ::read(read_fd_, buffer, sizeof buffer);
+    const ssize_t n = ::read(g_read_fd, buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return;  // cannot happen while the write end is open
     if (!stop_.load()) on_wake_();

@@ -22,15 +22,14 @@ class Wakeup {
   Wakeup(const Wakeup&) = delete;
   Wakeup& operator=(const Wakeup&) = delete;
 
-  /// Async-signal-safe; does nothing when no Wakeup lives.
+  /// Async-signal-safe. Before the first Wakeup it does nothing; between two, the wake
+  /// waits in the pipe for the next one.
   static void notify() noexcept;
 
  private:
   void run();
 
   std::function<void()> on_wake_;
-  int read_fd_ = -1;
-  int write_fd_ = -1;
   std::atomic<bool> stop_{false};
   struct sigaction previous_sigchld_ {};
   std::thread thread_;
