@@ -24,6 +24,7 @@
 #include "nnilib/experiment_config.h"
 #include "nnilib/experiment_report.h"
 #include "nnilib/experiment_store.h"
+#include "nnilib/json_limits.h"
 #include "nnilib/runner.h"
 #include "nnilib/runner_view.h"
 #include "nnilib/trial_process.h"
@@ -153,7 +154,10 @@ int final_train(const RunCli& cli, const nnilib::RunResult& result, const std::s
     return static_cast<int>(ExitCode::kInterrupted);
   }
   const std::string summary_path = out_dir + "/summary.json";
-  const nlohmann::json summary = nlohmann::json::parse(read_text(summary_path), nullptr, false);
+  const std::string summary_text = read_text(summary_path);
+  const nlohmann::json summary = nnilib::json_depth_problem(summary_text).empty()
+                                     ? nlohmann::json::parse(summary_text, nullptr, false)
+                                     : nlohmann::json(nlohmann::json::value_t::discarded);
   if (summary.is_discarded() || !summary.contains("test_accuracy") ||
       !summary["test_accuracy"].is_number())
     throw nnilib::IoError(summary_path + ": no numeric test_accuracy in the final summary");

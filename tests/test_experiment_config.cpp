@@ -317,3 +317,34 @@ TEST_CASE("the shipped configs load: the default search and the seed's experimen
   CHECK(seed.search_space.grid_size().to_string() == "infinite");  // learning_rate is uniform
   CHECK(seed.trial_code_directory == root + "/examples/seed");
 }
+
+TEST_CASE("experiment config: YAML alias bombs and deep nesting are refused, in little memory") {
+  // "Billion laughs": 9 levels of 10 aliases each would expand to 10^9 nodes.
+  std::string bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i <= 9; ++i) {
+    const std::string prev = "*a" + std::to_string(i - 1);
+    bomb += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [" + prev;
+    for (int k = 1; k < 10; ++k) bomb += ", " + prev;
+    bomb += "]\n";
+  }
+  CHECK_THAT(parse_error(minimal(bomb)),
+             Catch::StartsWith("config.yml:") &&
+                 Catch::Contains("the YAML document expands to more than 100000 nodes"));
+  // An alias used a few times is fine (and expands as YAML says).
+  const ExperimentConfig ok = ExperimentConfig::parse(
+      "searchSpace:\n  x: &u {_type: uniform, _value: [0, 1]}\n  y: *u\ntrialCommand: ./t\n"
+      "tuner: {name: Random}\ntrainingService: {platform: local}\n",
+      "config.yml");
+  CHECK(ok.search_space.dimensions().size() == 2);
+  // Deep flow nesting: one line, no stack overflow (yaml-cpp alone stops at 2000 levels).
+  CHECK_THAT(parse_error(minimal("x: " + std::string(100, '[') + std::string(100, ']') + "\n")),
+             Catch::Contains("nested deeper than 64 levels"));
+  CHECK_THAT(parse_error(minimal("x: " + std::string(100000, '[') + "\n")),
+             Catch::StartsWith("config.yml:6:") && Catch::Contains("nested deeper than 64"));
+  // Depth reached through an alias counts too.
+  std::string chain = "a0: &a0 [1]\n";
+  for (int i = 1; i <= 70; ++i)
+    chain += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [*a" + std::to_string(i - 1) +
+             "]\n";
+  CHECK_THAT(parse_error(minimal(chain)), Catch::Contains("nested deeper than 64 levels"));
+}

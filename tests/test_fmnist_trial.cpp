@@ -294,6 +294,19 @@ TEST_CASE("standalone: bad input gives one line and its exit code") {
     CHECK(b.exit_code == 3);
     CHECK_THAT(error_line(b.err), Catch::Contains("(1048578 characters) is not one of"));
     CHECK(error_line(b.err).size() < 300);
+    // A million nested arrays, or 10,000 nested objects: refused before parsing.
+    const std::string arrays = dir.path() + "/arrays.json";
+    std::ofstream(arrays) << std::string(1000000, '[') << std::string(1000000, ']');
+    const auto da = run({"--params-file", arrays});
+    CHECK(da.exit_code == 3);
+    CHECK(error_line(da.err) ==
+          "fmnist-trial: error: " + arrays + ": nested deeper than 64 levels (arrays/objects)\n");
+    std::string objects;
+    for (int i = 0; i < 10000; ++i) objects += R"({"a":)";  // one argv string: < 128 KB
+    objects += "1" + std::string(10000, '}');
+    const auto dobj = run({"--params", objects});
+    CHECK(dobj.exit_code == 3);
+    CHECK_THAT(error_line(dobj.err), Catch::Contains("--params: nested deeper than 64 levels"));
   }
   SECTION("parameters that are not JSON: exit 3") {
     const auto r = run({"--params", "{nb_units: 90}"});

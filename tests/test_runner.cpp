@@ -32,6 +32,8 @@ namespace {
 //   malformed  reports a lower-case "final" (a real NNI's tuner dies), then waits
 //   noparam  never asks for parameters, exits 0
 //   dropped  first sends a PUT without the JSON content type (NNI ignores it), then as ok
+//   deepmetric  reports a PERIODICAL whose value is an array nested 30,000 levels, then waits
+//   deepbody    PUTs a body nested 30,000 levels (not even an object), then waits
 // SLEEP seconds between results. On SIGINT: prints "got SIGINT", exits 130.
 const char* kTrialScript = R"BASH(#!/bin/bash
 url="$NNI_TRIAL_COMMAND_CHANNEL"
@@ -61,6 +63,11 @@ x=${x:-0.5}
 metric() {  # type sequence value
   put "{\"type\": \"metric\", \"metric\": \"{\\\"parameter_id\\\": $pid, \\\"trial_job_id\\\": \\\"$NNI_TRIAL_JOB_ID\\\", \\\"type\\\": \\\"$1\\\", \\\"sequence\\\": $2, \\\"value\\\": \\\"$3\\\"}\"}"
 }
+deep() { printf '[%.0s' {1..30000}; printf 0; printf ']%.0s' {1..30000}; }
+case $mode in
+  deepmetric) put "{\"type\": \"metric\", \"metric\": \"{\\\"parameter_id\\\": $pid, \\\"trial_job_id\\\": \\\"$NNI_TRIAL_JOB_ID\\\", \\\"type\\\": \\\"PERIODICAL\\\", \\\"sequence\\\": 0, \\\"value\\\": $(deep)}\"}"; pause 60 ;;
+  deepbody) put "$(deep)"; pause 60 ;;
+esac
 steps=${STEPS:-3}
 for ((i = 0; i < steps; i++)); do
   pause "${SLEEP:-0}"
@@ -332,6 +339,29 @@ tuner: {name: GridSearch}
   // The best is the only successful trial with a result.
   CHECK(json::parse(nnilib::standin::read_whole_file(e.exp() + "/best.json")) == json{{"x", 0.5}});
   CHECK_THAT(r.out, Catch::Contains("stopping (SIGINT): ran longer than maxTrialDuration"));
+}
+
+TEST_CASE("runner: a trial's JSON nested 30,000 levels deep fails that trial, not the runner") {
+  Experiment e(R"(
+searchSpace: {x: {_type: choice, _value: [0.1, 0.2, 0.3]}}
+trialCommand: MODES="deepmetric deepbody ok" exec ./trial.sh
+trialConcurrency: 3
+maxTrialNumber: 3
+tuner: {name: GridSearch}
+)");
+  const ProcessResult r = e.run();
+  INFO(describe(r));
+  REQUIRE(r.exit_code == 0);
+  std::map<std::int64_t, nnilib::TrialRecord> by_seq;
+  for (const auto& t : e.store().trials()) by_seq[t.sequence] = t;
+  REQUIRE(by_seq.size() == 3);
+  CHECK(by_seq[0].status == nnilib::kFailed);
+  CHECK_THAT(by_seq[0].reason,
+             Catch::Contains("malformed metric") && Catch::Contains("nested deeper than 64"));
+  CHECK(by_seq[1].status == nnilib::kFailed);
+  CHECK_THAT(by_seq[1].reason, Catch::Contains("nested deeper than 64"));
+  CHECK(by_seq[2].status == nnilib::kSucceeded);
+  CHECK(e.store().experiment().status == "DONE");
 }
 
 TEST_CASE("runner: Medianstop stops a trial that is clearly worse than the median") {

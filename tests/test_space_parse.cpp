@@ -371,3 +371,30 @@ TEST_CASE("space: summary has one line per dimension with its values or bounds")
       R"(block               choice       2 nested options: "resnet" (1 parameter), "plain" (no parameters))");
   CHECK(lines[6] == "block[resnet]/conv  normal       mu = 0, sigma = 1");
 }
+
+TEST_CASE("space: hostile nesting is refused before it costs memory or stack") {
+  // 1,000 nested choices (a few hundred KB): refused at level 17, in linear time.
+  std::string text = R"({"x": {"_type": "choice", "_value": [1, 2]}})";
+  for (int i = 0; i < 1000; ++i) {
+    text = R"({"c": {"_type": "choice", "_value": [{"_name": "o)" + std::to_string(i) + R"(", )" +
+           text.substr(1) + "]}}";
+  }
+  const auto nested = temp_file("nested_choice.json", text);
+  // The file is nested about 3,000 JSON levels: the text check comes first.
+  CHECK_THAT(load_error(nested.string()), Catch::Contains("nested deeper than 64 levels"));
+  // Parsed from JSON directly (no text): the choice-depth bound names the parameter.
+  std::string shallow = R"({"x": {"_type": "choice", "_value": [1, 2]}})";
+  for (int i = 0; i < 20; ++i) {
+    shallow = R"({"c": {"_type": "choice", "_value": [{"_name": "o", )" + shallow.substr(1) + "]}}";
+  }
+  try {
+    SearchSpace::parse(nlohmann::json::parse(shallow));
+    FAIL("a space with 20 nested choices was accepted");
+  } catch (const ParamError& e) {
+    CHECK_THAT(e.what(), Catch::Contains("nested choices go deeper than 16 levels"));
+  }
+  // A million nested arrays: one line, no crash.
+  const auto arrays =
+      temp_file("arrays.json", std::string(1000000, '[') + std::string(1000000, ']'));
+  CHECK_THAT(load_error(arrays.string()), Catch::Contains("nested deeper than 64 levels"));
+}

@@ -17,6 +17,7 @@
 
 #include "nnilib/blas.h"
 #include "nnilib/error.h"
+#include "nnilib/json_limits.h"
 #include "nnilib/params.h"
 #include "nnilib/space.h"
 #include "nnilib/trainer.h"
@@ -85,6 +86,8 @@ class TrialObserver : public nnilib::TrainObserver {
 
 // Parameters as given by --params or --params-file: a JSON object, or a one-line error.
 nlohmann::json parse_params_text(const std::string& text, const std::string& where) {
+  if (const std::string deep = nnilib::json_depth_problem(text); !deep.empty())
+    throw nnilib::ParamError(where + ": " + deep);
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text);

@@ -142,6 +142,10 @@ struct GridSize {
   std::string to_string() const;
 };
 
+/// How deep choices may nest (a choice inside an option of a choice is depth 1).
+/// Real spaces use 2-3; the bound keeps a hostile file's cost linear in its size.
+constexpr std::size_t kMaxChoiceNesting = 16;
+
 /// A validated NNI search space. Dimensions are listed depth-first in space
 /// order (a choice before the parameters of its options); the order of keys
 /// is the file's for load() and parse(ordered_json), and nlohmann::json's

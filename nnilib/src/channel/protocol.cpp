@@ -1,5 +1,7 @@
 #include "nnilib/protocol.h"
 
+#include "nnilib/json_limits.h"
+
 #include <cmath>
 #include <stdexcept>
 
@@ -29,6 +31,10 @@ constexpr const char* kOverflow = "holds a number beyond double range (infinite)
 
 // Parses JSON text; on failure returns a discarded value and sets `why`.
 json parse_json(std::string_view text, std::string& why) {
+  if (std::string deep = json_depth_problem(text); !deep.empty()) {
+    why = std::move(deep);
+    return json(json::value_t::discarded);
+  }
   try {
     return json::parse(text.begin(), text.end());
   } catch (const json::parse_error& e) {

@@ -3,6 +3,7 @@
 #include <httplib.h>
 
 #include "nnilib/error.h"
+#include "nnilib/json_limits.h"
 
 namespace nnilib {
 namespace {
@@ -143,6 +144,10 @@ void ChannelServer::handle_put(const std::string& trial_id, const std::string& c
   if (content_type.rfind("application/json", 0) != 0) {
     warn("PUT without Content-Type: application/json ignored, as NNI ignores it (Content-Type \"" +
          content_type + "\", body " + excerpt(body) + ")");
+    return;
+  }
+  if (const std::string deep = json_depth_problem(body); !deep.empty()) {
+    fault(trial_id, trial, "malformed command: the PUT body is " + deep);
     return;
   }
   const json command = json::parse(body, nullptr, false);

@@ -3,6 +3,7 @@
 // and path rules, and one-line errors naming the file and the field.
 #include "nnilib/experiment_config.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -238,8 +239,95 @@ std::string read_file(const std::string& path, const std::string& what) {
   return s.str();
 }
 
+// Bounds on a YAML document as it would be once its aliases are expanded: a
+// 1 KB "billion laughs" file (anchors referring to anchors) must not become
+// gigabytes when it is converted or walked. A real config.yml has a few hundred
+// nodes and a depth under 10.
+constexpr std::uint64_t kMaxYamlNodes = 100000;
+constexpr std::size_t kMaxYamlDepth = 64;
+
+// Counts the nodes and depth of a YAML document with every alias expanded, from
+// the parser's events (no tree is built), and throws ParamError past the bounds.
+class YamlBudget : public YAML::EventHandler {
+ public:
+  explicit YamlBudget(std::string file) : file_(std::move(file)) {}
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override { leaf(mark, anchor); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                const std::string&) override {
+    leaf(mark, anchor);
+  }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    const auto it = anchors_.find(anchor);
+    if (it == anchors_.end()) return;  // the parser reports unknown aliases itself
+    add(mark, it->second.nodes, open_.size() + it->second.depth);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    open(mark, anchor);
+  }
+  void OnSequenceEnd() override { close(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    open(mark, anchor);
+  }
+  void OnMapEnd() override { close(); }
+
+ private:
+  struct Size {
+    std::uint64_t nodes = 1;
+    std::size_t depth = 0;  // levels below the node
+  };
+  struct Open {
+    YAML::anchor_t anchor;
+    std::uint64_t nodes_before;
+    std::size_t deepest;  // the deepest level reached inside, absolute
+  };
+
+  void add(const YAML::Mark& mark, std::uint64_t nodes, std::size_t depth) {
+    total_ += nodes;
+    if (total_ > kMaxYamlNodes)
+      fail(mark, "expands to more than " + std::to_string(kMaxYamlNodes) +
+                     " nodes (aliases of aliases?)");
+    if (depth > kMaxYamlDepth)
+      fail(mark, "is nested deeper than " + std::to_string(kMaxYamlDepth) + " levels");
+    for (Open& o : open_) o.deepest = std::max(o.deepest, depth);
+  }
+  void leaf(const YAML::Mark& mark, YAML::anchor_t anchor) {
+    add(mark, 1, open_.size());
+    if (anchor != YAML::NullAnchor) anchors_[anchor] = Size{};
+  }
+  void open(const YAML::Mark& mark, YAML::anchor_t anchor) {
+    add(mark, 1, open_.size());
+    open_.push_back({anchor, total_ - 1, open_.size()});
+  }
+  void close() {
+    if (open_.empty()) return;
+    const Open o = open_.back();
+    open_.pop_back();
+    if (o.anchor != YAML::NullAnchor)
+      anchors_[o.anchor] = Size{total_ - o.nodes_before, o.deepest - open_.size()};
+  }
+  [[noreturn]] void fail(const YAML::Mark& mark, const std::string& what) const {
+    throw ParamError(file_ + ":" + std::to_string(mark.line + 1) + ":" +
+                     std::to_string(mark.column + 1) + ": the YAML document " + what);
+  }
+
+  std::string file_;
+  std::uint64_t total_ = 0;
+  std::vector<Open> open_;
+  std::map<YAML::anchor_t, Size> anchors_;
+};
+
 YAML::Node load_yaml(const std::string& text, const std::string& file) {
   try {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    YamlBudget budget(file);
+    while (parser.HandleNextDocument(budget)) {
+    }
     return YAML::Load(text);
   } catch (const YAML::ParserException& e) {
     throw ParamError(file + ":" + std::to_string(e.mark.line + 1) + ":" +

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "nnilib/error.h"
+#include "nnilib/json_limits.h"
 
 namespace nnilib {
 namespace {
@@ -132,7 +133,8 @@ class Statement {
 };
 
 json parse_stored(const std::string& text, const std::string& path, const char* what) {
-  json j = json::parse(text, nullptr, false);
+  json j = json_depth_problem(text).empty() ? json::parse(text, nullptr, false)
+                                            : json(json::value_t::discarded);
   if (j.is_discarded()) throw IoError(path + ": corrupt " + std::string(what) + " in the database");
   return j;
 }
@@ -337,7 +339,11 @@ ExperimentRecord ExperimentStore::experiment() const {
   ExperimentRecord e;
   e.id = s.text(0);
   e.name = s.text(1);
-  e.config = nlohmann::ordered_json::parse(s.text(2), nullptr, false);
+  const std::string config = s.text(2);
+  if (json_depth_problem(config).empty())
+    e.config = nlohmann::ordered_json::parse(config, nullptr, false);
+  else
+    e.config = nlohmann::ordered_json(nlohmann::ordered_json::value_t::discarded);
   if (e.config.is_discarded()) throw IoError(path_ + ": corrupt config in the database");
   e.seed = static_cast<std::uint64_t>(s.integer(3));
   e.status = s.text(4);

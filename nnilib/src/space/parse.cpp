@@ -8,6 +8,7 @@
 #include <sstream>
 #include <type_traits>
 
+#include "nnilib/json_limits.h"
 #include "nnilib/space.h"
 #include "space/space_detail.h"
 
@@ -144,6 +145,8 @@ class SpaceParser {
     d.parent_option = option;
     d.depth = depth;
     const std::string& label = d.label;
+    if (depth > kMaxChoiceNesting)
+      fail(label, "nested choices go deeper than " + std::to_string(kMaxChoiceNesting) + " levels");
 
     if (name.empty()) fail(label, "a parameter name must not be empty");
     if (!spec.is_object())
@@ -304,6 +307,8 @@ SearchSpace SearchSpace::load(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) throw ParamError(file + "cannot read (" + std::strerror(errno) + ")");
+  if (const std::string deep = json_depth_problem(text.str()); !deep.empty())
+    throw ParamError(file + deep);
 
   // nlohmann keeps the last of duplicate keys silently; find them while parsing.
   struct Frame {

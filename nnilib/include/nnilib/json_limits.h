@@ -1,0 +1,26 @@
+// Bounds on JSON text that comes from outside the process: metrics a trial sends,
+// parameters, search spaces, records read back from an experiment database. The
+// parser (nlohmann::json) is iterative, but copying, printing and validating a
+// value recurse, so a value nested thousands of levels deep would overflow the
+// stack: such text is refused before it is parsed.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace nnilib {
+
+/// The deepest nesting of arrays and objects accepted in JSON text from outside.
+/// Every real input is far shallower (a nested-choice search space: about 12).
+constexpr int kMaxJsonDepth = 64;
+
+/// The deepest nesting of `[` and `{` in `text`, skipping string literals, without
+/// parsing it; counting stops at `limit + 1`. Linear time, constant memory.
+int json_nesting_depth(std::string_view text, int limit = kMaxJsonDepth);
+
+/// "" when `text` is nested at most kMaxJsonDepth levels, otherwise the reason,
+/// e.g. "nested deeper than 64 levels (arrays/objects)".
+std::string json_depth_problem(std::string_view text);
+
+}  // namespace nnilib
