@@ -9,6 +9,7 @@
 //   fmnist-nas export <dir> --format csv|json
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -24,6 +25,7 @@
 #include "nnilib/experiment_config.h"
 #include "nnilib/experiment_report.h"
 #include "nnilib/experiment_store.h"
+#include "nnilib/file_io.h"
 #include "nnilib/json_limits.h"
 #include "nnilib/runner.h"
 #include "nnilib/runner_view.h"
@@ -246,6 +248,7 @@ struct Loaded {
 Loaded load(const std::string& dir_arg) {
   Loaded l;
   l.dir = experiment_dir_of(dir_arg);
+  nnilib::ExperimentPaths{l.dir}.require_existing();
   const nnilib::ExperimentStore store =
       nnilib::ExperimentStore::open(nnilib::ExperimentPaths{l.dir}.database(), true);
   l.experiment = store.experiment();
@@ -314,6 +317,7 @@ int cmd_show(const std::string& dir_arg, int width) {
 
 int cmd_export(const std::string& dir_arg, const std::string& format, const std::string& output) {
   const std::string dir = experiment_dir_of(dir_arg);
+  nnilib::ExperimentPaths{dir}.require_existing();
   const nnilib::ExperimentStore store =
       nnilib::ExperimentStore::open(nnilib::ExperimentPaths{dir}.database(), true);
   const Loaded l = load(dir);
@@ -327,9 +331,16 @@ int cmd_export(const std::string& dir_arg, const std::string& format, const std:
     std::fwrite(text.data(), 1, text.size(), stdout);
     return 0;
   }
-  std::ofstream out(output, std::ios::binary | std::ios::trunc);
-  out << text;
-  if (!out.flush()) throw nnilib::IoError(output + ": cannot write the export");
+  // Never overwrite what the experiment is made of (its database, best.json, ...).
+  std::error_code ec;
+  const fs::path target = fs::weakly_canonical(output, ec);
+  const fs::path root = fs::weakly_canonical(dir, ec);
+  const auto [end, _] = std::mismatch(root.begin(), root.end(), target.begin(), target.end());
+  if (end == root.end() && fs::exists(target, ec)) {
+    throw nnilib::UsageError("-o " + output +
+                             ": is a file of the experiment itself; write the export elsewhere");
+  }
+  nnilib::write_file_atomically(output, text, "the export");
   return 0;
 }
 

@@ -308,6 +308,37 @@ TEST_CASE("standalone: bad input gives one line and its exit code") {
     CHECK(dobj.exit_code == 3);
     CHECK_THAT(error_line(dobj.err), Catch::Contains("--params: nested deeper than 64 levels"));
   }
+  SECTION("an output directory that cannot be written: exit 8 before any training") {
+    // A directory that exists but takes no files (even from root): found before training.
+    const auto p = run({"--output-dir", "/proc", "--params", R"({"epochs": 1})"});
+    CHECK(p.exit_code == 8);
+    CHECK_THAT(
+        error_line(p.err),
+        Catch::StartsWith("fmnist-trial: error: /proc: cannot write in the output directory"));
+    CHECK_THAT(p.out, !Catch::Contains("epoch"));
+    // A file where the directory should be: creating it fails (root ignores mode bits).
+    const std::string blocked = dir.path() + "/blocked";
+    std::ofstream(blocked) << "x";
+    const auto r = run({"--output-dir", blocked + "/out", "--params", R"({"epochs": 1})"});
+    CHECK(r.exit_code == 8);
+    CHECK_THAT(error_line(r.err),
+               Catch::Contains("blocked/out: cannot create the output directory"));
+    CHECK_THAT(r.out, !Catch::Contains("epoch"));
+  }
+  SECTION("a disk that fills up while the weights are saved: exit 8, no partial file") {
+    // ulimit -f stands in for a full disk: the write fails with EFBIG after 64 KiB.
+    const std::string out = dir.path() + "/full";
+    std::vector<std::string> argv = {"/bin/bash", "-c", "ulimit -f 64; exec \"$@\"", "bash"};
+    for (const auto& a : trial_argv({"--output-dir", out, "--params", R"({"epochs": 1})"}))
+      argv.push_back(a);
+    const auto r = run_process(argv, {}, 120s, dir);
+    CHECK(r.exit_code == 8);
+    CHECK_THAT(r.err, Catch::EndsWith("\nfmnist-trial: error: " + out +
+                                      "/model.pt: cannot write the model weights (File too "
+                                      "large)\n"));
+    CHECK_FALSE(std::filesystem::exists(out + "/model.pt.tmp"));
+    CHECK_FALSE(std::filesystem::exists(out + "/model.pt"));
+  }
   SECTION("parameters that are not JSON: exit 3") {
     const auto r = run({"--params", "{nb_units: 90}"});
     CHECK(r.exit_code == 3);

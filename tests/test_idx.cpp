@@ -1,6 +1,8 @@
 // The IDX reader on the real Fashion-MNIST files and on crafted bad files.
-#include <catch2/catch.hpp>
 #include <zlib.h>
+#include <catch2/catch.hpp>
+
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -24,8 +26,9 @@ std::vector<uint8_t> idx_header(uint8_t type, std::vector<uint32_t> dims) {
 
 std::string write_file(const std::string& name, const std::vector<uint8_t>& bytes) {
   const std::string path = testutil::temp_dir() + "/" + name;
-  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
-                                              static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()),
+             static_cast<std::streamsize>(bytes.size()));
   return path;
 }
 
@@ -97,13 +100,48 @@ TEST_CASE("bad IDX files each give their error naming the file") {
   fails_with(write_file("images-as-labels", images_file(2)), 1, "wrong magic number 0x00000803");
   auto truncated = images_file(3);
   truncated.resize(truncated.size() - 10);
-  fails_with(write_file("truncated", truncated), 3, "truncated: header promises 2352 data bytes, file has 2342");
+  fails_with(write_file("truncated", truncated), 3,
+             "truncated: header promises 2352 data bytes, file has 2342");
   auto oversized = labels_file({1, 2, 3});
   oversized.push_back(0);
   fails_with(write_file("oversized", oversized), 1, "oversized: 1 unexpected bytes");
   auto gz = write_gz("cut.gz", images_file(50));
   std::filesystem::resize_file(gz, std::filesystem::file_size(gz) / 2);
   fails_with(gz, 3, "corrupt gzip data");
+  // A header that promises 16 TB, in a 16-byte file.
+  fails_with(write_file("huge-header", idx_header(0x08, {1u << 30, 1u << 14, 1u << 0})), 3,
+             "declares more than 4294967296 data bytes");
+  // Promises 60,000 images, holds 10: truncated, without reserving 47 MB first.
+  auto short_file = images_file(10);
+  short_file[6] = 0xEA;  // count 10 -> 60,000 (0x0000EA60)
+  short_file[7] = 0x60;
+  fails_with(write_file("short", short_file), 3,
+             "truncated: header promises 47040000 data bytes, file has 7840");
+}
+
+TEST_CASE("a gzip bomb is inflated no further than its header declares") {
+  // 10 images declared, then 1 GiB of zeros (about 1 MB compressed).
+  const std::string path = testutil::temp_dir() + "/bomb.gz";
+  {
+    gzFile f = gzopen(path.c_str(), "wb9");
+    const auto header = images_file(10);
+    gzwrite(f, header.data(), static_cast<unsigned>(header.size()));
+    const std::vector<uint8_t> zeros(1 << 24, 0);
+    for (int i = 0; i < 64; ++i) gzwrite(f, zeros.data(), static_cast<unsigned>(zeros.size()));
+    gzclose(f);
+  }
+  REQUIRE(std::filesystem::file_size(path) < (4u << 20));
+  try {
+    nnilib::read_idx(path, 3);
+    FAIL("the bomb was accepted");
+  } catch (const DataError& e) {
+    CHECK_THAT(e.what(), Catch::Contains("oversized: more than 1048576 unexpected bytes after the "
+                                         "7840 data bytes"));
+  }
+  // This test case runs in a process of its own (ctest): its peak is the reader's.
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  CHECK(usage.ru_maxrss < 200 * 1024);  // KiB: far below the 1 GiB inside
 }
 
 TEST_CASE("image and label files must agree") {
@@ -115,7 +153,8 @@ TEST_CASE("image and label files must agree") {
     CHECK_THAT(e.what(), Catch::Contains("has 2 labels but") && Catch::Contains("has 3 images"));
   }
   try {
-    nnilib::read_idx_pair(images, write_file("pair-labels-10", labels_file({1, 10, 2})), 28, 28, 10);
+    nnilib::read_idx_pair(images, write_file("pair-labels-10", labels_file({1, 10, 2})), 28, 28,
+                          10);
     FAIL("label 10 accepted");
   } catch (const DataError& e) {
     CHECK_THAT(e.what(), Catch::Contains("label 10 at index 1 is out of range 0-9"));
@@ -127,6 +166,7 @@ TEST_CASE("image and label files must agree") {
   } catch (const DataError& e) {
     CHECK_THAT(e.what(), Catch::Contains("images are 20x20, expected 28x28"));
   }
-  CHECK(nnilib::read_idx_pair(images, write_file("pair-labels-ok", labels_file({0, 9, 5})), 28, 28, 10)
+  CHECK(nnilib::read_idx_pair(images, write_file("pair-labels-ok", labels_file({0, 9, 5})), 28, 28,
+                              10)
             .labels.count() == 3);
 }

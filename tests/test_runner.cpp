@@ -255,6 +255,18 @@ tuner: {name: Random, classArgs: {optimize_mode: maximize}}
   CHECK(exported["trials"].size() == 6);
   CHECK(exported["trials"][0]["intermediate"].size() == 3);
   CHECK(exported["best"]["trial_id"] == best->trial_id);
+  // The export never overwrites the experiment's own files.
+  const auto db_size = std::filesystem::file_size(e.exp() + "/experiment.db");
+  const ProcessResult over = nnilib::standin::run_process(
+      {NNILIB_FMNIST_NAS, "export", e.exp(), "--format", "json", "-o", e.exp() + "/experiment.db"},
+      {}, 30s);
+  CHECK(over.exit_code == 2);
+  CHECK_THAT(over.err, Catch::Contains("is a file of the experiment itself"));
+  CHECK(std::filesystem::file_size(e.exp() + "/experiment.db") == db_size);
+  CHECK(e.store().trials().size() == 6);
+  // Trial ids, parameters and channel URLs are not for other users.
+  CHECK((std::filesystem::status(e.exp()).permissions() & std::filesystem::perms::all) ==
+        std::filesystem::perms::owner_all);
 }
 
 TEST_CASE("runner: GridSearch runs every point once, then stops: the tuner is exhausted") {
@@ -546,8 +558,22 @@ tuner: {name: Hyperband}
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.err, Catch::Contains("no such experiment directory"));
   r = nnilib::standin::run_process({NNILIB_FMNIST_NAS, "show", e.dir.path()}, {}, 30s);
-  CHECK(r.exit_code == 8);
-  CHECK_THAT(r.err, Catch::Contains(e.dir.path() + "/experiment.db"));
+  CHECK(r.exit_code == 2);  // as resume
+  CHECK_THAT(r.err, Catch::Contains(e.dir.path() + ": not an experiment directory"));
+  r = nnilib::standin::run_process({NNILIB_FMNIST_NAS, "show", e.dir.path() + "/nothing"}, {}, 30s);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("nothing: no such experiment directory"));
+  // Invalid UTF-8 in a config: one line naming the place; nothing is created.
+  std::ofstream(e.dir.path() + "/latin1.yml")
+      << "experimentName: caf\xE9\nsearchSpace: {x: {_type: uniform, _value: [0, 1]}}\n"
+      << "trialCommand: exec ./trial.sh\ntrialCodeDirectory: .\ntuner: {name: Random}\n"
+      << "trainingService: {platform: local}\n";
+  r = nnilib::standin::run_process({NNILIB_FMNIST_NAS, "run", "--config",
+                                    e.dir.path() + "/latin1.yml", "--experiment-dir", e.exp()},
+                                   {}, 30s);
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(r.err, Catch::Contains("latin1.yml:1: not valid UTF-8 (byte 0xE9 at offset 19)"));
+  CHECK_FALSE(std::filesystem::exists(e.exp()));
   r = nnilib::standin::run_process({NNILIB_FMNIST_NAS, "run", "--id", "NOT-OK"}, {}, 30s);
   CHECK(r.exit_code != 0);
   r = nnilib::standin::run_process({NNILIB_FMNIST_NAS, "export", e.dir.path(), "--format", "xml"},

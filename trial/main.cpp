@@ -17,6 +17,7 @@
 
 #include "nnilib/blas.h"
 #include "nnilib/error.h"
+#include "nnilib/file_io.h"
 #include "nnilib/json_limits.h"
 #include "nnilib/params.h"
 #include "nnilib/space.h"
@@ -39,6 +40,9 @@ void install_signal_handlers() {
   sa.sa_flags = 0;  // no SA_RESTART: a blocking wait returns early
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  // Over a file-size limit (ulimit -f), a write fails with EFBIG and is reported
+  // like a full disk, instead of the default action killing the trial.
+  signal(SIGXFSZ, SIG_IGN);
 }
 
 bool interrupted() { return g_signal.load() != 0; }
@@ -116,20 +120,6 @@ nlohmann::json read_params_file(const std::string& path) {
   std::stringstream buf;
   buf << in.rdbuf();
   return parse_params_text(buf.str(), path);
-}
-
-// Writes through a temporary file and a rename: a reader never sees half a file,
-// and an interrupted write leaves the previous version in place.
-void write_text_file(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    if (!out.flush()) throw nnilib::IoError(path + ": cannot write");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw nnilib::IoError(path + ": cannot write (" + ec.message() + ")");
 }
 
 std::string parameter_help() {
@@ -366,14 +356,16 @@ int run(const Cli& cli) {
   options.precision = precision;
   options.weights_path = artifact(cli.weights, "model.pt");
   for (const std::string& file : {summary_path, options.weights_path}) {
+    if (file.empty()) continue;
     const auto parent = std::filesystem::path(file).parent_path();
     std::error_code ec;
-    // Fail now, not after training, when an output directory cannot be created.
-    if (!file.empty() && !parent.empty() && !std::filesystem::create_directories(parent, ec) &&
-        ec) {
+    // Fail now, not after training, when an output directory cannot be created or
+    // written (read-only, full).
+    if (!parent.empty() && !std::filesystem::create_directories(parent, ec) && ec) {
       throw nnilib::IoError(parent.string() + ": cannot create the output directory (" +
                             ec.message() + ")");
     }
+    nnilib::check_writable_dir(parent.empty() ? "." : parent.string());
   }
 
   check_limits(
@@ -384,7 +376,8 @@ int run(const Cli& cli) {
   TrialObserver observer(trial, spec.hyper.epochs, cli.quiet, cli.data.val_size > 0);
   const nnilib::TrainResult result = nnilib::train(spec, cli.data, options, observer);
   const nlohmann::json summary = nnilib::summary_json(spec, result);
-  if (!summary_path.empty()) write_text_file(summary_path, summary.dump(2) + "\n");
+  if (!summary_path.empty())
+    nnilib::write_file_atomically(summary_path, summary.dump(2) + "\n", "the summary");
   if (result.interrupted) {
     std::fprintf(stderr,
                  "fmnist-trial: interrupted by %s after %zu epoch(s); %d intermediate result(s) "

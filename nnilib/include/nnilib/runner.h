@@ -30,6 +30,9 @@ struct ExperimentPaths {
   std::string best_parameters() const { return dir + "/best.json"; }
   std::string lock() const { return dir + "/.lock"; }
   std::string trial_dir(const std::string& trial_id) const { return dir + "/trials/" + trial_id; }
+  /// Throws UsageError("<dir>: no such experiment directory") or "...: not an experiment
+  /// directory (no experiment.db)" (exit 2, the same for run, resume, show and export).
+  void require_existing() const;
 };
 
 /// How to create a new experiment.

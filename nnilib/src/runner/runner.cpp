@@ -22,6 +22,7 @@
 #include "nnilib/channel_server.h"
 #include "nnilib/error.h"
 #include "nnilib/experiment_report.h"
+#include "nnilib/file_io.h"
 #include "nnilib/trial_process.h"
 #include "wakeup.h"
 
@@ -45,18 +46,16 @@ std::uint64_t fnv1a(const std::string& s) {
   return h;
 }
 
-// Writes through a temporary file and a rename: readers never see half a file.
-void write_file_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc | std::ios::binary);
-    out << text;
-    if (!out.flush()) throw IoError(tmp + ": cannot write");
-  }
+}  // namespace
+
+void ExperimentPaths::require_existing() const {
   std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) throw IoError(path + ": cannot write (" + ec.message() + ")");
+  if (!fs::is_directory(dir, ec)) throw UsageError(dir + ": no such experiment directory");
+  if (!fs::exists(database(), ec))
+    throw UsageError(dir + ": not an experiment directory (no experiment.db)");
 }
+
+namespace {
 
 // The last non-empty line of a file (its last 4 KiB), cut to 200 characters.
 std::string last_line(const std::string& path) {
@@ -161,11 +160,9 @@ class Session {
   }
 
   RunResult run() {
-    std::error_code ec;
-    if (!fs::is_directory(paths_.dir, ec))
-      throw UsageError(paths_.dir + ": no such experiment directory");
-    if (!fs::exists(paths_.database(), ec))
-      throw UsageError(paths_.dir + ": not an experiment directory (no experiment.db)");
+    paths_.require_existing();
+    std::error_code ec;  // experiments made before directories were private become so
+    fs::permissions(paths_.dir, fs::perms::owner_all, fs::perm_options::replace, ec);
     DirectoryLock lock(paths_.lock());
     store_.emplace(ExperimentStore::open(paths_.database(), false));
     log_.open(paths_.log(), std::ios::app);
@@ -639,7 +636,8 @@ class Session {
   void update_best_file() {
     const auto best = best_trial(state_.trials, state_.mode);
     if (!best) return;
-    write_file_atomically(paths_.best_parameters(), best->parameters.dump(2) + "\n");
+    write_file_atomically(paths_.best_parameters(), best->parameters.dump(2) + "\n",
+                          "the best parameters");
   }
 
   void abort_all() {
@@ -768,17 +766,7 @@ std::string create_experiment(const ExperimentConfig& config, const NewExperimen
   if (fs::exists(dir, ec) && !(fs::is_directory(dir, ec) && fs::is_empty(dir, ec)))
     throw UsageError(dir + ": already exists and is not empty; resume it with `fmnist-nas resume " +
                      dir + "`, or choose another directory");
-  fs::create_directories(fs::path(dir) / "trials", ec);
-  if (ec) throw IoError(dir + ": cannot create the experiment directory (" + ec.message() + ")");
-  const ExperimentPaths paths{dir};
-
-  // Copies of what nnictl would read, for the record.
-  if (!config.config_path.empty() && fs::is_regular_file(config.config_path, ec)) {
-    fs::copy_file(config.config_path, paths.config(), fs::copy_options::overwrite_existing, ec);
-    if (ec) throw IoError(paths.config() + ": cannot copy the config (" + ec.message() + ")");
-  }
-  write_file_atomically(paths.search_space(), config.search_space_json.dump(2) + "\n");
-
+  // Everything that can fail on the config's content, before anything is created.
   ExperimentRecord e;
   e.id = id;
   e.name = config.experiment_name;
@@ -787,7 +775,29 @@ std::string create_experiment(const ExperimentConfig& config, const NewExperimen
   e.seed &= 0x7FFFFFFFFFFFFFFFULL;  // stored as a signed SQLite integer
   e.status = "RUNNING";
   e.created_at = e.updated_at = unix_now();
-  ExperimentStore::create(paths.database(), e);
+  const std::string space_text = config.search_space_json.dump(2) + "\n";
+  (void)e.config.dump();  // throws here on a string that is not UTF-8, not in the database
+
+  const bool existed = fs::exists(dir, ec);
+  fs::create_directories(fs::path(dir) / "trials", ec);
+  if (ec) throw IoError(dir + ": cannot create the experiment directory (" + ec.message() + ")");
+  // Trial ids, channel URLs, parameters and logs are for this user only.
+  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  const ExperimentPaths paths{dir};
+  try {
+    // Copies of what nnictl would read, for the record.
+    if (!config.config_path.empty() && fs::is_regular_file(config.config_path, ec)) {
+      fs::copy_file(config.config_path, paths.config(), fs::copy_options::overwrite_existing, ec);
+      if (ec) throw IoError(paths.config() + ": cannot copy the config (" + ec.message() + ")");
+    }
+    write_file_atomically(paths.search_space(), space_text, "the search space");
+    ExperimentStore::create(paths.database(), e);
+  } catch (...) {
+    // No half-made experiment is left to block the next run (the directory was empty).
+    for (const auto& entry : fs::directory_iterator(dir, ec)) fs::remove_all(entry.path(), ec);
+    if (!existed) fs::remove(dir, ec);
+    throw;
+  }
   return dir;
 }
 

@@ -5,12 +5,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 #include <thread>
 
 #include "autocast.h"
 #include "nnilib/augment.h"
 #include "nnilib/data.h"
 #include "nnilib/error.h"
+#include "nnilib/file_io.h"
 #include "nnilib/model.h"
 
 namespace nnilib {
@@ -84,20 +86,15 @@ Evaluation evaluate(Cnn& model, const Split& split, int64_t batch_size, bool cha
   return result;
 }
 
+// Serialises to memory first: LibTorch's file writer throws from its destructor
+// when the disk fills up mid-write, which would abort the process.
 void save_weights(Cnn& model, const std::string& path) {
-  const std::string tmp = path + ".tmp";
-  try {
-    torch::serialize::OutputArchive archive;
-    model->to(torch::kCPU);
-    model->save(archive);
-    archive.save_to(tmp);
-    std::filesystem::rename(tmp, path);
-  } catch (const std::exception& e) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    throw IoError(path + ": cannot save the model weights (" +
-                  std::string(e.what()).substr(0, 200) + ")");
-  }
+  std::ostringstream bytes;
+  torch::serialize::OutputArchive archive;
+  model->to(torch::kCPU);
+  model->save(archive);
+  archive.save_to(bytes);
+  write_file_atomically(path, bytes.str(), "the model weights");
 }
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<torch::Tensor>& params,

@@ -1,0 +1,22 @@
+// Writing result files so that a failure (a full disk, a read-only directory)
+// is one clear IoError and never leaves half a file behind. Free of LibTorch.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace nnilib {
+
+/// Writes `bytes` to `<path>.tmp`, flushes it to disk and renames it over `path`:
+/// a reader sees the old file or the whole new one, never a part. On any failure
+/// the temporary file is removed and IoError("<path>: cannot write <what> (<why>)")
+/// is thrown; `path` keeps its previous content.
+void write_file_atomically(const std::string& path, std::string_view bytes,
+                           const std::string& what = "the file");
+
+/// Throws IoError("<dir>: cannot write in the output directory (<why>)") unless a
+/// file can be created in `dir` now (checked by creating and removing one, which
+/// also catches read-only mounts and full disks that permission bits do not show).
+void check_writable_dir(const std::string& dir);
+
+}  // namespace nnilib

@@ -1,0 +1,68 @@
+#include "nnilib/file_io.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "nnilib/error.h"
+
+namespace nnilib {
+namespace {
+
+// Writes all of `bytes` to `fd`; false with errno set on failure.
+bool write_all(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+}  // namespace
+
+void write_file_atomically(const std::string& path, std::string_view bytes,
+                           const std::string& what) {
+  const std::string tmp = path + ".tmp";
+  auto fail = [&](int error) {
+    ::unlink(tmp.c_str());
+    throw IoError(path + ": cannot write " + what + " (" + std::strerror(error) + ")");
+  };
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    const int error = errno;
+    throw IoError(path + ": cannot write " + what + " (" + std::strerror(error) + ")");
+  }
+  if (!write_all(fd, bytes) || ::fdatasync(fd) != 0) {
+    const int error = errno;
+    ::close(fd);
+    fail(error);
+  }
+  if (::close(fd) != 0) fail(errno);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) fail(errno);
+}
+
+void check_writable_dir(const std::string& dir) {
+  const std::string probe =
+      (dir.empty() ? std::string(".") : dir) + "/.write-check-" + std::to_string(::getpid());
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    const int error = errno;
+    throw IoError(dir + ": cannot write in the output directory (" + std::strerror(error) + ")");
+  }
+  // One byte really written: a full disk refuses it even where creating a name works.
+  const bool wrote = write_all(fd, "x");
+  const int error = errno;
+  ::close(fd);
+  ::unlink(probe.c_str());
+  if (!wrote)
+    throw IoError(dir + ": cannot write in the output directory (" + std::strerror(error) + ")");
+}
+
+}  // namespace nnilib
