@@ -209,7 +209,8 @@ tuner: {name: Random, classArgs: {optimize_mode: maximize}}
     CHECK(env["NNI_OUTPUT_DIR"] == trial_dir);
     CHECK(env["NNI_CODE_DIR"] == e.dir.path());
     CHECK_THAT(env["NNI_TRIAL_COMMAND_CHANNEL"],
-               Catch::Matches("http://127\\.0\\.0\\.1:[0-9]+/env/local-env/" + t.trial_id));
+               Catch::Matches("http://127\\.0\\.0\\.1:[0-9]+/env/local-env/" + t.trial_id +
+                              "/[0-9a-f]{32}"));  // the trial's secret
     CHECK(env.count("CUDA_VISIBLE_DEVICES") == 1);
     CHECK(env["CUDA_VISIBLE_DEVICES"].empty());
     CHECK(env["OMP_NUM_THREADS"] == "2");  // 4 cores / 2 concurrent trials
@@ -400,6 +401,53 @@ assessor: {name: Medianstop, classArgs: {optimize_mode: maximize, start_step: 1}
   CHECK(bad.exit_code == 130);  // the trial received SIGINT and exited on it
   CHECK_THAT(e.trial_file(bad, "trial.stdout"), Catch::Contains("got SIGINT"));
   CHECK_FALSE(bad.final_default);
+}
+
+namespace {
+
+bool alive(pid_t pid) { return pid > 0 && ::kill(pid, 0) == 0; }
+
+// Waits until none of `pids` runs (zombies of other parents count as gone).
+bool all_gone(const std::vector<pid_t>& pids, std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    bool any = false;
+    for (pid_t p : pids) {
+      std::ifstream stat("/proc/" + std::to_string(p) + "/stat");
+      std::string line;
+      if (alive(p) && std::getline(stat, line) && line.find(") Z ") == std::string::npos)
+        any = true;
+    }
+    if (!any) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("runner: kill -9 of the runner takes compound commands and setsid grandchildren along") {
+  // No exec: bash stays the trial's process and runs trial.sh as its child; the trial
+  // also starts a grandchild in a session of its own.
+  Experiment e(R"(
+searchSpace: {x: {_type: uniform, _value: [0, 1]}}
+trialCommand: (setsid sleep 300 & echo $! > "$NNI_OUTPUT_DIR/setsid.pid"; echo $$ > "$NNI_OUTPUT_DIR/shell.pid"; STEPS=100 SLEEP=0.2 ./trial.sh); echo done
+trialConcurrency: 1
+maxTrialNumber: 1
+tuner: {name: Random}
+)");
+  ChildProcess runner(e.run_argv(), {});
+  REQUIRE(wait_for(
+      e, [](const auto& trials) { return !trials.empty() && trials[0].intermediate_count >= 1; },
+      30s));
+  const auto trial = e.store().trials()[0];
+  const pid_t setsid_pid = std::stoi(e.trial_file(trial, "setsid.pid"));
+  const pid_t shell_pid = std::stoi(e.trial_file(trial, "shell.pid"));
+  REQUIRE(alive(setsid_pid));
+  REQUIRE(alive(shell_pid));
+  runner.send_signal(SIGKILL);
+  runner.wait(10s);
+  CHECK(all_gone({shell_pid, setsid_pid}, 5s));
 }
 
 TEST_CASE("runner: kill -9 mid-experiment, then resume: no finished trial is lost") {

@@ -10,7 +10,11 @@
 #include <sstream>
 #include <thread>
 
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "nni_standin/child_process.h"
 #include "nni_standin/metric_files.h"
@@ -171,8 +175,11 @@ TEST_CASE("channel server: NNI's v3 semantics for request_parameter, GET long po
   record.parameter_source = "algorithm";
   record.parameters = {{"x", 0.25}};
   server.add_trial("T0001", record);
-  const std::string path = "/env/local-env/T0001";
-  CHECK(server.url("T0001") == "http://127.0.0.1:" + std::to_string(server.port()) + path);
+  const std::string base = "http://127.0.0.1:" + std::to_string(server.port());
+  const std::string url = server.url("T0001");
+  REQUIRE_THAT(url, Catch::StartsWith(base + "/env/local-env/T0001/"));
+  const std::string path = url.substr(base.size());
+  CHECK(path.size() == std::string("/env/local-env/T0001/").size() + 32);  // 128-bit secret
 
   httplib::Client client("127.0.0.1", server.port());
   client.set_read_timeout(5, 0);
@@ -268,11 +275,139 @@ TEST_CASE("channel server: every malformed metric or command becomes a fault nam
   };
   for (const Case& c : cases) {
     server.add_trial("T0002", record);
-    CHECK(client.Put("/env/local-env/T0002", c.body, "application/json")->status == 200);
+    const std::string url = server.url("T0002");
+    const std::string path = url.substr(url.find("/env/"));
+    CHECK(client.Put(path.c_str(), c.body, "application/json")->status == 200);
     const auto events = server.wait_events(200ms);
     REQUIRE(events.size() == 1);
     CHECK(events[0].kind == nnilib::ChannelEvent::Kind::kFault);
     CHECK_THAT(events[0].message, Catch::Contains(c.expected));
+  }
+}
+
+TEST_CASE("channel server: only the trial's own secret URL is served") {
+  nnilib::ChannelServer::Options options;
+  options.poll_timeout = 100ms;
+  nnilib::ChannelServer server(options);
+  nnilib::ParameterRecord record;
+  record.parameter_id = 0;
+  server.add_trial("T0003", record);
+  server.add_trial("T0004", record);
+  const std::string url = server.url("T0003");
+  const std::string path = url.substr(url.find("/env/"));
+  CHECK(server.url("T0004") != url);
+  CHECK(server.url("nobody").empty());
+  httplib::Client client("127.0.0.1", server.port());
+  // Without the secret, or with another trial's, or a wrong one of the same length:
+  // 404, and no event reaches the runner (a forged FINAL or command changes nothing).
+  const std::string t4 = server.url("T0004");
+  const std::string wrong_secret =
+      path.substr(0, path.size() - 1) + (path.back() == 'a' ? "b" : "a");
+  for (const std::string& p :
+       {std::string("/env/local-env/T0003"), "/env/local-env/T0003/" + t4.substr(t4.rfind('/') + 1),
+        wrong_secret, path + "/x", std::string("/env/local-env/T0003/")}) {
+    INFO(p);
+    CHECK(client.Put(p.c_str(), metric_command("T0003", 0, "FINAL", 0, "0.99"), "application/json")
+              ->status == 404);
+    CHECK(client.Get(p.c_str())->status == 404);
+  }
+  CHECK(server.wait_events(50ms).empty());
+  // The real URL works; a re-run of the trial gets a new secret and the old URL is dead.
+  CHECK(client.Put(path.c_str(), metric_command("T0003", 0, "FINAL", 0, "0.5"), "application/json")
+            ->status == 200);
+  REQUIRE(server.wait_events(100ms).size() == 1);
+  server.add_trial("T0003", record);
+  CHECK(server.url("T0003") != url);
+  CHECK(client.Get(path.c_str())->status == 404);
+}
+
+TEST_CASE("channel server: huge bodies and stalled connections cannot hold it up") {
+  nnilib::ChannelServer::Options options;
+  options.threads = 64;  // what the runner asks for
+  nnilib::ChannelServer server(options);
+  nnilib::ParameterRecord record;
+  record.parameter_id = 0;
+  server.add_trial("T0005", record);
+  const std::string url = server.url("T0005");
+  const std::string path = url.substr(url.find("/env/"));
+  httplib::Client client("127.0.0.1", server.port());
+  client.set_read_timeout(10, 0);
+  // 8 MiB declared and sent: refused (413) without being kept; the runner sees nothing.
+  auto big = client.Put(path.c_str(), std::string(8 << 20, ' '), "application/json");
+  REQUIRE(big);
+  CHECK(big->status == 413);
+  CHECK(server.wait_events(50ms).empty());
+
+  // 50 connections from another process that send half a request and then nothing.
+  std::vector<int> stalled;
+  for (int i = 0; i < 50; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(server.port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    const std::string half = "PUT " + path + " HTTP/1.1\r\nHost: x\r\nContent-Le";
+    REQUIRE(::send(fd, half.data(), half.size(), 0) == static_cast<ssize_t>(half.size()));
+    stalled.push_back(fd);
+  }
+  // The trial's report still gets through within a few read timeouts (1 s each), not 20 s.
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = client.Put(path.c_str(), metric_command("T0005", 0, "PERIODICAL", 0, "0.5"),
+                      "application/json");
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(waited < 4s);
+  CHECK(server.wait_events(100ms).size() == 1);
+  for (int fd : stalled) ::close(fd);
+}
+
+TEST_CASE("trial process: nothing the command started outlives it, setsid included") {
+  TempDir dir("keeper");
+  auto pid_in = [&](const std::string& name) {
+    for (int i = 0; i < 200; ++i) {
+      std::ifstream in(dir.path() + "/" + name);
+      std::string text;
+      if (std::getline(in, text) && !in.eof()) return static_cast<pid_t>(std::stoi(text));
+      std::this_thread::sleep_for(10ms);
+    }
+    return pid_t{-1};
+  };
+  auto gone = [](pid_t pid) {
+    for (int i = 0; i < 300; ++i) {
+      if (::kill(pid, 0) != 0) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return false;
+  };
+  nnilib::ProcessLaunch launch;
+  launch.working_directory = dir.path();
+  launch.environment = {{"PATH", "/usr/bin:/bin"}};
+  SECTION("the command ends: what it left behind is killed, its status is the command's") {
+    launch.command = "setsid sleep 300 & echo $! > a.pid; sleep 300 & echo $! > b.pid; exit 7";
+    nnilib::TrialProcess p(launch);
+    CHECK(p.wait().exit_code == 7);
+    CHECK(gone(pid_in("a.pid")));
+    CHECK(gone(pid_in("b.pid")));
+  }
+  SECTION("kill_group: the command and everything below it, reported as SIGKILL") {
+    launch.command = "(setsid sleep 300 & echo $! > a.pid; sleep 300) ; echo never";
+    nnilib::TrialProcess p(launch);
+    const pid_t a = pid_in("a.pid");
+    REQUIRE(a > 0);
+    p.kill_group();
+    CHECK(p.wait().signal == SIGKILL);
+    CHECK(gone(a));
+  }
+  SECTION("a signal reaches the command itself, and its death by signal is reported") {
+    launch.command = "exec sleep 300";
+    nnilib::TrialProcess p(launch);
+    std::this_thread::sleep_for(100ms);
+    p.signal(SIGTERM);
+    const auto e = p.wait();
+    CHECK(e.signal == SIGTERM);
+    CHECK(e.describe() == "killed by SIGTERM");
   }
 }
 

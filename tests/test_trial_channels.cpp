@@ -8,7 +8,11 @@
 #include <fstream>
 #include <thread>
 
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <catch2/catch.hpp>
 
 #include "nni_standin/child_process.h"
@@ -655,4 +659,87 @@ TEST_CASE("Trial: standalone returns the program's parameters") {
   CHECK(r.parameter_source == "standalone");
   CHECK_THROWS_AS(nnilib::Trial::create({}, json::array()).get_next_parameter(),
                   nnilib::ParamError);
+}
+
+namespace {
+
+// A manager that accepts, reads the request, then answers one byte every 200 ms
+// (a 100-byte body, headers first), forever.
+class DrippingManager {
+ public:
+  DrippingManager() {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(listener_, 8) == 0);
+    socklen_t len = sizeof addr;
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~DrippingManager() {
+    stop_ = true;
+    ::shutdown(listener_, SHUT_RDWR);
+    ::close(listener_);
+    thread_.join();
+  }
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(port_) + "/env/local-env/T0";
+  }
+
+ private:
+  void serve() {
+    while (!stop_) {
+      const int fd = ::accept(listener_, nullptr, nullptr);
+      if (fd < 0) return;
+      char buf[4096];
+      (void)::recv(fd, buf, sizeof buf, 0);
+      const std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n";
+      bool ok = ::send(fd, head.data(), head.size(), MSG_NOSIGNAL) > 0;
+      for (int i = 0; ok && i < 100 && !stop_; ++i) {
+        std::this_thread::sleep_for(200ms);
+        ok = ::send(fd, " ", 1, MSG_NOSIGNAL) == 1;
+      }
+      ::close(fd);
+    }
+  }
+  int listener_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace
+
+TEST_CASE("v3: a manager that drips its answer is cut off at the request time limit") {
+  DrippingManager manager;
+  nnilib::ChannelOptions options = fast_options();
+  options.retries = 0;
+  options.request_timeout = 1000ms;
+  {
+    // The request_parameter PUT is answered a byte every 200 ms: a ChannelError at ~1 s,
+    // not after the 20 s the drip would take (each read alone is within the timeout).
+    nnilib::Trial trial = nnilib::Trial::create(v3_env(manager.url()), json::object(), options);
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK_THROWS_WITH(trial.get_next_parameter(),
+                      Catch::Contains("no complete answer within 1000 ms"));
+    CHECK(std::chrono::steady_clock::now() - t0 < 3s);
+  }
+  {
+    // SIGINT (the cancel flag) ends the request at once, whatever the time limit.
+    options.request_timeout = 60s;
+    std::atomic<bool> stop{false};
+    options.cancelled = [&] { return stop.load(); };
+    nnilib::Trial trial = nnilib::Trial::create(v3_env(manager.url()), json::object(), options);
+    std::thread stopper([&] {
+      std::this_thread::sleep_for(300ms);
+      stop = true;
+    });
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK_THROWS_AS(trial.get_next_parameter(), nnilib::Interrupted);
+    stopper.join();
+    CHECK(std::chrono::steady_clock::now() - t0 < 2s);
+  }
 }

@@ -1,6 +1,11 @@
 // The manager side of NNI 3.x's v3 trial command channel, as the embedded runner
-// serves it on 127.0.0.1: one URL per trial, http://127.0.0.1:<port>/env/local-env/<trial>,
-// with NNI's semantics (docs "How an NNI trial talks to NNI"):
+// serves it on 127.0.0.1: one URL per trial,
+// http://127.0.0.1:<port>/env/local-env/<trial>/<secret>, where <secret> is 128 random
+// bits known only to the runner and that trial (NNI's SDKs use the URL as given; NNI
+// itself has no secret, so any local process could report for any trial). A request
+// without the trial's secret is answered 404 and changes nothing. Bodies are limited
+// to `max_body_bytes`, and a connection that stops sending is dropped after
+// `read_timeout`. With NNI's semantics (docs "How an NNI trial talks to NNI"):
 //   PUT  {"type": "request_parameter"} or {"type": "metric", "metric": "<metric JSON>"}
 //        -> always 200 with an empty body; without Content-Type application/json the
 //           body is ignored (as NNI's express.json does).
@@ -51,7 +56,9 @@ class ChannelServer {
   struct Options {
     std::string env_name = "local-env";            ///< the <env> of /env/<env>/<trial>
     std::chrono::milliseconds poll_timeout{1000};  ///< a GET with nothing queued: 408 after this
-    int threads = 8;                               ///< HTTP worker threads (>= 2 per running trial)
+    int threads = 8;  ///< HTTP worker threads (>= 2 per running trial; 2 to 64)
+    std::size_t max_body_bytes = 1 << 20;  ///< a larger request is refused (413) unread
+    std::chrono::seconds read_timeout{1};  ///< silence within a request ends the connection
   };
 
   /// Binds an ephemeral port on 127.0.0.1 and starts serving. Throws IoError
@@ -63,11 +70,12 @@ class ChannelServer {
   ChannelServer& operator=(const ChannelServer&) = delete;
 
   int port() const { return port_; }
-  /// http://127.0.0.1:<port>/env/<env>/<trial_id>: the trial's NNI_TRIAL_COMMAND_CHANNEL.
+  /// http://127.0.0.1:<port>/env/<env>/<trial_id>/<secret>: the trial's
+  /// NNI_TRIAL_COMMAND_CHANNEL ("" for a trial that is not open).
   std::string url(const std::string& trial_id) const;
 
   /// Opens the channel of a trial: after its request_parameter, GET answers `record`.
-  /// Re-adding a trial id (a re-run) starts it afresh.
+  /// Re-adding a trial id (a re-run) starts it afresh, with a new secret.
   void add_trial(const std::string& trial_id, const ParameterRecord& record);
   /// Closes one trial's channel: GET answers 410; metrics are still received (NNI
   /// stores metrics a trial sends after SIGINT).
@@ -86,15 +94,18 @@ class ChannelServer {
   struct TrialChannel {
     ParameterRecord record;
     MetricChecker checker;
+    std::string secret;      // the last path segment of the trial's URL
     bool requested = false;  // a request_parameter arrived; GET answers the record
     bool sent = false;       // a GET was answered with it (again after each new request)
     bool closed = false;
     bool faulted = false;  // metrics after a fault are ignored
   };
 
-  void handle_put(const std::string& trial_id, const std::string& content_type,
-                  const std::string& body, int& status);
-  int handle_get(const std::string& trial_id, std::string& body);
+  // The open trial a request path names with its secret, or nullptr (mutex_ held).
+  TrialChannel* find(const std::string& trial_id, const std::string& secret);
+  void handle_put(const std::string& trial_id, const std::string& secret,
+                  const std::string& content_type, const std::string& body, int& status);
+  int handle_get(const std::string& trial_id, const std::string& secret, std::string& body);
   void push(ChannelEvent event);  // mutex_ held
   void fault(const std::string& trial_id, TrialChannel& trial, const std::string& message);
 
@@ -103,7 +114,7 @@ class ChannelServer {
   std::thread listener_;
   int port_ = 0;
 
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable changed_;  // new events, new parameters, closed channels
   std::map<std::string, TrialChannel> trials_;
   std::deque<ChannelEvent> events_;

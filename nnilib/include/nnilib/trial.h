@@ -36,8 +36,8 @@ struct ChannelOptions {
   int retries = 4;
   /// Wait before the first retry; doubled before each further one.
   std::chrono::milliseconds initial_backoff{500};
-  /// Connect / read / write timeout of one HTTP request. NNI's GET long poll answers
-  /// within about 1 s, so keep this above 1 s.
+  /// Time limit of one HTTP request as a whole (connect, send, the full answer). NNI's
+  /// GET long poll answers within about 1 s, so keep this above 1 s.
   std::chrono::milliseconds request_timeout{3000};
   /// How long to wait for the parameter record (v3: across 408 answers; legacy:
   /// for parameter.cfg to exist and be non-empty) before ChannelError.

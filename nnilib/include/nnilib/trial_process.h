@@ -28,7 +28,8 @@ struct ProcessLaunch {
   /// Put the process in a process group of its own, so that a Ctrl-C in the
   /// terminal reaches only the runner, which then stops trials NNI's way.
   bool own_process_group = true;
-  /// The process is killed (SIGKILL) if the runner dies (kill -9 included).
+  /// The process and everything it started are killed (SIGKILL) if the runner dies
+  /// (kill -9 included).
   bool die_with_runner = true;
 };
 
@@ -44,8 +45,12 @@ struct ProcessExit {
 /// "SIGINT", "SIGKILL", ... ("signal 42" for others).
 std::string signal_name(int sig);
 
-/// A started process. Not thread-safe. The destructor kills (SIGKILL) what is
-/// still running of its process group and reaps it: no process outlives it.
+/// A started process. Not thread-safe. A small keeper process sits between the
+/// runner and `bash -c <command>`: it adopts everything the command starts (even a
+/// grandchild that called setsid), kills all of it when the command ends, when
+/// kill_group() asks and when the runner dies, and then ends as the command ended, so
+/// pid() is the keeper's and the exit status is the command's. The destructor kills
+/// what still runs and reaps it: no process outlives it.
 class TrialProcess {
  public:
   /// Starts the process; throws IoError naming the command and the reason when
@@ -59,24 +64,23 @@ class TrialProcess {
   pid_t pid() const { return pid_; }
   bool running() const { return !exit_; }
 
-  /// Reaps the process without blocking. Once it has ended, whatever it left
-  /// in its process group is killed (SIGKILL) and its exit is returned (again on
-  /// every later call).
+  /// Reaps the process without blocking. Once it has ended (and whatever it left
+  /// behind was killed), its exit is returned (again on every later call).
   std::optional<ProcessExit> poll();
   /// Blocks until the process ends.
   ProcessExit wait();
 
-  /// Sends `sig` to the process itself, as NNI does (not to its children: a
-  /// trialCommand should `exec` the trial). No-op once it has ended.
+  /// Sends `sig` to the command's process itself, as NNI does (not to its children:
+  /// a trialCommand should `exec` the trial). No-op once it has ended.
   void signal(int sig);
-  /// SIGKILL to the whole process group (the process and every child it left).
+  /// Kills (SIGKILL) the command and everything it started; the exit then reads
+  /// "killed by SIGKILL".
   void kill_group();
 
  private:
   void reaped(int status);
 
   pid_t pid_ = -1;
-  bool own_group_ = true;
   std::optional<ProcessExit> exit_;
 };
 

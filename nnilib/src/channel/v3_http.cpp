@@ -1,6 +1,8 @@
 #include "channel/v3_http.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include <httplib.h>
@@ -85,15 +87,52 @@ V3HttpChannel::V3HttpChannel(std::string url, ChannelOptions options)
 
 V3HttpChannel::~V3HttpChannel() = default;
 
+template <class Request>
+auto V3HttpChannel::bounded(std::chrono::milliseconds limit, Cut& cut, Request request) {
+  cut = Cut::kNone;
+  std::mutex mutex;
+  std::condition_variable finished;
+  bool done = false;
+  std::thread watchdog([&] {
+    const auto deadline = clock::now() + limit;
+    std::unique_lock<std::mutex> lock(mutex);
+    while (!done) {
+      // Wakes every 50 ms to look at the cancel flag (a signal handler sets it).
+      finished.wait_until(lock, std::min(deadline, clock::now() + std::chrono::milliseconds(50)));
+      if (done) break;
+      if (cut == Cut::kNone && is_cancelled(options_.cancelled)) cut = Cut::kCancelled;
+      if (cut == Cut::kNone && clock::now() >= deadline) cut = Cut::kDeadline;
+      // Repeated until the request returns: a stop() before the socket exists is lost.
+      if (cut != Cut::kNone) client_->stop();
+    }
+  });
+  auto result = request();
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    done = true;
+  }
+  finished.notify_all();
+  watchdog.join();
+  return result;
+}
+
 void V3HttpChannel::put(const std::string& body, const char* what) {
   auto backoff = options_.initial_backoff;
   std::string last;
   int attempts = 0;
   for (;;) {
     ++attempts;
-    httplib::Result res = client_->Put(parts_.path.c_str(), body, "application/json");
+    Cut cut = Cut::kNone;
+    httplib::Result res = bounded(options_.request_timeout, cut, [&] {
+      return client_->Put(parts_.path.c_str(), body, "application/json");
+    });
+    if (cut == Cut::kCancelled)
+      throw Interrupted("interrupted during PUT " + std::string(what) + " to " + url_);
     bool retry = false;
-    if (res) {
+    if (cut == Cut::kDeadline) {
+      last = "no complete answer within " + std::to_string(options_.request_timeout.count()) +
+             " ms; the request may have reached NNI, so it is not repeated";
+    } else if (res) {
       if (res->status == 200) return;
       last = "answered HTTP " + std::to_string(res->status) + body_excerpt(res->body);
       retry = res->status >= 500;
@@ -116,7 +155,8 @@ ParameterRecord V3HttpChannel::receive_parameter() {
   put(encode_request_parameter_command(), "request_parameter");
 
   // A long poll answers after about 1 s; never time out before it can.
-  client_->set_read_timeout(std::max(options_.request_timeout, std::chrono::milliseconds(1500)));
+  const auto poll_limit = std::max(options_.request_timeout, std::chrono::milliseconds(1500));
+  client_->set_read_timeout(poll_limit);
   const auto deadline = clock::now() + options_.parameter_wait;
   auto backoff = options_.initial_backoff;
   int failures = 0;
@@ -130,9 +170,16 @@ ParameterRecord V3HttpChannel::receive_parameter() {
                          std::to_string(options_.parameter_wait.count()) + " ms");
     }
     const auto started = clock::now();
-    httplib::Result res = client_->Get(parts_.path.c_str());
+    Cut cut = Cut::kNone;
+    httplib::Result res =
+        bounded(poll_limit, cut, [&] { return client_->Get(parts_.path.c_str()); });
+    if (cut == Cut::kCancelled)
+      throw Interrupted("interrupted while waiting for a parameter from " + url_);
     bool retry = false;
-    if (res) {
+    if (cut == Cut::kDeadline) {
+      last = "no complete answer within " + std::to_string(poll_limit.count()) + " ms";
+      retry = true;
+    } else if (res) {
       switch (res->status) {
         case 200:
           client_->set_read_timeout(options_.request_timeout);

@@ -1,6 +1,7 @@
 // NNI 3.x trial command channel: PUT commands and GET long poll on one URL.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -26,6 +27,8 @@ HttpUrl parse_http_url(const std::string& url);
 /// 410 closed), PUT {"type": "metric", ...}; all with Content-Type: application/json.
 /// Network failures are retried with exponential backoff (ChannelOptions); a PUT that
 /// may have reached NNI (no answer) is not repeated, so a FINAL is never duplicated.
+/// Each request as a whole, not only each read, ends within its time limit (a manager
+/// that sends its answer a byte a second is cut off) and at once when cancelled.
 class V3HttpChannel : public Channel {
  public:
   V3HttpChannel(std::string url, ChannelOptions options);
@@ -37,6 +40,12 @@ class V3HttpChannel : public Channel {
 
  private:
   void put(const std::string& body, const char* what);
+  // How a request ended, when not with an answer.
+  enum class Cut { kNone, kDeadline, kCancelled };
+  // Runs `request` on client_, stopping it from a watchdog thread at `limit` or when
+  // options_.cancelled turns true; `cut` says which.
+  template <class Request>
+  auto bounded(std::chrono::milliseconds limit, Cut& cut, Request request);
 
   std::string url_;
   HttpUrl parts_;

@@ -1,6 +1,11 @@
 #include "nnilib/channel_server.h"
 
 #include <httplib.h>
+#include <sys/random.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "nnilib/error.h"
 #include "nnilib/json_limits.h"
@@ -18,29 +23,71 @@ std::string excerpt(const std::string& text, std::size_t max = 100) {
   return text.size() > max ? s + "..." : s;
 }
 
+// 128 bits from the kernel's random source, as 32 hex digits.
+std::string random_secret() {
+  unsigned char bytes[16];
+  std::size_t got = 0;
+  while (got < sizeof bytes) {
+    const ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw IoError(std::string("cannot draw a channel secret (getrandom: ") +
+                    std::strerror(errno) + ")");
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
+// Compares in time independent of where the strings differ.
+bool same_secret(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+// A request path /env/<env>/<trial>/<secret>, split; false when it is not one.
+bool split_path(const std::string& path, const std::string& prefix, std::string& trial,
+                std::string& secret) {
+  if (path.rfind(prefix, 0) != 0) return false;
+  const std::string rest = path.substr(prefix.size());
+  const std::size_t slash = rest.find('/');
+  if (slash == std::string::npos || slash == 0) return false;
+  trial = rest.substr(0, slash);
+  secret = rest.substr(slash + 1);
+  return !secret.empty() && secret.find('/') == std::string::npos;
+}
+
 }  // namespace
 
 ChannelServer::ChannelServer(Options options)
     : options_(std::move(options)), server_(std::make_unique<httplib::Server>()) {
-  const int threads = std::max(2, options_.threads);
+  // Bounded: each running trial needs two (a long poll and a report); the rest absorb
+  // connections from other processes, each dropped after read_timeout of silence.
+  const int threads = std::clamp(options_.threads, 2, 64);
   server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server_->set_payload_max_length(options_.max_body_bytes);
+  server_->set_read_timeout(options_.read_timeout);
+  server_->set_write_timeout(options_.read_timeout);
+  server_->set_keep_alive_timeout(std::max<time_t>(1, options_.read_timeout.count()));
   const std::string prefix = "/env/" + options_.env_name + "/";
-  // The trial id of a request path, or "" when it is not /env/<env>/<id>.
-  auto trial_of = [prefix](const std::string& path) -> std::string {
-    if (path.rfind(prefix, 0) != 0) return "";
-    std::string id = path.substr(prefix.size());
-    return id.find('/') == std::string::npos ? id : "";
-  };
-  server_->Put(R"(/.*)", [this, trial_of](const httplib::Request& req, httplib::Response& res) {
+  server_->Put(R"(/.*)", [this, prefix](const httplib::Request& req, httplib::Response& res) {
     int status = 404;
-    const std::string id = trial_of(req.path);
-    if (!id.empty()) handle_put(id, req.get_header_value("Content-Type"), req.body, status);
+    std::string id, secret;
+    if (split_path(req.path, prefix, id, secret))
+      handle_put(id, secret, req.get_header_value("Content-Type"), req.body, status);
     res.status = status;  // 200 with an empty body, even to a bad command (NNI)
   });
-  server_->Get(R"(/.*)", [this, trial_of](const httplib::Request& req, httplib::Response& res) {
-    const std::string id = trial_of(req.path);
-    std::string body;
-    res.status = id.empty() ? 404 : handle_get(id, body);
+  server_->Get(R"(/.*)", [this, prefix](const httplib::Request& req, httplib::Response& res) {
+    std::string id, secret, body;
+    res.status = split_path(req.path, prefix, id, secret) ? handle_get(id, secret, body) : 404;
     if (res.status == 200) res.set_content(body, "application/json");
   });
   port_ = server_->bind_to_any_port("127.0.0.1");
@@ -65,14 +112,27 @@ ChannelServer::~ChannelServer() {
 }
 
 std::string ChannelServer::url(const std::string& trial_id) const {
-  return "http://127.0.0.1:" + std::to_string(port_) + "/env/" + options_.env_name + "/" + trial_id;
+  std::lock_guard<std::mutex> lock(mutex_);
+  const auto it = trials_.find(trial_id);
+  if (it == trials_.end()) return "";
+  return "http://127.0.0.1:" + std::to_string(port_) + "/env/" + options_.env_name + "/" +
+         trial_id + "/" + it->second.secret;
 }
 
 void ChannelServer::add_trial(const std::string& trial_id, const ParameterRecord& record) {
+  std::string secret = random_secret();
   std::lock_guard<std::mutex> lock(mutex_);
   trials_.erase(trial_id);
-  trials_.emplace(trial_id, TrialChannel{record, MetricChecker(trial_id, record.parameter_id)});
+  trials_.emplace(trial_id, TrialChannel{record, MetricChecker(trial_id, record.parameter_id),
+                                         std::move(secret)});
   changed_.notify_all();
+}
+
+ChannelServer::TrialChannel* ChannelServer::find(const std::string& trial_id,
+                                                 const std::string& secret) {
+  const auto it = trials_.find(trial_id);
+  if (it == trials_.end() || !same_secret(it->second.secret, secret)) return nullptr;
+  return &it->second;
 }
 
 void ChannelServer::close_trial(const std::string& trial_id) {
@@ -126,13 +186,14 @@ void ChannelServer::fault(const std::string& trial_id, TrialChannel& trial,
   push(std::move(e));
 }
 
-void ChannelServer::handle_put(const std::string& trial_id, const std::string& content_type,
-                               const std::string& body, int& status) {
+void ChannelServer::handle_put(const std::string& trial_id, const std::string& secret,
+                               const std::string& content_type, const std::string& body,
+                               int& status) {
   std::lock_guard<std::mutex> lock(mutex_);
-  auto it = trials_.find(trial_id);
-  if (it == trials_.end()) return;  // 404: not a trial of this experiment
+  TrialChannel* found = find(trial_id, secret);
+  if (found == nullptr) return;  // 404: not a trial of this experiment, or not its secret
   status = 200;
-  TrialChannel& trial = it->second;
+  TrialChannel& trial = *found;
   auto warn = [&](const std::string& message) {
     ChannelEvent e;
     e.kind = ChannelEvent::Kind::kWarning;
@@ -196,13 +257,14 @@ void ChannelServer::handle_put(const std::string& trial_id, const std::string& c
   fault(trial_id, trial, "malformed command: unknown type " + type->dump());
 }
 
-int ChannelServer::handle_get(const std::string& trial_id, std::string& body) {
+int ChannelServer::handle_get(const std::string& trial_id, const std::string& secret,
+                              std::string& body) {
   std::unique_lock<std::mutex> lock(mutex_);
   const auto deadline = clock::now() + options_.poll_timeout;
   for (;;) {
-    auto it = trials_.find(trial_id);
-    if (it == trials_.end()) return 404;
-    TrialChannel& trial = it->second;
+    TrialChannel* found = find(trial_id, secret);
+    if (found == nullptr) return 404;
+    TrialChannel& trial = *found;
     if (all_closed_ || trial.closed) return 410;
     if (trial.requested && !trial.sent) {
       trial.sent = true;
@@ -215,10 +277,10 @@ int ChannelServer::handle_get(const std::string& trial_id, std::string& body) {
     }
     if (changed_.wait_until(lock, deadline) == std::cv_status::timeout) {
       // One last look: the state may have changed right at the deadline.
-      it = trials_.find(trial_id);
-      if (it == trials_.end()) return 404;
-      if (all_closed_ || it->second.closed) return 410;
-      if (!(it->second.requested && !it->second.sent)) return 408;
+      found = find(trial_id, secret);
+      if (found == nullptr) return 404;
+      if (all_closed_ || found->closed) return 410;
+      if (!(found->requested && !found->sent)) return 408;
     }
   }
 }

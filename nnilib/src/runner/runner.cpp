@@ -272,7 +272,8 @@ class Session {
     store_->update_experiment(state_.experiment);
 
     ChannelServer::Options server_options;
-    server_options.threads = 2 * config_.trial_concurrency + 4;
+    // Two per running trial, and room for stray connections (each dropped after 1 s).
+    server_options.threads = std::min(64, 2 * config_.trial_concurrency + 48);
     server_.emplace(server_options);
     // A trial's exit (SIGCHLD) or a stop signal (wake_runner) ends the loop's wait.
     wakeup_.emplace([this] { server_->wake(); });

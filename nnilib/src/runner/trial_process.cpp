@@ -7,8 +7,10 @@
 
 #include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nnilib/error.h"
@@ -66,6 +68,129 @@ void close_from(int first) {
   for (int fd = first; fd < (max > 0 && max < 65536 ? max : 65536); ++fd) ::close(fd);
 }
 
+// ---- The keeper: one process between the runner and each trial -----------------
+// The runner forks a keeper; the keeper forks the trial (bash -c <command>) and stays
+// its parent. It is a child subreaper, so whatever the trial starts (a compound
+// command's children, a grandchild that called setsid) becomes the keeper's when its
+// parent ends, and it kills all of it: when the trial ends, when the runner asks
+// (SIGUSR1), and when the runner dies (SIGUSR2 by PR_SET_PDEATHSIG, kill -9 included).
+// It then ends as the trial ended (same exit code, or killed by the same signal), so
+// the runner sees the trial's status. It runs between fork() and _exit() in a copy of
+// a threaded program: only async-signal-safe calls (no allocation, no locks).
+
+constexpr int kKeeperKill = SIGUSR1;  // runner -> keeper: kill the trial and all it started
+constexpr int kRunnerGone = SIGUSR2;  // the kernel -> keeper: the runner died
+
+// Parses the pids in /proc/self/task/<pid>/children and SIGKILLs each; returns how many.
+int kill_children(pid_t self) {
+  char path[64] = "/proc/self/task/";
+  // pid to decimal, by hand (no snprintf after fork).
+  char digits[16];
+  int n = 0;
+  for (pid_t v = self; v > 0 && n < 15; v /= 10) digits[n++] = static_cast<char>('0' + v % 10);
+  int at = 16;
+  while (n > 0) path[at++] = digits[--n];
+  const char* tail = "/children";
+  for (int i = 0; tail[i] != 0; ++i) path[at++] = tail[i];
+  path[at] = 0;
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[4096];
+  int killed = 0;
+  pid_t pid = 0;
+  for (;;) {
+    const ssize_t got = ::read(fd, buf, sizeof buf);
+    if (got <= 0) break;
+    for (ssize_t i = 0; i < got; ++i) {
+      if (buf[i] >= '0' && buf[i] <= '9') {
+        pid = pid * 10 + (buf[i] - '0');
+      } else if (pid > 0) {
+        ::kill(pid, SIGKILL);
+        ++killed;
+        pid = 0;
+      }
+    }
+  }
+  if (pid > 0) {
+    ::kill(pid, SIGKILL);
+    ++killed;
+  }
+  ::close(fd);
+  return killed;
+}
+
+// Kills the trial's process group (`group`, 0 = none) and every descendant of the
+// keeper, and reaps them all.
+void kill_everything(pid_t self, pid_t group) {
+  const timespec tick{0, 5 * 1000 * 1000};
+  for (int round = 0; round < 2000; ++round) {  // bounded: 10 s
+    if (group > 0) ::kill(-group, SIGKILL);
+    kill_children(self);
+    int status = 0;
+    pid_t r;
+    while ((r = ::waitpid(-1, &status, WNOHANG)) > 0) {
+    }
+    if (r < 0 && errno == ECHILD) return;  // nothing left, orphans included
+    ::nanosleep(&tick, nullptr);
+  }
+}
+
+// Ends the keeper the way the trial ended.
+[[noreturn]] void end_like(int status) {
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    const rlimit no_core{0, 0};
+    ::setrlimit(RLIMIT_CORE, &no_core);
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    ::sigaction(sig, &dfl, nullptr);
+    sigset_t just;
+    sigemptyset(&just);
+    sigaddset(&just, sig);
+    ::sigprocmask(SIG_UNBLOCK, &just, nullptr);
+    ::kill(::getpid(), sig);
+    ::_exit(128 + sig);
+  }
+  ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 127);
+}
+
+[[noreturn]] void die_killed() {
+  ::kill(::getpid(), SIGKILL);  // never blocked
+  ::_exit(137);
+}
+
+// The keeper's life after it has forked the trial (`trial`, leader of its own process
+// group when `own_group`; the keeper is not in that group).
+[[noreturn]] void keep(pid_t trial, bool own_group) {
+  const pid_t self = ::getpid();
+  const pid_t group = own_group ? trial : 0;
+  sigset_t wanted;
+  sigemptyset(&wanted);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, kKeeperKill, kRunnerGone})
+    sigaddset(&wanted, sig);
+  for (;;) {
+    siginfo_t info{};
+    const int sig = ::sigwaitinfo(&wanted, &info);
+    if (sig < 0) continue;  // EINTR
+    if (sig == kKeeperKill || sig == kRunnerGone) {
+      kill_everything(self, group);
+      die_killed();
+    }
+    if (sig != SIGCHLD) {
+      ::kill(trial, sig);  // NNI's signals go to the trial itself
+      continue;
+    }
+    int status = 0;
+    pid_t r;
+    while ((r = ::waitpid(-1, &status, WNOHANG)) > 0) {
+      if (r == trial) {
+        kill_everything(self, group);  // what it left behind
+        end_like(status);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 EnvironmentMap environment_without_nni() {
@@ -114,7 +239,7 @@ std::string ProcessExit::describe() const {
   return "killed by " + signal_name(signal);
 }
 
-TrialProcess::TrialProcess(const ProcessLaunch& launch) : own_group_(launch.own_process_group) {
+TrialProcess::TrialProcess(const ProcessLaunch& launch) {
   // Everything is prepared before fork(): the runner has threads (the HTTP server).
   Fd out = open_output(launch.stdout_path, launch.command);
   Fd err = open_output(launch.stderr_path, launch.command);
@@ -146,12 +271,27 @@ TrialProcess::TrialProcess(const ProcessLaunch& launch) : own_group_(launch.own_
 
   const pid_t pid = ::fork();
   if (pid == 0) {
+    // The keeper (see keep()); every signal stays blocked: it takes them with sigwaitinfo.
     const int ef = status_write.get();
-    if (own_group) ::setpgid(0, 0);
+    if (own_group) ::setpgid(0, 0);  // out of the terminal's group: Ctrl-C is the runner's
     if (die_with_runner) {
-      if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(ef, 1);
+      if (::prctl(PR_SET_PDEATHSIG, kRunnerGone) != 0) child_fail(ef, 1);
       if (::getppid() != parent) ::_exit(127);  // the runner is already gone
     }
+    if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) child_fail(ef, 1);
+    struct sigaction keeper_dfl {};
+    keeper_dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &keeper_dfl, nullptr);
+    const pid_t trial = ::fork();
+    if (trial < 0) child_fail(ef, 5);
+    if (trial > 0) {
+      if (own_group) ::setpgid(trial, trial);  // also from here: no race with kill(-trial)
+      close_from(0);  // the runner's files, sockets and database are not the keeper's
+      keep(trial, own_group);
+    }
+    // The trial.
+    if (own_group) ::setpgid(0, 0);
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(ef, 1);  // the keeper never dies first
     // Default dispositions and an empty mask, as a freshly started NNI trial has.
     struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
@@ -189,12 +329,15 @@ TrialProcess::TrialProcess(const ProcessLaunch& launch) : own_group_(launch.own_
   } while (n < 0 && errno == EINTR);
   if (n == static_cast<ssize_t>(sizeof payload)) {
     wait();
-    static const char* const stages[] = {"", "prctl", "redirecting stdio",
+    static const char* const stages[] = {"",
+                                         "prctl",
+                                         "redirecting stdio",
                                          "changing to the working directory",
-                                         "executing /bin/bash"};
+                                         "executing /bin/bash",
+                                         "fork"};
     const std::string where = payload[0] == 3 ? " " + launch.working_directory : "";
     throw IoError("cannot start trial command " + launch.command + ": " +
-                  stages[payload[0] >= 1 && payload[0] <= 4 ? payload[0] : 0] + where +
+                  stages[payload[0] >= 1 && payload[0] <= 5 ? payload[0] : 0] + where +
                   " failed (" + std::strerror(payload[1]) + ")");
   }
 }
@@ -202,8 +345,7 @@ TrialProcess::TrialProcess(const ProcessLaunch& launch) : own_group_(launch.own_
 TrialProcess::~TrialProcess() {
   if (pid_ > 0 && !exit_) {
     kill_group();
-    ::kill(pid_, SIGKILL);
-    wait();
+    wait();  // the keeper's clean-up is bounded (10 s)
   }
 }
 
@@ -214,9 +356,7 @@ void TrialProcess::reaped(int status) {
   } else if (WIFSIGNALED(status)) {
     e.signal = WTERMSIG(status);
   }
-  exit_ = e;
-  // What the trial left behind in its group (a compound command's children) goes too.
-  if (own_group_) ::kill(-pid_, SIGKILL);
+  exit_ = e;  // what the trial left behind is gone: its keeper killed it before ending
 }
 
 std::optional<ProcessExit> TrialProcess::poll() {
@@ -250,12 +390,7 @@ void TrialProcess::signal(int sig) {
 }
 
 void TrialProcess::kill_group() {
-  if (pid_ <= 0) return;
-  if (own_group_) {
-    ::kill(-pid_, SIGKILL);
-  } else if (!exit_) {
-    ::kill(pid_, SIGKILL);
-  }
+  if (pid_ > 0 && !exit_) ::kill(pid_, kKeeperKill);
 }
 
 }  // namespace nnilib
