@@ -363,6 +363,29 @@ TEST_CASE("channel server: huge bodies and stalled connections cannot hold it up
   for (int fd : stalled) ::close(fd);
 }
 
+TEST_CASE("channel server: a trial that reports without end is failed, not stored forever") {
+  nnilib::ChannelServer::Options options;
+  options.max_metrics_per_trial = 5;
+  nnilib::ChannelServer server(options);
+  nnilib::ParameterRecord record;
+  record.parameter_id = 0;
+  server.add_trial("T0006", record);
+  const std::string url = server.url("T0006");
+  const std::string path = url.substr(url.find("/env/"));
+  httplib::Client client("127.0.0.1", server.port());
+  for (int i = 0; i < 8; ++i) {
+    CHECK(client
+              .Put(path.c_str(), metric_command("T0006", 0, "PERIODICAL", i, "0.5"),
+                   "application/json")
+              ->status == 200);
+  }
+  const auto events = server.wait_events(100ms);
+  REQUIRE(events.size() == 6);  // 5 results, then one fault; the rest is ignored
+  CHECK(events[4].kind == nnilib::ChannelEvent::Kind::kMetric);
+  CHECK(events[5].kind == nnilib::ChannelEvent::Kind::kFault);
+  CHECK_THAT(events[5].message, Catch::Contains("too many results: more than 5 metrics"));
+}
+
 TEST_CASE("trial process: nothing the command started outlives it, setsid included") {
   TempDir dir("keeper");
   auto pid_in = [&](const std::string& name) {

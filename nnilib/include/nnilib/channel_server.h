@@ -57,8 +57,10 @@ class ChannelServer {
     std::string env_name = "local-env";            ///< the <env> of /env/<env>/<trial>
     std::chrono::milliseconds poll_timeout{1000};  ///< a GET with nothing queued: 408 after this
     int threads = 8;  ///< HTTP worker threads (>= 2 per running trial; 2 to 64)
-    std::size_t max_body_bytes = 1 << 20;  ///< a larger request is refused (413) unread
-    std::chrono::seconds read_timeout{1};  ///< silence within a request ends the connection
+    std::size_t max_body_bytes = 1 << 20;        ///< a larger request is refused (413) unread
+    std::chrono::seconds read_timeout{1};        ///< silence within a request ends the connection
+    std::size_t max_metrics_per_trial = 100000;  ///< more fails the trial
+    std::size_t max_metric_bytes_per_trial = 64 << 20;  ///< more fails the trial
   };
 
   /// Binds an ephemeral port on 127.0.0.1 and starts serving. Throws IoError
@@ -99,6 +101,8 @@ class ChannelServer {
     bool sent = false;       // a GET was answered with it (again after each new request)
     bool closed = false;
     bool faulted = false;  // metrics after a fault are ignored
+    std::size_t metric_count = 0;
+    std::size_t metric_bytes = 0;
   };
 
   // The open trial a request path names with its secret, or nullptr (mutex_ held).

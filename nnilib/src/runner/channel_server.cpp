@@ -243,6 +243,17 @@ void ChannelServer::handle_put(const std::string& trial_id, const std::string& s
       return;
     }
     if (trial.faulted) return;
+    // What one trial may store: its metrics go to the database, so a runaway (or
+    // hostile) trial is failed before it fills the disk.
+    trial.metric_bytes += body.size();
+    if (++trial.metric_count > options_.max_metrics_per_trial ||
+        trial.metric_bytes > options_.max_metric_bytes_per_trial) {
+      fault(trial_id, trial,
+            "too many results: more than " + std::to_string(options_.max_metrics_per_trial) +
+                " metrics or " + std::to_string(options_.max_metric_bytes_per_trial >> 20) +
+                " MiB of them from one trial");
+      return;
+    }
     try {
       ChannelEvent e;
       e.kind = ChannelEvent::Kind::kMetric;
