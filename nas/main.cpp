@@ -325,7 +325,9 @@ int cmd_export(const std::string& dir_arg, const std::string& format, const std:
   if (format == "csv") {
     text = nnilib::export_csv(l.trials);
   } else {
-    text = nnilib::export_json(l.experiment, l.trials, store.metrics(), l.mode).dump(2) + "\n";
+    text = nnilib::export_json(l.experiment, l.trials, store.metrics(), l.mode)
+               .dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
+           "\n";
   }
   if (output.empty() || output == "-") {
     std::fwrite(text.data(), 1, text.size(), stdout);

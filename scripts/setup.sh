@@ -17,6 +17,7 @@ packages=(
   libsqlite3-dev                   # SQLite: the embedded runner's experiment database
   curl                             # the runner tests' bash trials talk to it as non-C++ NNI trials do
   catch2                           # unit tests (Catch2 v2)
+  clang libclang-rt-14-dev         # the ASan+UBSan test suite and the libFuzzer targets (scripts/sanitize.sh, fuzz.sh)
   dataset-fashion-mnist            # the real data set, /usr/share/datasets/fashion-mnist
 )
 if [[ "${1:-}" == "--bench" ]]; then

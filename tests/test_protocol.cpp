@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include "nni_standin/metric_files.h"
+#include "nnilib/json_limits.h"
 #include "nnilib/protocol.h"
 #include "nnilib/trial_environment.h"
 
@@ -411,4 +412,30 @@ TEST_CASE("stand-in stdout reader takes whole NNISDK_MEb lines only") {
   CHECK(metrics[1] == kCapturedFinal);
   CHECK_THROWS(parse_stdout_metrics("loss 0.1 NNISDK_MEb'{}'\n"));
   CHECK_THROWS(parse_stdout_metrics("NNISDK_MEb'{}\n"));
+}
+
+TEST_CASE("metric text that is not UTF-8 is a ProtocolError, never an escaping exception") {
+  // Found by fuzz_metric: the error message quoted an excerpt of the text, and
+  // printing bytes that are not UTF-8 (or a character cut at the excerpt's end) threw
+  // nlohmann's type_error past every handler.
+  MetricChecker checker("S1i7C", json(0));
+  CHECK_THROWS_AS(checker.accept_text("{\xaf"), ProtocolError);
+  CHECK_THROWS_AS(checker.accept_text("{" + std::string(58, 'a') + "\xc3\xa9"), ProtocolError);
+  CHECK_THROWS_AS(checker.accept(json("{" + std::string(58, 'a') + "\xc3\xa9")), ProtocolError);
+}
+
+TEST_CASE("valid_utf8 keeps UTF-8 and replaces every other byte with U+FFFD") {
+  CHECK(nnilib::valid_utf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80") ==
+        "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+  CHECK(nnilib::invalid_utf8_at("caf\xc3\xa9") == std::string::npos);
+  CHECK(nnilib::valid_utf8("a\xff"
+                           "b") ==
+        "a\xef\xbf\xbd"
+        "b");
+  CHECK(nnilib::invalid_utf8_at("a\xff") == 1);
+  CHECK(nnilib::invalid_utf8_at("\xc0\xaf") == 0);          // overlong '/'
+  CHECK(nnilib::invalid_utf8_at("\xed\xa0\x80") == 0);      // a surrogate
+  CHECK(nnilib::invalid_utf8_at("\xf4\x90\x80\x80") == 0);  // above U+10FFFF
+  CHECK(nnilib::invalid_utf8_at("ab\xe2\x82") == 2);        // cut short
+  CHECK(nnilib::valid_utf8("ab\xe2\x82") == "ab\xef\xbf\xbd\xef\xbf\xbd");
 }

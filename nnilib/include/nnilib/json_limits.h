@@ -1,4 +1,4 @@
-// Bounds on JSON text that comes from outside the process: metrics a trial sends,
+// Bounds and hygiene for JSON text that comes from outside the process: metrics a trial sends,
 // parameters, search spaces, records read back from an experiment database. The
 // parser (nlohmann::json) is iterative, but copying, printing and validating a
 // value recurse, so a value nested thousands of levels deep would overflow the
@@ -22,5 +22,14 @@ int json_nesting_depth(std::string_view text, int limit = kMaxJsonDepth);
 /// "" when `text` is nested at most kMaxJsonDepth levels, otherwise the reason,
 /// e.g. "nested deeper than 64 levels (arrays/objects)".
 std::string json_depth_problem(std::string_view text);
+
+/// The offset of the first byte of `text` that is not well-formed UTF-8 (a bad lead
+/// byte, a missing continuation, an overlong or out-of-range sequence), or npos.
+/// JSON strings must be UTF-8: nlohmann::json throws when it prints one that is not.
+std::size_t invalid_utf8_at(std::string_view text);
+
+/// `text` with every byte that is not part of well-formed UTF-8 replaced by U+FFFD,
+/// for text from outside (a trial's stderr, a request body) kept in messages.
+std::string valid_utf8(std::string_view text);
 
 }  // namespace nnilib

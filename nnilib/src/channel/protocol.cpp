@@ -13,7 +13,11 @@ using nlohmann::json;
 const char* type_name(const json& j) { return j.type_name(); }
 
 // JSON text of a string, ASCII only.
-std::string quote(std::string_view s) { return json(std::string(s)).dump(-1, ' ', true); }
+// Bytes that are not UTF-8 (a trial's text, an excerpt cut inside a character) print
+// as U+FFFD instead of throwing.
+std::string quote(std::string_view s) {
+  return json(std::string(s)).dump(-1, ' ', true, json::error_handler_t::replace);
+}
 
 // A short excerpt of `text` for error messages.
 std::string excerpt(std::string_view text) {

@@ -171,6 +171,7 @@ void ChannelServer::wake() {
 }
 
 void ChannelServer::push(ChannelEvent event) {
+  event.message = valid_utf8(event.message);  // it quotes what a trial sent
   events_.push_back(std::move(event));
   changed_.notify_all();
 }

@@ -23,6 +23,7 @@
 
 #include "nnilib/assessor.h"
 #include "nnilib/error.h"
+#include "nnilib/json_limits.h"
 #include "nnilib/tuner.h"
 #include "space/space_detail.h"
 
@@ -323,39 +324,14 @@ class YamlBudget : public YAML::EventHandler {
   std::map<YAML::anchor_t, Size> anchors_;
 };
 
-// The offset of the first byte of `text` that is not well-formed UTF-8, if any
-// (YAML files are UTF-8, and every string ends up in JSON, which must be).
-std::optional<std::size_t> invalid_utf8(std::string_view text) {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    std::size_t n = 0;
-    if (c < 0x80)
-      n = 0;
-    else if (c >= 0xC2 && c <= 0xDF)
-      n = 1;
-    else if (c >= 0xE0 && c <= 0xEF)
-      n = 2;
-    else if (c >= 0xF0 && c <= 0xF4)
-      n = 3;
-    else
-      return i;
-    if (n > 0 && i + n >= text.size()) return i;  // cut short by the end
-    for (std::size_t k = 1; k <= n; ++k)
-      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return i;
-    i += n + 1;
-  }
-  return std::nullopt;
-}
-
 YAML::Node load_yaml(const std::string& text, const std::string& file) {
-  if (const auto bad = invalid_utf8(text)) {
-    const std::size_t line =
-        1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + *bad, '\n'));
+  if (const std::size_t bad = invalid_utf8_at(text); bad != std::string::npos) {
+    const auto line =
+        1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(bad), '\n');
     char byte[8];
-    std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(text[*bad]));
+    std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(text[bad]));
     throw ParamError(file + ":" + std::to_string(line) + ": not valid UTF-8 (byte " + byte +
-                     " at offset " + std::to_string(*bad) + ")");
+                     " at offset " + std::to_string(bad) + ")");
   }
   try {
     std::istringstream in(text);

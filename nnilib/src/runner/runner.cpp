@@ -23,6 +23,7 @@
 #include "nnilib/error.h"
 #include "nnilib/experiment_report.h"
 #include "nnilib/file_io.h"
+#include "nnilib/json_limits.h"
 #include "nnilib/trial_process.h"
 #include "wakeup.h"
 
@@ -585,7 +586,8 @@ class Session {
     } else {
       t.signal = exit.signal;
     }
-    const std::string stderr_line = last_line(paths_.trial_dir(t.trial_id) + "/trial.stderr");
+    const std::string stderr_line =
+        valid_utf8(last_line(paths_.trial_dir(t.trial_id) + "/trial.stderr"));
     auto with_stderr = [&](std::string s) {
       return stderr_line.empty() ? s : s + ": " + stderr_line;
     };
