@@ -29,15 +29,6 @@ void re_encode(const nnilib::Metric& metric) {
   (void)nnilib::validate_metric_text(text, metric.trial_job_id);
 }
 
-bool valid_utf8(std::string_view text) {
-  try {
-    (void)nlohmann::json(std::string(text)).dump();
-    return true;
-  } catch (const nlohmann::json::type_error&) {
-    return false;
-  }
-}
-
 void each_line(std::string_view text) {
   nnilib::MetricChecker v3(kTrialJobId, 0);
   nnilib::MetricChecker legacy(kTrialJobId, 0);
@@ -46,7 +37,7 @@ void each_line(std::string_view text) {
     const std::string_view line = text.substr(0, end);
     text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
     // A v3 command's `metric` string went through the JSON parser: valid UTF-8.
-    if (valid_utf8(line)) {
+    if (nnilib::invalid_utf8_at(line) == std::string_view::npos) {
       try {
         re_encode(v3.accept(nlohmann::json(std::string(line))));
       } catch (const nnilib::ProtocolError&) {

@@ -479,3 +479,36 @@ TEST_CASE("standalone: bad input gives one line and its exit code") {
     CHECK_THAT(r.out, Catch::Contains("\"final_val_accuracy\""));
   }
 }
+
+TEST_CASE("standalone: --checkpoint, then --resume-from continues the run; a bad one is exit 3") {
+  TempDir dir("fmnist-checkpoint");
+  auto run = [&](std::vector<std::string> extra) {
+    return run_process(trial_argv(std::move(extra)), {}, 120s, dir);
+  };
+  const std::string ckpt = dir.path() + "/ckpt.pt";
+  const auto first = run({"--params", R"({"epochs": 1})", "--schedule-epochs", "3", "--checkpoint",
+                          ckpt, "--output-dir", dir.path() + "/a"});
+  INFO(first.out << first.err);
+  REQUIRE(first.exit_code == 0);
+  REQUIRE(std::filesystem::exists(ckpt));
+  const auto second = run({"--params", R"({"epochs": 3})", "--schedule-epochs", "3",
+                           "--resume-from", ckpt, "--output-dir", dir.path() + "/b"});
+  INFO(second.out << second.err);
+  REQUIRE(second.exit_code == 0);
+  const json summary = json::parse(read_whole_file(dir.path() + "/b/summary.json"));
+  CHECK(summary["resumed_epochs"] == 1);
+  CHECK(summary["curve"].size() == 3);
+  CHECK_THAT(second.out, Catch::Contains("epoch   2/3") && !Catch::Contains("epoch   1/3"));
+  // Another run's checkpoint (another learning rate), or a damaged one: exit 3, no training.
+  const auto other = run({"--params", R"({"epochs": 3, "learning_rate": 0.01})",
+                          "--schedule-epochs", "3", "--resume-from", ckpt});
+  CHECK(other.exit_code == 3);
+  CHECK_THAT(error_line(other.err),
+             Catch::Contains("ckpt.pt: made for another run") && Catch::Contains("learning_rate"));
+  std::filesystem::resize_file(ckpt, 100);
+  const auto cut =
+      run({"--params", R"({"epochs": 3})", "--schedule-epochs", "3", "--resume-from", ckpt});
+  CHECK(cut.exit_code == 3);
+  CHECK_THAT(error_line(cut.err), Catch::StartsWith("fmnist-trial: error: " + ckpt + ": "));
+  CHECK_THAT(cut.out, !Catch::Contains("epoch"));
+}

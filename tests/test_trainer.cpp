@@ -2,10 +2,14 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <map>
 
 #include "nnilib/augment.h"
 #include "nnilib/data.h"
+#include "nnilib/model.h"
 #include "nnilib/trainer.h"
 #include "test_util.h"
 
@@ -372,4 +376,116 @@ TEST_CASE("on CUDA, bf16 and auto train (skipped without a GPU)") {
     CHECK((r.start.precision == "bf16" || r.start.precision == "fp32"));
     CHECK(r.final_val_accuracy > 0.70);
   }
+}
+
+namespace {
+
+// The parameters and buffers of the weights file `path`, by name.
+std::map<std::string, torch::Tensor> saved_weights(const nnilib::TrialSpec& spec,
+                                                   const std::string& path) {
+  nnilib::Cnn model(spec.model);
+  torch::serialize::InputArchive archive;
+  archive.load_from(path);
+  model->load(archive);
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& p : model->named_parameters()) out[p.key()] = p.value().clone();
+  for (const auto& b : model->named_buffers()) out[b.key()] = b.value().clone();
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a run promoted 1 -> 3 -> 9 epochs from checkpoints is the run trained straight") {
+  const auto data = subset(512, 256, 128);
+  const json params = json::parse(R"({
+    "num_blocks": 2,
+    "conv1": {"_name": "residual", "channels": 8},
+    "conv2": {"_name": "plain", "channels": 16},
+    "head": "gap", "dropout": 0.1,
+    "optimizer": {"_name": "adamw", "learning_rate": 0.004, "weight_decay": 0.01},
+    "schedule": "one_cycle", "label_smoothing": 0.1, "batch_size": 64,
+    "augment_crop": 2, "augment_flip": true, "augment_erasing": 0.25
+  })");
+  auto with_epochs = [&](int epochs) {
+    json p = params;
+    p["epochs"] = epochs;
+    return nnilib::trial_spec_from_parameters(p);
+  };
+  const std::string dir = testutil::temp_dir();
+  auto o = options();
+  o.precision = nnilib::Precision::kFp32;
+  o.schedule_epochs = 9;
+
+  auto straight = o;
+  straight.weights_path = dir + "/straight.pt";
+  Recorder rs;
+  const auto r9 = nnilib::train(with_epochs(9), data, straight, rs);
+  REQUIRE(r9.curve.size() == 9);
+
+  auto piece = o;
+  piece.checkpoint_path = dir + "/ckpt1.pt";
+  Recorder r1;
+  nnilib::train(with_epochs(1), data, piece, r1);
+  piece.resume_from = dir + "/ckpt1.pt";
+  piece.checkpoint_path = dir + "/ckpt3.pt";
+  Recorder r3;
+  const auto third = nnilib::train(with_epochs(3), data, piece, r3);
+  CHECK(third.resumed_epochs == 1);
+  CHECK(r3.epochs.size() == 2);  // only the epochs trained in this piece are observed
+  piece.resume_from = dir + "/ckpt3.pt";
+  piece.checkpoint_path = dir + "/ckpt9.pt";
+  piece.weights_path = dir + "/pieces.pt";
+  Recorder rp;
+  const auto pieces = nnilib::train(with_epochs(9), data, piece, rp);
+  REQUIRE(pieces.curve.size() == 9);  // the whole curve, resumed epochs included
+  CHECK(pieces.resumed_epochs == 3);
+  for (int i = 0; i < 9; ++i) {
+    INFO("epoch " << i + 1);
+    CHECK(pieces.curve[i].train_loss == Approx(r9.curve[i].train_loss).epsilon(1e-5));
+    CHECK(pieces.curve[i].val_accuracy == Approx(r9.curve[i].val_accuracy).margin(1e-9));
+  }
+  CHECK(pieces.test_accuracy == Approx(r9.test_accuracy).margin(1e-9));
+  const auto a = saved_weights(with_epochs(9), dir + "/straight.pt");
+  const auto b = saved_weights(with_epochs(9), dir + "/pieces.pt");
+  REQUIRE(a.size() == b.size());
+  for (const auto& [name, tensor] : a) {
+    INFO(name);
+    CHECK(torch::allclose(tensor.to(torch::kDouble), b.at(name).to(torch::kDouble), 1e-5, 1e-6));
+  }
+
+  // A checkpoint is continued only by the run it belongs to, and never silently skipped.
+  auto error_of = [&](const json& p, nnilib::TrainOptions opt) {
+    Recorder r;
+    return testutil::error_of(
+        [&] { nnilib::train(nnilib::trial_spec_from_parameters(p), data, opt, r); });
+  };
+  json other = params;
+  other["optimizer"]["learning_rate"] = 0.002;
+  other["epochs"] = 9;
+  auto resume = o;
+  resume.resume_from = dir + "/ckpt3.pt";
+  CHECK_THAT(error_of(other, resume),
+             Catch::Contains("ckpt3.pt: made for another run") && Catch::Contains("learning_rate"));
+  auto other_seed = resume;
+  other_seed.seed = 6;
+  CHECK_THAT(error_of(with_epochs(9).parameters, other_seed),
+             Catch::Contains("seed: 5 in the checkpoint, 6 now"));
+  json fewer = params;
+  fewer["epochs"] = 2;
+  CHECK_THAT(error_of(fewer, resume), Catch::Contains("holds 3 epochs, more than the 2 to train"));
+  auto missing = o;
+  missing.resume_from = dir + "/none.pt";
+  CHECK_THAT(error_of(with_epochs(9).parameters, missing),
+             Catch::Contains("none.pt: no such checkpoint file"));
+  { std::ofstream(dir + "/junk.pt") << "not a checkpoint at all"; }
+  auto junk = o;
+  junk.resume_from = dir + "/junk.pt";
+  CHECK_THAT(error_of(with_epochs(9).parameters, junk),
+             Catch::Contains("junk.pt: not a readable fmnist-trial checkpoint"));
+  // Truncated: the zip's directory is gone.
+  std::filesystem::copy_file(dir + "/ckpt3.pt", dir + "/cut.pt");
+  std::filesystem::resize_file(dir + "/cut.pt", std::filesystem::file_size(dir + "/cut.pt") / 2);
+  auto cut = o;
+  cut.resume_from = dir + "/cut.pt";
+  CHECK_THAT(error_of(with_epochs(9).parameters, cut), Catch::Contains("cut.pt: "));
 }

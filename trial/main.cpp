@@ -355,7 +355,7 @@ int run(const Cli& cli) {
   nnilib::TrainOptions options = cli.train;
   options.precision = precision;
   options.weights_path = artifact(cli.weights, "model.pt");
-  for (const std::string& file : {summary_path, options.weights_path}) {
+  for (const std::string& file : {summary_path, options.weights_path, options.checkpoint_path}) {
     if (file.empty()) continue;
     const auto parent = std::filesystem::path(file).parent_path();
     std::error_code ec;
@@ -466,6 +466,17 @@ int main(int argc, char** argv) {
   app.add_option("--output", cli.output, "write the JSON summary to this file instead");
   app.add_option("--weights", cli.weights,
                  "save the final weights (LibTorch archive) to this file instead");
+  app.add_option("--checkpoint", cli.train.checkpoint_path,
+                 "write a resumable checkpoint (weights, optimizer, schedule position, random "
+                 "state, curve) to this file at the end of every epoch");
+  app.add_option("--resume-from", cli.train.resume_from,
+                 "continue the run saved in this checkpoint up to the epochs asked for; one "
+                 "of another run or a corrupt one is exit 3");
+  app.add_option("--schedule-epochs", cli.train.schedule_epochs,
+                 "epochs the learning-rate schedule spans (0 = the epochs trained); keep it "
+                 "the same across --resume-from pieces to train the same run")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_flag("--no-save", cli.no_save,
                "write no artifacts (except an explicit --output / --weights)");
   app.add_flag("--quiet", cli.quiet, "no per-epoch lines");

@@ -37,6 +37,17 @@ struct TrainOptions {
   Precision precision = Precision::kAuto;
   bool evaluate_test = true;  ///< evaluate the test split after the last epoch
   std::string weights_path;   ///< save the final weights here ("" = do not save)
+  /// Write a resumable checkpoint here at the end of every epoch ("" = none): weights,
+  /// optimizer state, schedule position, random generators' state, the curve so far.
+  std::string checkpoint_path;
+  /// Continue the run saved in this checkpoint up to the spec's epochs ("" = start
+  /// afresh). A checkpoint of another run (other parameters, seed, split, schedule)
+  /// or a corrupt one is a ParamError, never a silent fresh start.
+  std::string resume_from;
+  /// The epochs the learning-rate schedule spans (0 = the spec's epochs). A run trained
+  /// in pieces (1, then 3, then 9 epochs, each resuming the last) with the same value
+  /// is the same run as one trained straight through.
+  int schedule_epochs = 0;
   LoopTuning tuning;
 };
 
@@ -68,6 +79,7 @@ struct TrainStart {
 };
 
 /// Receives progress; the trainer polls stop_requested() before every batch.
+/// on_epoch() is called for the epochs trained in this run (not for resumed ones).
 class TrainObserver {
  public:
   virtual ~TrainObserver() = default;
@@ -79,7 +91,8 @@ class TrainObserver {
 /// The outcome of a training run.
 struct TrainResult {
   TrainStart start;
-  std::vector<EpochStats> curve;
+  int resumed_epochs = 0;         ///< epochs that came from TrainOptions::resume_from
+  std::vector<EpochStats> curve;  ///< every epoch, resumed ones included
   double final_val_accuracy = 0;
   double best_val_accuracy = 0;
   int best_epoch = 0;

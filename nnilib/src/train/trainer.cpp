@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "autocast.h"
+#include "checkpoint.h"
 #include "nnilib/augment.h"
 #include "nnilib/data.h"
 #include "nnilib/error.h"
@@ -189,6 +190,36 @@ int resolve_threads(int requested) {
   return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
+namespace {
+
+nlohmann::json epoch_json(const EpochStats& e) {
+  return {{"epoch", e.epoch},
+          {"train_loss", e.train_loss},
+          {"train_accuracy", e.train_accuracy},
+          {"val_loss", e.val_loss},
+          {"val_accuracy", e.val_accuracy},
+          {"images_per_second", e.images_per_second},
+          {"eval_images_per_second", e.eval_images_per_second},
+          {"epoch_seconds", e.epoch_seconds},
+          {"elapsed_seconds", e.elapsed_seconds}};
+}
+
+EpochStats epoch_from_json(const nlohmann::json& j) {
+  EpochStats e;
+  e.epoch = j.value("epoch", 0);
+  e.train_loss = j.value("train_loss", 0.0);
+  e.train_accuracy = j.value("train_accuracy", 0.0);
+  e.val_loss = j.value("val_loss", 0.0);
+  e.val_accuracy = j.value("val_accuracy", 0.0);
+  e.images_per_second = j.value("images_per_second", 0.0);
+  e.eval_images_per_second = j.value("eval_images_per_second", 0.0);
+  e.epoch_seconds = j.value("epoch_seconds", 0.0);
+  e.elapsed_seconds = j.value("elapsed_seconds", 0.0);
+  return e;
+}
+
+}  // namespace
+
 TrainResult train(const TrialSpec& spec, const FashionMnist& host_data, const TrainOptions& options,
                   TrainObserver& observer) {
   const auto t0 = Clock::now();
@@ -240,9 +271,41 @@ TrainResult train(const TrialSpec& spec, const FashionMnist& host_data, const Tr
   torch::Tensor y_buffer = torch::empty({0}, data.train.labels.options());
   const auto index_options = torch::TensorOptions().dtype(torch::kLong).device(device);
   const int64_t steps_per_epoch = (n + batch - 1) / batch;
-  const int64_t total_steps = steps_per_epoch * spec.hyper.epochs;
+  const int schedule_epochs =
+      options.schedule_epochs > 0 ? options.schedule_epochs : spec.hyper.epochs;
+  if (schedule_epochs < spec.hyper.epochs)
+    throw UsageError("--schedule-epochs " + std::to_string(schedule_epochs) + " is less than the " +
+                     std::to_string(spec.hyper.epochs) +
+                     " epochs to train: the learning-rate schedule must span them all");
+  const int64_t total_steps = steps_per_epoch * schedule_epochs;
   int64_t step = 0;
-  for (int epoch = 1; epoch <= spec.hyper.epochs && !result.interrupted; ++epoch) {
+  int first_epoch = 1;
+  // What a checkpoint must agree on to be continued by this run.
+  nlohmann::json identity_parameters = spec.parameters;
+  identity_parameters.erase("epochs");
+  identity_parameters.erase(kTrialBudgetKey);
+  const nlohmann::json identity = {
+      {"parameters", identity_parameters}, {"seed", options.seed}, {"train_size", n},
+      {"val_size", data.val.size()},       {"batch_size", batch},  {"schedule_steps", total_steps}};
+  if (!options.resume_from.empty()) {
+    const CheckpointMeta meta =
+        load_checkpoint(options.resume_from, identity, model, *optimizer, device);
+    if (meta.epoch > spec.hyper.epochs)
+      throw ParamError(options.resume_from + ": holds " + std::to_string(meta.epoch) +
+                       " epochs, more than the " + std::to_string(spec.hyper.epochs) + " to train");
+    first_epoch = meta.epoch + 1;
+    step = meta.step;
+    result.resumed_epochs = meta.epoch;
+    for (const auto& j : meta.curve) {
+      result.curve.push_back(epoch_from_json(j));
+      const EpochStats& e = result.curve.back();
+      if (e.val_accuracy > result.best_val_accuracy || result.best_epoch == 0) {
+        result.best_val_accuracy = e.val_accuracy;
+        result.best_epoch = e.epoch;
+      }
+    }
+  }
+  for (int epoch = first_epoch; epoch <= spec.hyper.epochs && !result.interrupted; ++epoch) {
     const auto te = Clock::now();
     model->train();
     // Per-epoch shuffle: one index permutation; batches are gathered with index_select.
@@ -330,6 +393,14 @@ TrainResult train(const TrialSpec& spec, const FashionMnist& host_data, const Tr
       result.best_val_accuracy = e.val_accuracy;
       result.best_epoch = epoch;
     }
+    if (!options.checkpoint_path.empty()) {
+      CheckpointMeta meta;
+      meta.identity = identity;
+      meta.epoch = epoch;
+      meta.step = step;
+      for (const EpochStats& s : result.curve) meta.curve.push_back(epoch_json(s));
+      save_checkpoint(options.checkpoint_path, meta, model, *optimizer, device);
+    }
     observer.on_epoch(e);
   }
   if (!result.curve.empty()) result.final_val_accuracy = result.curve.back().val_accuracy;
@@ -365,16 +436,7 @@ std::string format_epoch(const EpochStats& e, int epochs) {
 
 nlohmann::json summary_json(const TrialSpec& spec, const TrainResult& r) {
   nlohmann::json curve = nlohmann::json::array();
-  for (const EpochStats& e : r.curve) {
-    curve.push_back({{"epoch", e.epoch},
-                     {"train_loss", e.train_loss},
-                     {"train_accuracy", e.train_accuracy},
-                     {"val_loss", e.val_loss},
-                     {"val_accuracy", e.val_accuracy},
-                     {"images_per_second", e.images_per_second},
-                     {"eval_images_per_second", e.eval_images_per_second},
-                     {"elapsed_seconds", e.elapsed_seconds}});
-  }
+  for (const EpochStats& e : r.curve) curve.push_back(epoch_json(e));
   nlohmann::json j = {
       {"parameters", spec.parameters},
       {"architecture", r.start.architecture},
@@ -387,6 +449,7 @@ nlohmann::json summary_json(const TrialSpec& spec, const TrainResult& r) {
       {"train_size", r.start.train_size},
       {"val_size", r.start.val_size},
       {"epochs_completed", r.curve.size()},
+      {"resumed_epochs", r.resumed_epochs},
       {"interrupted", r.interrupted},
       {"curve", curve},
       {"final_val_accuracy", r.final_val_accuracy},

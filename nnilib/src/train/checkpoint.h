@@ -1,0 +1,40 @@
+// A resumable training checkpoint (private to the trainer; torch). Written at the end
+// of an epoch, it holds everything the next epoch depends on: the weights and
+// batch-norm statistics, the optimizer's state, the schedule position, the random
+// generators' state, and the curve so far. A run trained in pieces from checkpoints
+// is the same run as one trained straight through.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "nnilib/model.h"
+
+namespace nnilib {
+
+/// What a checkpoint holds besides the tensors.
+struct CheckpointMeta {
+  /// What must match to continue: the parameters (without the budget), the seed, the
+  /// split sizes, the batch size and the schedule's length in steps.
+  nlohmann::json identity;
+  int epoch = 0;     ///< epochs completed
+  int64_t step = 0;  ///< optimizer steps taken (the schedule's position)
+  nlohmann::json curve = nlohmann::json::array();  ///< EpochStats of the epochs so far
+};
+
+/// Writes the checkpoint atomically (IoError on failure; the previous one stays).
+void save_checkpoint(const std::string& path, const CheckpointMeta& meta, Cnn& model,
+                     torch::optim::Optimizer& optimizer, const torch::Device& device);
+
+/// Reads a checkpoint into `model` and `optimizer` (built as for a fresh run, on
+/// `device`), restores the random generators and returns its meta. Throws
+/// ParamError("<path>: ...") when the file is missing, corrupt, not a checkpoint, or
+/// made for another run (`identity` differs: the message names the first key).
+CheckpointMeta load_checkpoint(const std::string& path, const nlohmann::json& identity, Cnn& model,
+                               torch::optim::Optimizer& optimizer, const torch::Device& device);
+
+}  // namespace nnilib
