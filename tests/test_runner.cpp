@@ -39,7 +39,8 @@ const char* kTrialScript = R"BASH(#!/bin/bash
 url="$NNI_TRIAL_COMMAND_CHANNEL"
 modes=(${MODES:-ok})
 mode=${modes[$NNI_TRIAL_SEQ_ID]:-${modes[-1]}}
-env | grep -E '^(NNI_|OMP_NUM_THREADS|MKL_NUM_THREADS|CUDA_VISIBLE_DEVICES)' | sort > "$NNI_OUTPUT_DIR/env.txt"
+env | grep -E '^(NNI_|NNILIB_|OMP_NUM_THREADS|MKL_NUM_THREADS|CUDA_VISIBLE_DEVICES)' | sort > "$NNI_OUTPUT_DIR/env.txt"
+[ -n "$NNILIB_CHECKPOINT" ] && echo "checkpoint of $NNI_TRIAL_JOB_ID" > "$NNILIB_CHECKPOINT"
 pwd > "$NNI_OUTPUT_DIR/cwd.txt"
 trap 'echo "got SIGINT"; exit 130' INT
 pause() { sleep "$1" & wait $!; }
@@ -375,6 +376,49 @@ tuner: {name: GridSearch}
   CHECK_THAT(by_seq[1].reason, Catch::Contains("nested deeper than 64"));
   CHECK(by_seq[2].status == nnilib::kSucceeded);
   CHECK(e.store().experiment().status == "DONE");
+}
+
+TEST_CASE("runner: ASHA promotes the best of each rung, continuing its checkpoint") {
+  Experiment e(R"(
+searchSpace: {x: {_type: uniform, _value: [0, 1]}}
+trialCommand: STEPS=1 exec ./trial.sh
+trialConcurrency: 2
+maxTrialNumber: 20
+tuner: {name: ASHA, classArgs: {R: 9, eta: 3}}
+)");
+  const ProcessResult r = e.run();
+  INFO(describe(r));
+  REQUIRE(r.exit_code == 0);
+  const auto trials = e.store().trials();
+  REQUIRE(trials.size() == 20);
+  std::map<double, int> per_budget;
+  auto budget = [](const nnilib::TrialRecord& t) {
+    return t.parameters["TRIAL_BUDGET"].get<double>();
+  };
+  for (const auto& t : trials) {
+    INFO(t.trial_id << " " << t.parameters.dump() << " " << t.status << " " << t.reason);
+    CHECK(t.status == nnilib::kSucceeded);
+    per_budget[budget(t)] += 1;
+    const auto env = env_of(e.trial_file(t, "env.txt"));
+    CHECK(env.at("NNILIB_CHECKPOINT") == e.exp() + "/trials/" + t.trial_id + "/checkpoint.pt");
+    CHECK(env.at("NNILIB_SCHEDULE_EPOCHS") == "9");
+    if (budget(t) == 1.0) {
+      CHECK(env.count("NNILIB_RESUME_FROM") == 0);
+      continue;
+    }
+    // A promotion continues the trial with the same x at the budget below.
+    REQUIRE(env.count("NNILIB_RESUME_FROM") == 1);
+    const nnilib::TrialRecord* parent = nullptr;
+    for (const auto& o : trials)
+      if (o.parameters["x"] == t.parameters["x"] && budget(o) == budget(t) / 3) parent = &o;
+    REQUIRE(parent != nullptr);
+    CHECK(parent->sequence < t.sequence);
+    CHECK(env.at("NNILIB_RESUME_FROM") ==
+          e.exp() + "/trials/" + parent->trial_id + "/checkpoint.pt");
+  }
+  CHECK(per_budget[1.0] >= 9);
+  CHECK(per_budget[3.0] >= 2);
+  CHECK(per_budget[9.0] >= 1);
 }
 
 TEST_CASE("runner: Medianstop stops a trial that is clearly worse than the median") {

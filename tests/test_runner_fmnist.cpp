@@ -79,15 +79,55 @@ TEST_CASE(
   // --final-train: the standalone trial on best.json with --val-size 0 into <exp>/final.
   CHECK_THAT(r.out, Catch::Contains("--params-file '" + exp + "/best.json' --val-size 0") &&
                         Catch::Contains("--output-dir '" + exp + "/final'"));
-  if (r.exit_code == 2 && r.err.find("--val-size") != std::string::npos) {
-    WARN(
-        "fmnist-trial does not accept --val-size 0 yet: the final training was built and run, "
-        "and its usage error was reported");
-    CHECK_THAT(r.err, Catch::Contains("the final training failed (exit code 2)"));
-  } else {
-    REQUIRE(r.exit_code == 0);
-    CHECK_THAT(r.out, Catch::Contains("final training: test accuracy"));
-    const json summary = json::parse(nnilib::standin::read_whole_file(exp + "/final/summary.json"));
-    CHECK(summary.at("test_accuracy").is_number());
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("final training: test accuracy"));
+  const json summary = json::parse(nnilib::standin::read_whole_file(exp + "/final/summary.json"));
+  CHECK(summary.at("test_accuracy").is_number());
+}
+
+TEST_CASE("runner with the real fmnist-trial: ASHA's promotion continues the checkpoint") {
+  TempDir dir("runner-asha");
+  const std::string subset = "--data-dir " + testutil::data_dir() +
+                             " --train-size 512 --val-size 256 --test-size 256 --threads 1";
+  std::ofstream(dir.path() + "/search_space.json") << R"({
+    "filter_size_c1": {"_type": "choice", "_value": [32]},
+    "filter_size_c2": {"_type": "choice", "_value": [32]},
+    "learning_rate": {"_type": "uniform", "_value": [0.001, 0.003]}
+  })";
+  std::ofstream(dir.path() + "/config.yml")
+      << "searchSpaceFile: search_space.json\n"
+      << "trialCommand: exec " << NNILIB_FMNIST_TRIAL << " " << subset << "\n"
+      << "trialCodeDirectory: .\ntrialConcurrency: 1\nmaxTrialNumber: 4\n"
+      << "tuner: {name: ASHA, classArgs: {R: 3, eta: 3}}\n"
+      << "trainingService: {platform: local}\n";
+  const std::string exp = dir.path() + "/exp";
+  const ProcessResult r =
+      nnilib::standin::run_process({NNILIB_FMNIST_NAS, "run", "--config",
+                                    dir.path() + "/config.yml", "--plain", "--experiment-dir", exp},
+                                   {}, 300s);
+  INFO(describe(r));
+  REQUIRE(r.exit_code == 0);
+  const auto trials = nnilib::ExperimentStore::open(exp + "/experiment.db", true).trials();
+  REQUIRE(trials.size() == 4);
+  // One trial at a time: three configurations for 1 epoch, then the best goes on to 3.
+  const nnilib::TrialRecord* best1 = nullptr;
+  for (int i = 0; i < 3; ++i) {
+    INFO(trials[i].reason);
+    REQUIRE(trials[i].status == nnilib::kSucceeded);
+    CHECK(trials[i].parameters["TRIAL_BUDGET"] == 1.0);
+    if (best1 == nullptr || *trials[i].final_default > *best1->final_default) best1 = &trials[i];
   }
+  const auto& up = trials[3];
+  INFO(up.reason);
+  REQUIRE(up.status == nnilib::kSucceeded);
+  CHECK(up.parameters["TRIAL_BUDGET"] == 3.0);
+  CHECK(up.parameters["learning_rate"] == best1->parameters["learning_rate"]);
+  CHECK(up.intermediate_count == 2);  // epochs 2 and 3: the first came from the checkpoint
+  const json summary = json::parse(
+      nnilib::standin::read_whole_file(exp + "/trials/" + up.trial_id + "/summary.json"));
+  CHECK(summary["resumed_epochs"] == 1);
+  CHECK(summary["curve"].size() == 3);
+  const json parent = json::parse(
+      nnilib::standin::read_whole_file(exp + "/trials/" + best1->trial_id + "/summary.json"));
+  CHECK(summary["curve"][0]["val_accuracy"] == parent["curve"][0]["val_accuracy"]);
 }

@@ -387,9 +387,9 @@ TEST_CASE("tuner: bad names and classArgs are rejected naming the tuner and the 
   };
   CHECK(make("Anneal", nullptr) ==
         "tuner \"Anneal\": an NNI tuner that is not embedded here (run it with nnictl); embedded "
-        "tuners: TPE, Random, GridSearch, Evolution");
+        "tuners: TPE, Random, GridSearch, Evolution, ASHA");
   CHECK(make("Tpe2", nullptr) ==
-        "tuner \"Tpe2\": unknown tuner; embedded tuners: TPE, Random, GridSearch, Evolution");
+        "tuner \"Tpe2\": unknown tuner; embedded tuners: TPE, Random, GridSearch, Evolution, ASHA");
   CHECK(make("TPE", {{"optimize_mode", "max"}}) ==
         "tuner TPE: classArgs.optimize_mode must be one of maximize, minimize, got \"max\"");
   CHECK(make("TPE", {{"seed", "1"}}) ==
@@ -430,4 +430,89 @@ TEST_CASE("tuner: bad names and classArgs are rejected naming the tuner and the 
                        {"prior_weight", 0},
                        {"gamma", 0.5}}}}) == "");
   CHECK(make("RANDOM", {{"seed", 7}, {"optimize_mode", "minimize"}}) == "");
+}
+
+TEST_CASE("tuner ASHA: rung budgets, promotion of the top 1/eta, asynchronously") {
+  const SearchSpace space = parse(R"({"x": {"_type": "uniform", "_value": [0, 1]}})");
+  auto budgets_of = [&](const json& args) {
+    // Drive one configuration up: the first rung 0 result of each is the best.
+    auto t = nnilib::make_tuner("ASHA", args, space, 1);
+    std::vector<double> seen;
+    std::int64_t id = 0;
+    for (int i = 0; i < 200 && seen.size() < 8; ++i, ++id) {
+      const auto p = t->generate_parameters(id);
+      REQUIRE(p);
+      const double b = (*p)["TRIAL_BUDGET"].get<double>();
+      if (std::find(seen.begin(), seen.end(), b) == seen.end()) seen.push_back(b);
+      t->receive_trial_result(id, *p, (*p)["x"].get<double>() * b);
+      t->trial_end(id, true);
+    }
+    std::sort(seen.begin(), seen.end());
+    return seen;
+  };
+  // R / eta^(K-k): with R 9, eta 3: 1, 3, 9; with R 10: 10/9, 10/3, 10; R 27, eta 3, min 3:
+  // 3, 9, 27; R 16, eta 2: 1, 2, 4, 8, 16 (compare NNI's Hyperband: r_i = R * eta^-i).
+  CHECK(budgets_of({{"R", 9}, {"eta", 3}}) == std::vector<double>{1, 3, 9});
+  const auto ten = budgets_of({{"R", 10}, {"eta", 3}});
+  REQUIRE(ten.size() == 3);
+  CHECK(ten[0] == Approx(10.0 / 9));
+  CHECK(ten[1] == Approx(10.0 / 3));
+  CHECK(ten[2] == Approx(10));
+  CHECK(budgets_of({{"R", 27}, {"eta", 3}, {"min_budget", 3}}) == std::vector<double>{3, 9, 27});
+  CHECK(budgets_of({{"R", 16}, {"eta", 2}}) == std::vector<double>{1, 2, 4, 8, 16});
+
+  // Promotion: with eta 3, the best of every 3 results at a rung moves up, at once.
+  auto t = nnilib::make_tuner("ASHA", {{"R", 9}, {"eta", 3}}, space, 7);
+  std::vector<json> rung0;
+  for (std::int64_t id = 0; id < 2; ++id) {
+    rung0.push_back(*t->generate_parameters(id));
+    CHECK(rung0.back()["TRIAL_BUDGET"] == 1.0);
+  }
+  // Two results: floor(2/3) = 0 promotable, a third request is a new configuration.
+  t->receive_trial_result(0, rung0[0], 0.50);
+  t->receive_trial_result(1, rung0[1], 0.90);
+  rung0.push_back(*t->generate_parameters(2));
+  CHECK(rung0.back()["TRIAL_BUDGET"] == 1.0);
+  t->receive_trial_result(2, rung0[2], 0.70);
+  // Three results: the best (0.90) is promoted to 3 epochs, with the same parameters.
+  const json up = *t->generate_parameters(3);
+  CHECK(up["TRIAL_BUDGET"] == 3.0);
+  CHECK(up["x"] == rung0[1]["x"]);
+  // It is promoted once only: the next request starts a new configuration.
+  const json fresh = *t->generate_parameters(4);
+  CHECK(fresh["TRIAL_BUDGET"] == 1.0);
+  CHECK(fresh["x"] != rung0[1]["x"]);
+  // A failed trial (NaN) is never promoted.
+  t->receive_trial_result(4, fresh, std::nan(""));
+  t->trial_end(4, false);
+
+  // Minimize mode promotes the smallest result.
+  auto m =
+      nnilib::make_tuner("ASHA", {{"R", 3}, {"eta", 3}, {"optimize_mode", "minimize"}}, space, 3);
+  std::vector<json> ps;
+  const double values[] = {0.5, 0.1, 0.9};
+  for (std::int64_t id = 0; id < 3; ++id) {
+    ps.push_back(*m->generate_parameters(id));
+    m->receive_trial_result(id, ps.back(), values[id]);
+  }
+  const json promoted = *m->generate_parameters(3);
+  CHECK(promoted["TRIAL_BUDGET"] == 3.0);
+  CHECK(promoted["x"] == ps[1]["x"]);
+
+  // A resumed experiment: imported results rebuild the rungs (a config seen at 3 epochs
+  // was promoted already and is not promoted again).
+  auto r = nnilib::make_tuner("ASHA", {{"R", 9}, {"eta", 3}}, space, 11);
+  json a = {{"x", 0.2}, {"TRIAL_BUDGET", 1.0}}, b = {{"x", 0.3}, {"TRIAL_BUDGET", 1.0}},
+       c = {{"x", 0.4}, {"TRIAL_BUDGET", 1.0}}, c3 = {{"x", 0.4}, {"TRIAL_BUDGET", 3.0}};
+  r->import_data({{a, 0.2}, {b, 0.3}, {c, 0.9}, {c3, 0.95}});
+  const json next = *r->generate_parameters(0);
+  CHECK(next["TRIAL_BUDGET"] == 1.0);  // c is the top of rung 0 but was promoted already
+
+  CHECK(error_of([&] {
+          nnilib::make_tuner("ASHA", {{"R", 9}, {"min_budget", 10}}, space, 0);
+        }) == "tuner ASHA: classArgs.min_budget must be at most R (9.0), got 10");
+  CHECK_THAT(error_of([&] {
+               nnilib::make_tuner("ASHA", {{"eta", 1}}, space, 0);
+             }),
+             Catch::Contains("classArgs.eta"));
 }

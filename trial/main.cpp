@@ -294,6 +294,26 @@ nnilib::Precision requested_precision(const Cli& cli) {
   return nnilib::Precision::kAuto;
 }
 
+// --checkpoint, --resume-from and --schedule-epochs default to what a runner put in
+// the environment (trainer.h), so a config.yml's trialCommand need not change.
+void apply_runner_environment(nnilib::TrainOptions& train) {
+  const auto env = [](const char* name) -> std::string {
+    const char* v = std::getenv(name);
+    return v != nullptr ? v : "";
+  };
+  if (train.checkpoint_path.empty()) train.checkpoint_path = env(nnilib::kCheckpointEnv);
+  if (train.resume_from.empty()) train.resume_from = env(nnilib::kResumeFromEnv);
+  const std::string epochs = env(nnilib::kScheduleEpochsEnv);
+  if (train.schedule_epochs == 0 && !epochs.empty()) {
+    char* end = nullptr;
+    const long v = std::strtol(epochs.c_str(), &end, 10);
+    if (end == epochs.c_str() || *end != 0 || v < 0 || v > 100000)
+      throw nnilib::UsageError(std::string(nnilib::kScheduleEpochsEnv) + "=" + epochs +
+                               ": expected a number of epochs");
+    train.schedule_epochs = static_cast<int>(v);
+  }
+}
+
 int run(const Cli& cli) {
   install_signal_handlers();
   const nnilib::Precision precision = requested_precision(cli);  // bad values fail first
@@ -354,6 +374,7 @@ int run(const Cli& cli) {
   const std::string summary_path = artifact(cli.output, "summary.json");
   nnilib::TrainOptions options = cli.train;
   options.precision = precision;
+  apply_runner_environment(options);
   options.weights_path = artifact(cli.weights, "model.pt");
   for (const std::string& file : {summary_path, options.weights_path, options.checkpoint_path}) {
     if (file.empty()) continue;

@@ -26,6 +26,13 @@ struct LoopTuning {
   bool mkldnn = true;         ///< let LibTorch use oneDNN (MKL-DNN) convolutions on CPU
 };
 
+/// The environment through which a runner asks a trial for checkpoints and
+/// continuations (multi-fidelity tuners, tuner.h): the defaults of fmnist-trial's
+/// --checkpoint, --resume-from and --schedule-epochs.
+inline constexpr const char* kCheckpointEnv = "NNILIB_CHECKPOINT";
+inline constexpr const char* kResumeFromEnv = "NNILIB_RESUME_FROM";
+inline constexpr const char* kScheduleEpochsEnv = "NNILIB_SCHEDULE_EPOCHS";
+
 /// How to train (everything that is not a searched parameter).
 struct TrainOptions {
   std::string device = "auto";  ///< "auto" (CUDA when available), "cpu" or "cuda[:N]"

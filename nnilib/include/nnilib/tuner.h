@@ -1,6 +1,7 @@
 // The embedded NNI tuners: Random, GridSearch, TPE and Evolution, each a
 // re-implementation of NNI 3.0's algorithm (nni/algorithms/hpo) over the
-// search-space language of space.h. Free of LibTorch and of Python. The
+// search-space language of space.h, and ASHA (asynchronous successive halving with
+// promotion from checkpoints), this project's own. Free of LibTorch and of Python. The
 // tuners, their classArgs and their defaults are documented in docs/runner.md.
 #pragma once
 
@@ -54,6 +55,13 @@ class Tuner {
   /// Replays results of earlier trials (resume). Default: receive_trial_result()
   /// for each, with parameter ids -1, -2, ... (ids this tuner never generates).
   virtual void import_data(const std::vector<ImportedTrial>& trials);
+
+  /// For a multi-fidelity tuner whose trials continue one another (ASHA): the largest
+  /// TRIAL_BUDGET it gives. The runner then asks each trial for a checkpoint and a
+  /// learning-rate schedule over this budget, and starts a trial whose parameters equal
+  /// an earlier successful trial's but for a larger TRIAL_BUDGET from that trial's
+  /// checkpoint (trainer.h, kCheckpointEnv). 0 (the default): every trial starts afresh.
+  virtual double continued_budget() const;
 };
 
 /// Builds the tuner NNI calls `name` (case-insensitive: Random, GridSearch,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -24,6 +25,8 @@
 #include "nnilib/experiment_report.h"
 #include "nnilib/file_io.h"
 #include "nnilib/json_limits.h"
+#include "nnilib/params.h"
+#include "nnilib/trainer.h"
 #include "nnilib/trial_process.h"
 #include "wakeup.h"
 
@@ -412,6 +415,32 @@ class Session {
     }
   }
 
+  // The checkpoint of the trial this one continues: the trial with a final result, the
+  // same parameters and the largest smaller TRIAL_BUDGET ("" = none, or it left none).
+  // It may still be exiting: its checkpoint was written before its final result.
+  std::string predecessor_checkpoint(const TrialRecord& t) const {
+    const auto budget_of = [](const json& p) {
+      const auto it = p.find(kTrialBudgetKey);
+      return it != p.end() && it->is_number() ? it->get<double>() : 0.0;
+    };
+    const double budget = budget_of(t.parameters);
+    json config = t.parameters;
+    config.erase(kTrialBudgetKey);
+    const TrialRecord* best = nullptr;
+    for (const TrialRecord& o : state_.trials) {
+      if (!o.final_default || o.status == kFailed || &o == &t) continue;
+      const double b = budget_of(o.parameters);
+      if (b >= budget || (best != nullptr && b <= budget_of(best->parameters))) continue;
+      json other = o.parameters;
+      other.erase(kTrialBudgetKey);
+      if (other == config) best = &o;
+    }
+    if (best == nullptr) return "";
+    const std::string path = paths_.trial_dir(best->trial_id) + "/checkpoint.pt";
+    std::error_code ec;
+    return fs::exists(path, ec) ? path : "";
+  }
+
   std::string new_trial_id() {
     std::set<std::string> taken;
     for (const TrialRecord& t : state_.trials) taken.insert(t.trial_id);
@@ -455,6 +484,14 @@ class Session {
     env["NNI_CODE_DIR"] = config_.trial_code_directory;
     env["NNI_TRIAL_COMMAND_CHANNEL"] = server_->url(t.trial_id);
     env["CUDA_VISIBLE_DEVICES"] = "";  // trialGpuNumber 0
+    if (const double budget = tuner_->continued_budget(); budget > 0) {
+      const std::string own = dir + "/checkpoint.pt";
+      env[kCheckpointEnv] = own;
+      env[kScheduleEpochsEnv] = std::to_string(static_cast<int>(std::ceil(budget - 1e-9)));
+      // A re-run continues its own last epoch; a promotion continues its predecessor.
+      const std::string from = fs::exists(own, ec) ? own : predecessor_checkpoint(t);
+      if (!from.empty()) env[kResumeFromEnv] = from;
+    }
 
     ActiveTrial a;
     a.index = index;

@@ -18,13 +18,15 @@ Tuner::~Tuner() = default;
 
 void Tuner::trial_end(std::int64_t /*parameter_id*/, bool /*succeeded*/) {}
 
+double Tuner::continued_budget() const { return 0; }
+
 void Tuner::import_data(const std::vector<ImportedTrial>& trials) {
   std::int64_t id = -1;
   for (const ImportedTrial& t : trials) receive_trial_result(id--, t.parameters, t.value);
 }
 
 const std::vector<std::string>& embedded_tuner_names() {
-  static const std::vector<std::string> names{"TPE", "Random", "GridSearch", "Evolution"};
+  static const std::vector<std::string> names{"TPE", "Random", "GridSearch", "Evolution", "ASHA"};
   return names;
 }
 
@@ -36,6 +38,7 @@ std::unique_ptr<Tuner> make_tuner(const std::string& name, const nlohmann::json&
   if (key == "random") return make_random(class_args, space, seed);
   if (key == "gridsearch") return make_grid_search(class_args, space);
   if (key == "evolution") return make_evolution(class_args, space, seed);
+  if (key == "asha") return make_asha(class_args, space, seed);
   static const std::vector<std::string> nni_only{
       "anneal", "hyperband",       "bohb",     "smac",      "metis", "gptuner",
       "gp",     "pbttuner",        "pbt",      "dngotuner", "dngo",  "batchtuner",

@@ -127,6 +127,11 @@ std::unique_ptr<Tuner> make_random(const nlohmann::json& args, const SearchSpace
 std::unique_ptr<Tuner> make_grid_search(const nlohmann::json& args, const SearchSpace& space);
 std::unique_ptr<Tuner> make_tpe(const nlohmann::json& args, const SearchSpace& space,
                                 std::uint64_t seed);
+std::unique_ptr<Tuner> make_asha(const nlohmann::json& args, const SearchSpace& space,
+                                 std::uint64_t seed);
+/// ASHA's rung budgets for max budget R, reduction factor eta and minimum budget:
+/// R / eta^(K-k) for k = 0..K, K = floor(log_eta(R / min_budget)).
+std::vector<double> asha_budgets(double max_budget, double eta, double min_budget);
 std::unique_ptr<Tuner> make_evolution(const nlohmann::json& args, const SearchSpace& space,
                                       std::uint64_t seed);
 
