@@ -191,6 +191,11 @@ TEST_CASE("experiment config: durations like NNI (d, h, m, s - rounded up to sec
       parse_error(minimal("maxExperimentDuration: 2 weeks\n")) ==
       "config.yml: maxExperimentDuration must be a duration like \"90s\", \"30m\", \"2h\", \"1d\" "
       "or a number of seconds > 0, got \"2 weeks\"");
+  // Found by fuzz_config: a number of seconds beyond any integer was cast (UB).
+  CHECK(parse_error(minimal("maxTrialDuration: 9111111111111111111111111111111111111111111\n"))
+            .find("maxTrialDuration must be a duration") != std::string::npos);
+  CHECK(parse_error(minimal("maxExperimentDuration: .inf\n"))
+            .find("maxExperimentDuration must be a duration") != std::string::npos);
   CHECK(parse_error(minimal("maxTrialDuration: 0\n")).find("maxTrialDuration must be a duration") !=
         std::string::npos);
 }
@@ -259,7 +264,8 @@ TEST_CASE("experiment config: unknown fields, missing fields and conflicts") {
   CHECK(parse_error("searchSpace: {}\ntuner: {name: TPE}\ntrainingService: {platform: local}\n") ==
         "config.yml: trialCommand is required (the command that runs one trial)");
   CHECK(parse_error("searchSpace: {}\ntrialCommand: t\ntrainingService: {platform: local}\n") ==
-        "config.yml: tuner is required (embedded tuners: TPE, Random, GridSearch, Evolution)");
+        "config.yml: tuner is required (embedded tuners: TPE, Random, GridSearch, Evolution, "
+        "Hyperband, ASHA)");
   CHECK(parse_error("searchSpace: {}\ntrialCommand: t\ntuner: {name: TPE}\n") ==
         "config.yml: trainingService is required (trainingService: {platform: local})");
   CHECK(parse_error("") == "config.yml: the config is empty");
@@ -283,8 +289,20 @@ TEST_CASE("experiment config: options of NNI that the embedded runner refuses po
         "this experiment with NNI's nnictl instead");
   CHECK(parse_error(minimal("useAnnotation: true\n")).find("useAnnotation: NNI annotation") !=
         std::string::npos);
-  CHECK(parse_error(minimal("advisor: {name: Hyperband}\n")).find("advisor: an advisor") !=
-        std::string::npos);
+  // NNI's `advisor:` form names the tuner (Hyperband); with a tuner or assessor too it is
+  // ambiguous, as in NNI.
+  CHECK(parse_error(minimal("advisor: {name: Hyperband}\n")) ==
+        "config.yml: advisor is set together with tuner: give one of them (an advisor replaces "
+        "the tuner and the assessor)");
+  CHECK(ExperimentConfig::parse("searchSpace: {x: {_type: uniform, _value: [0, 1]}}\n"
+                                "trialCommand: ./t\ntrainingService: {platform: local}\n"
+                                "advisor: {name: Hyperband, classArgs: {R: 9, eta: 3}}\n",
+                                "config.yml")
+            .tuner.name == "Hyperband");
+  CHECK_THAT(parse_error("searchSpace: {x: {_type: uniform, _value: [0, 1]}}\n"
+                         "trialCommand: ./t\ntrainingService: {platform: local}\n"
+                         "advisor: {name: BOHB}\n"),
+             Catch::Contains("an NNI tuner that is not embedded here (run it with nnictl)"));
   CHECK(parse_error(minimal("tunerGpuIndices: 0\n")).find("nnictl") != std::string::npos);
   CHECK(parse_error(minimal("experimentType: nas\n")).find("experiment type \"nas\"") !=
         std::string::npos);

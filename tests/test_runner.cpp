@@ -58,7 +58,7 @@ while :; do
   [ "$code" = 408 ] || exit 6
 done
 body=$(cat "$NNI_OUTPUT_DIR/param.json")
-pid=$(grep -oE '\\"parameter_id\\": [0-9]+' <<<"$body" | grep -oE '[0-9]+$')
+pid=$(grep -oE '\\"parameter_id\\": (\\"[^\\]*\\"|[0-9]+)' <<<"$body" | sed -E 's/^\\"parameter_id\\": //')
 x=$(grep -oE '\\"x\\": [-0-9.e+]+' <<<"$body" | grep -oE '[-0-9.e+]+$')
 x=${x:-0.5}
 metric() {  # type sequence value
@@ -421,6 +421,46 @@ tuner: {name: ASHA, classArgs: {R: 9, eta: 3}}
   CHECK(per_budget[9.0] >= 1);
 }
 
+TEST_CASE("runner: Hyperband runs NNI's brackets with NNI's string ids, echoed by the trials") {
+  // R 3, eta 3: s_max 1. Bracket 0-1: 3 configurations for 1, then the best for 3;
+  // bracket 0-0: 2 configurations for 3. NNI's older `advisor:` form.
+  Experiment e(R"(
+searchSpace: {x: {_type: uniform, _value: [0, 1]}}
+trialCommand: STEPS=1 exec ./trial.sh
+trialConcurrency: 2
+maxTrialNumber: 6
+advisor: {name: Hyperband, classArgs: {R: 3, eta: 3, optimize_mode: maximize}}
+)");
+  const ProcessResult r = e.run();
+  INFO(describe(r));
+  REQUIRE(r.exit_code == 0);
+  const auto trials = e.store().trials();
+  REQUIRE(trials.size() == 6);
+  std::vector<std::string> ids;
+  for (const auto& t : trials) {
+    INFO(t.trial_id << " " << t.parameter_id.dump() << " " << t.reason);
+    CHECK(t.status == nnilib::kSucceeded);  // every metric echoed the string id
+    REQUIRE(t.parameter_id.is_string());
+    ids.push_back(t.parameter_id.get<std::string>() + "@" + t.parameters["TRIAL_BUDGET"].dump());
+  }
+  std::sort(ids.begin(), ids.end());
+  // 0-1_0_{0,1,2} at budget 1, the best of them at 3 with its counter, 0-0_0_{3,4} at 3.
+  CHECK(ids[0] == "0-0_0_3@3");
+  CHECK(ids[1] == "0-0_0_4@3");
+  CHECK(ids[2] == "0-1_0_0@1");
+  CHECK(ids[3] == "0-1_0_1@1");
+  CHECK(ids[4] == "0-1_0_2@1");
+  CHECK_THAT(ids[5], Catch::Matches("0-1_1_[012]@3"));
+  const auto counter = ids[5].substr(6, 1);
+  double best = -1, promoted = -2;
+  for (const auto& t : trials) {
+    const std::string id = t.parameter_id.get<std::string>();
+    if (id.rfind("0-1_0_", 0) == 0) best = std::max(best, *t.final_default);
+    if (id == "0-1_0_" + counter) promoted = *t.final_default;
+  }
+  CHECK(promoted == best);  // the best of the round went on
+}
+
 TEST_CASE("runner: Medianstop stops a trial that is clearly worse than the median") {
   // Sequential trials: x = 0.8 and 0.9 succeed; 0.1 is worse than their median at
   // step 1 (start_step 1) and is stopped early.
@@ -616,7 +656,7 @@ TEST_CASE("runner: clear errors for a bad config, a taken directory, a missing e
   Experiment e(R"(
 searchSpace: {x: {_type: uniform, _value: [0, 1]}}
 trialCommand: exec ./trial.sh
-tuner: {name: Hyperband}
+tuner: {name: BOHB}
 )");
   ProcessResult r = e.run();
   CHECK(r.exit_code == 3);

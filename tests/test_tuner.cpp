@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -387,9 +388,10 @@ TEST_CASE("tuner: bad names and classArgs are rejected naming the tuner and the 
   };
   CHECK(make("Anneal", nullptr) ==
         "tuner \"Anneal\": an NNI tuner that is not embedded here (run it with nnictl); embedded "
-        "tuners: TPE, Random, GridSearch, Evolution, ASHA");
+        "tuners: TPE, Random, GridSearch, Evolution, Hyperband, ASHA");
   CHECK(make("Tpe2", nullptr) ==
-        "tuner \"Tpe2\": unknown tuner; embedded tuners: TPE, Random, GridSearch, Evolution, ASHA");
+        "tuner \"Tpe2\": unknown tuner; embedded tuners: TPE, Random, GridSearch, Evolution, "
+        "Hyperband, ASHA");
   CHECK(make("TPE", {{"optimize_mode", "max"}}) ==
         "tuner TPE: classArgs.optimize_mode must be one of maximize, minimize, got \"max\"");
   CHECK(make("TPE", {{"seed", "1"}}) ==
@@ -513,6 +515,88 @@ TEST_CASE("tuner ASHA: rung budgets, promotion of the top 1/eta, asynchronously"
         }) == "tuner ASHA: classArgs.min_budget must be at most R (9.0), got 10");
   CHECK_THAT(error_of([&] {
                nnilib::make_tuner("ASHA", {{"eta", 1}}, space, 0);
+             }),
+             Catch::Contains("classArgs.eta"));
+}
+
+TEST_CASE("tuner Hyperband: NNI's brackets for R 81, eta 3, its ids and both exec modes") {
+  const SearchSpace space = parse(R"({"x": {"_type": "uniform", "_value": [0, 1]}})");
+  // Per bracket s, the rounds' (n, r) as NNI 3.0's code computes them (n = ceil((s_max +
+  // 1) eta^s / (s + 1)), r = R / eta^s; round i: floor(n / eta^i), floor(r eta^i)): the
+  // table of the Hyperband paper. (The table in NNI's docstring says 27, 9, 6 for s = 3,
+  // 2, 1; its code gives 34, 15, 8.)
+  const std::vector<std::pair<std::string, std::vector<std::pair<int, int>>>> nni = {
+      {"0-4", {{81, 1}, {27, 3}, {9, 9}, {3, 27}, {1, 81}}},
+      {"0-3", {{34, 3}, {11, 9}, {3, 27}, {1, 81}}},
+      {"0-2", {{15, 9}, {5, 27}, {1, 81}}},
+      {"0-1", {{8, 27}, {2, 81}}},
+      {"0-0", {{5, 81}}},
+      {"1-4", {{81, 1}}},  // then the next Hyperband iteration
+  };
+  auto t = nnilib::make_tuner("Hyperband", {{"R", 81}, {"eta", 3}}, space, 1);
+  CHECK_FALSE(t->exhausted());
+  std::int64_t id = 0;
+  for (const auto& [bracket, rounds] : nni) {
+    std::set<std::string> promoted;  // counters expected in the next round
+    for (std::size_t round = 0; round < rounds.size(); ++round) {
+      INFO(bracket << " round " << round);
+      const auto [n, r] = rounds[round];
+      std::vector<std::pair<double, std::string>> ranked;
+      std::vector<std::pair<std::int64_t, json>> issued;
+      std::set<std::string> counters;
+      for (int k = 0; k < n; ++k, ++id) {
+        const auto p = t->generate_parameters(id);
+        REQUIRE(p);
+        const std::string wire = t->wire_parameter_id(id).get<std::string>();
+        REQUIRE_THAT(wire, Catch::StartsWith(bracket + "_" + std::to_string(round) + "_"));
+        CHECK((*p)["TRIAL_BUDGET"] == r);
+        const std::string counter = wire.substr(wire.rfind('_') + 1);
+        counters.insert(counter);
+        ranked.emplace_back((*p)["x"].get<double>(), counter);
+        issued.emplace_back(id, *p);
+      }
+      // A promoted configuration keeps its counter: "0-4_0_7" goes on as "0-4_1_7".
+      if (round > 0) CHECK(counters == promoted);
+      for (const auto& [pid, p] : issued) t->receive_trial_result(pid, p, p["x"].get<double>());
+      for (const auto& [pid, p] : issued) t->trial_end(pid, true);
+      std::sort(ranked.rbegin(), ranked.rend());  // larger x is better
+      promoted.clear();
+      if (round + 1 < rounds.size())
+        for (int k = 0; k < rounds[round + 1].first; ++k) promoted.insert(ranked[k].second);
+    }
+  }
+
+  // Serial mode: the next bracket waits until the current one has started its last round.
+  auto serial =
+      nnilib::make_tuner("Hyperband", {{"R", 9}, {"eta", 3}, {"exec_mode", "serial"}}, space, 2);
+  std::vector<std::pair<std::int64_t, json>> first;
+  for (std::int64_t k = 0; k < 9; ++k) first.emplace_back(k, *serial->generate_parameters(k));
+  CHECK_FALSE(serial->generate_parameters(9));  // waiting, not exhausted
+  CHECK_FALSE(serial->exhausted());
+  for (const auto& [pid, p] : first) {
+    serial->receive_trial_result(pid, p, p["x"].get<double>());
+    serial->trial_end(pid, true);
+  }
+  const auto next = serial->generate_parameters(9);
+  REQUIRE(next);
+  CHECK((*next)["TRIAL_BUDGET"] == 3);
+  CHECK_THAT(serial->wire_parameter_id(9).get<std::string>(), Catch::StartsWith("0-2_1_"));
+  // A round whose trials all failed promotes nothing (NNI would raise an IndexError).
+  auto failing = nnilib::make_tuner("Hyperband", {{"R", 3}, {"eta", 3}}, space, 3);
+  for (std::int64_t k = 0; k < 3; ++k) {
+    REQUIRE(failing->generate_parameters(k));
+    failing->trial_end(k, false);
+  }
+  const auto after = failing->generate_parameters(3);
+  REQUIRE(after);
+  CHECK_THAT(failing->wire_parameter_id(3).get<std::string>(), Catch::StartsWith("0-0_0_"));
+
+  CHECK_THAT(error_of([&] {
+               nnilib::make_tuner("Hyperband", {{"exec_mode", "fast"}}, space, 0);
+             }),
+             Catch::Contains("classArgs.exec_mode must be one of parallelism, serial"));
+  CHECK_THAT(error_of([&] {
+               nnilib::make_tuner("Hyperband", {{"eta", 1}}, space, 0);
              }),
              Catch::Contains("classArgs.eta"));
 }

@@ -37,9 +37,19 @@ class Tuner {
   virtual std::string name() const = 0;
 
   /// Parameters for a new trial (NNI's shape, nested choices as objects with
-  /// "_name"), or std::nullopt when the tuner has nothing more: the grid is
-  /// exhausted, or every point of a finite space has been generated.
+  /// "_name"), or std::nullopt when the tuner has nothing to give now: when
+  /// exhausted() says so, nothing more ever (the grid is done, every point of a finite
+  /// space was generated); otherwise it waits for trials to end (Hyperband's serial
+  /// mode) and is asked again.
   virtual std::optional<nlohmann::json> generate_parameters(std::int64_t parameter_id) = 0;
+
+  /// Whether a std::nullopt from generate_parameters() is final. Default: true.
+  virtual bool exhausted() const;
+
+  /// The parameter id the trial receives and echoes for the runner's `parameter_id`
+  /// (the runner always calls the tuner with its own integer ids). Default: the same
+  /// integer; Hyperband answers NNI's strings ("0-3_1_7").
+  virtual nlohmann::json wire_parameter_id(std::int64_t parameter_id) const;
 
   /// The final result (the `default` metric) of a trial. `parameter_id` is
   /// normally one this tuner generated; an unknown id is taken as a result from

@@ -218,7 +218,8 @@ class Section {
     const std::string rule =
         "must be a duration like \"90s\", \"30m\", \"2h\", \"1d\" or a number of seconds > 0";
     if (auto v = as_number(n)) {
-      if (*v <= 0) fail(name, rule);
+      // Bounded as parse_duration() bounds "<n><unit>" (found by fuzz_config: 9e62 s).
+      if (!std::isfinite(*v) || *v <= 0 || *v > 9.0e15) fail(name, rule);
       return static_cast<std::int64_t>(std::ceil(*v));
     }
     if (!n.IsScalar()) fail(name, rule);
@@ -417,7 +418,6 @@ ExperimentConfig ExperimentConfig::parse(const std::string& yaml, const std::str
 
   // Options NNI has and the embedded runner does not.
   if (top.has("sharedStorage")) top.refuse("sharedStorage", "shared storage");
-  if (top.has("advisor")) top.refuse("advisor", "an advisor (Hyperband, BOHB)");
   if (top.has("tunerGpuIndices")) top.refuse("tunerGpuIndices", "a GPU for the tuner");
   if (auto t = top.string("experimentType"); t && *t != "hpo")
     top.refuse("experimentType", "experiment type " + quote(*t));
@@ -536,10 +536,18 @@ ExperimentConfig ExperimentConfig::parse(const std::string& yaml, const std::str
     }
     return a;
   };
-  if (!top.has("tuner"))
-    throw ParamError(file +
-                     ": tuner is required (embedded tuners: TPE, Random, GridSearch, Evolution)");
-  c.tuner = algorithm("tuner");
+  // NNI's older form puts Hyperband under `advisor:`; it is a tuner to this runner.
+  if (top.has("advisor") && (top.has("tuner") || top.has("assessor")))
+    throw ParamError(file + ": advisor is set together with " +
+                     (top.has("tuner") ? "tuner" : "assessor") +
+                     ": give one of them (an advisor replaces the tuner and the assessor)");
+  if (!top.has("tuner") && !top.has("advisor"))
+    throw ParamError(file + ": tuner is required (embedded tuners: " + [] {
+      std::string names;
+      for (const std::string& n : embedded_tuner_names()) names += (names.empty() ? "" : ", ") + n;
+      return names;
+    }() + ")");
+  c.tuner = algorithm(top.has("tuner") ? "tuner" : "advisor");
   try {
     make_tuner(c.tuner.name, c.tuner.class_args, c.search_space, 0);
   } catch (const ParamError& e) {

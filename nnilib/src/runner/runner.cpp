@@ -398,15 +398,18 @@ class Session {
       }
       const std::int64_t sequence = count;
       std::optional<json> params = tuner_->generate_parameters(sequence);
+      if (!params && !tuner_->exhausted() && !active_.empty()) break;  // asked again later
       if (!params) {
-        no_more("the tuner has no more parameters (" + config_.tuner.name +
-                ": the search space is exhausted)");
+        no_more(tuner_->exhausted()
+                    ? "the tuner has no more parameters (" + config_.tuner.name +
+                          ": the search space is exhausted)"
+                    : "the tuner waits for trials, and none runs (" + config_.tuner.name + ")");
         break;
       }
       TrialRecord t;
       t.trial_id = new_trial_id();
       t.sequence = sequence;
-      t.parameter_id = sequence;
+      t.parameter_id = tuner_->wire_parameter_id(sequence);  // Hyperband: "0-3_0_7"
       t.parameters = *params;
       t.created_at = unix_now();
       store_->insert_trial(t);
@@ -562,7 +565,7 @@ class Session {
       t.final_value = m.value;
       t.final_default = r.default_value;
       tuner_->receive_trial_result(
-          t.parameter_id.is_number_integer() ? t.parameter_id.get<std::int64_t>() : -1 - t.sequence,
+          t.sequence,  // the id the tuner was asked with (the wire id may be a string)
           t.parameters, r.default_value);
       emit(RunnerEvent::kMetric, &t, "FINAL");
       return;
@@ -668,8 +671,7 @@ class Session {
 
   void trial_finished_for_algorithms(const TrialRecord& t, bool succeeded) {
     if (t.interrupted) return;  // it runs again (this session or a resume)
-    if (t.parameter_id.is_number_integer())
-      tuner_->trial_end(t.parameter_id.get<std::int64_t>(), succeeded);
+    tuner_->trial_end(t.sequence, succeeded);
     if (assessor_) assessor_->trial_end(t.trial_id, succeeded);
   }
 

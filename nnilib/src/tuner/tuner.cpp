@@ -20,13 +20,18 @@ void Tuner::trial_end(std::int64_t /*parameter_id*/, bool /*succeeded*/) {}
 
 double Tuner::continued_budget() const { return 0; }
 
+bool Tuner::exhausted() const { return true; }
+
+nlohmann::json Tuner::wire_parameter_id(std::int64_t parameter_id) const { return parameter_id; }
+
 void Tuner::import_data(const std::vector<ImportedTrial>& trials) {
   std::int64_t id = -1;
   for (const ImportedTrial& t : trials) receive_trial_result(id--, t.parameters, t.value);
 }
 
 const std::vector<std::string>& embedded_tuner_names() {
-  static const std::vector<std::string> names{"TPE", "Random", "GridSearch", "Evolution", "ASHA"};
+  static const std::vector<std::string> names{"TPE",       "Random",    "GridSearch",
+                                              "Evolution", "Hyperband", "ASHA"};
   return names;
 }
 
@@ -39,10 +44,10 @@ std::unique_ptr<Tuner> make_tuner(const std::string& name, const nlohmann::json&
   if (key == "gridsearch") return make_grid_search(class_args, space);
   if (key == "evolution") return make_evolution(class_args, space, seed);
   if (key == "asha") return make_asha(class_args, space, seed);
+  if (key == "hyperband") return make_hyperband(class_args, space, seed);
   static const std::vector<std::string> nni_only{
-      "anneal", "hyperband",       "bohb",     "smac",      "metis", "gptuner",
-      "gp",     "pbttuner",        "pbt",      "dngotuner", "dngo",  "batchtuner",
-      "batch",  "networkmorphism", "ppotuner", "ppo"};
+      "anneal",    "bohb", "smac",       "metis", "gptuner",         "gp",       "pbttuner", "pbt",
+      "dngotuner", "dngo", "batchtuner", "batch", "networkmorphism", "ppotuner", "ppo"};
   const bool known = std::find(nni_only.begin(), nni_only.end(), key) != nni_only.end();
   throw ParamError("tuner " + quote(name) +
                    (known ? ": an NNI tuner that is not embedded here (run it with nnictl)"

@@ -132,6 +132,10 @@ std::unique_ptr<Tuner> make_asha(const nlohmann::json& args, const SearchSpace& 
 /// ASHA's rung budgets for max budget R, reduction factor eta and minimum budget:
 /// R / eta^(K-k) for k = 0..K, K = floor(log_eta(R / min_budget)).
 std::vector<double> asha_budgets(double max_budget, double eta, double min_budget);
+std::unique_ptr<Tuner> make_hyperband(const nlohmann::json& args, const SearchSpace& space,
+                                      std::uint64_t seed);
+/// Hyperband's number of brackets less one: floor(log_eta(R)) (NNI's s_max).
+int hyperband_s_max(int max_budget, int eta);
 std::unique_ptr<Tuner> make_evolution(const nlohmann::json& args, const SearchSpace& space,
                                       std::uint64_t seed);
 

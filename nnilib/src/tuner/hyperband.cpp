@@ -1,0 +1,188 @@
+// NNI 3.0's Hyperband advisor (hyperband_advisor.py; Li et al., JMLR 2018), with its
+// arithmetic, its parameter ids and both execution modes.
+//
+// s_max = floor(log_eta(R)). Bracket s (from s_max down to 0, then again, forever)
+// starts n = ceil((s_max + 1) eta^s / (s + 1)) random configurations at r = R / eta^s;
+// its round i runs floor(n / eta^i) configurations for floor(r eta^i) (TRIAL_BUDGET).
+// When every trial of a round has ended, the best floor(n / eta^(i+1)) of those with a
+// result go on to the next round, as new trials that train from scratch.
+// Parameter ids, as NNI sends them: "<hyperband round>-<s>_<i>_<n>", n a counter that
+// a configuration keeps from round to round ("0-3_0_7", then "0-3_1_7").
+// exec_mode parallelism: a new bracket starts whenever no configuration is waiting to
+// run; serial: only once the current bracket has started its last round.
+//
+// Differences from NNI: a round's ranking uses final results only (NNI falls back to
+// the last intermediate result of a trial that sent no final one), and a round in
+// which fewer trials than needed have a result promotes those it has (NNI raises an
+// IndexError). Results from a resumed experiment are ignored, as in NNI.
+#include <cmath>
+#include <deque>
+#include <map>
+
+#include "nnilib/params.h"
+#include "tuner/tuner_detail.h"
+
+namespace nnilib::tuner_detail {
+
+namespace {
+
+constexpr double kEpsilon = 1e-6;  // NNI's _epsilon
+
+class HyperbandTuner : public Tuner {
+ public:
+  HyperbandTuner(const SearchSpace& space, std::uint64_t seed, OptimizeMode mode, int max_budget,
+                 int eta, bool serial)
+      : space_(space),
+        rng_(seed),
+        mode_(mode),
+        R_(max_budget),
+        eta_(eta),
+        serial_(serial),
+        s_max_(hyperband_s_max(max_budget, eta)),
+        curr_s_(s_max_) {}
+
+  std::string name() const override { return "Hyperband"; }
+  bool exhausted() const override { return false; }  // it starts new brackets forever
+
+  nlohmann::json wire_parameter_id(std::int64_t parameter_id) const override {
+    const auto it = issued_.find(parameter_id);
+    if (it == issued_.end()) return parameter_id;
+    return it->second.bracket + "_" + std::to_string(it->second.round) + "_" +
+           std::to_string(it->second.counter);
+  }
+
+  std::optional<nlohmann::json> generate_parameters(std::int64_t parameter_id) override {
+    if (queue_.empty()) {
+      const bool may_open = !serial_ || current_.empty() || brackets_.at(current_).no_more_rounds();
+      if (!may_open) return std::nullopt;  // serial: wait for the current bracket
+      open_bracket();
+    }
+    Job job = queue_.front();
+    queue_.pop_front();
+    nlohmann::json params = job.params;
+    params[kTrialBudgetKey] = job.budget;
+    issued_[parameter_id] = job;
+    return params;
+  }
+
+  void receive_trial_result(std::int64_t parameter_id, const nlohmann::json& /*parameters*/,
+                            double value) override {
+    const auto it = issued_.find(parameter_id);
+    if (it == issued_.end() || !std::isfinite(value)) return;
+    brackets_.at(it->second.bracket).perf[it->second.round][it->second.counter] = value;
+  }
+
+  void trial_end(std::int64_t parameter_id, bool /*succeeded*/) override {
+    const auto it = issued_.find(parameter_id);
+    if (it == issued_.end()) return;
+    Bracket& b = brackets_.at(it->second.bracket);
+    const std::size_t round = it->second.round;
+    b.finished[round] += 1;
+    if (b.finished[round] < b.to_run[round] || b.no_more_rounds()) return;
+    // The round is over: its best go on to the next one, from scratch.
+    std::vector<std::pair<std::int64_t, double>> ranked(b.perf[round].begin(), b.perf[round].end());
+    std::stable_sort(ranked.begin(), ranked.end(), [this](const auto& x, const auto& y) {
+      return mode_ == OptimizeMode::kMaximize ? x.second > y.second : x.second < y.second;
+    });
+    const auto [next_n, next_r] = b.n_r();
+    std::vector<Job> next;
+    for (std::size_t k = 0; k < ranked.size() && static_cast<std::int64_t>(k) < next_n; ++k)
+      next.push_back({b.id, b.round, ranked[k].first, b.configs.at(ranked[k].first), next_r});
+    b.start_round(next.size());
+    for (Job& j : next) queue_.push_back(std::move(j));
+  }
+
+ private:
+  struct Job {
+    std::string bracket;
+    std::size_t round;
+    std::int64_t counter;
+    nlohmann::json params;  // without TRIAL_BUDGET
+    std::int64_t budget;
+  };
+
+  struct Bracket {
+    std::string id;
+    int s = 0;
+    int eta = 3;
+    double n = 0, r = 0;
+    std::size_t round = 0;  // the next round to start
+    std::vector<std::size_t> to_run, finished;
+    std::vector<std::map<std::int64_t, double>> perf;  // per round: counter -> result
+    std::map<std::int64_t, nlohmann::json> configs;    // counter -> parameters
+
+    // (configurations, budget) of the next round: NNI's get_n_r.
+    std::pair<std::int64_t, std::int64_t> n_r() const {
+      const double scale = std::pow(eta, static_cast<double>(round));
+      return {static_cast<std::int64_t>(std::floor(n / scale + kEpsilon)),
+              static_cast<std::int64_t>(std::floor(r * scale + kEpsilon))};
+    }
+    void start_round(std::size_t count) {
+      to_run.push_back(count);
+      finished.push_back(0);
+      perf.emplace_back();
+      ++round;
+      if (count == 0) round = static_cast<std::size_t>(s) + 1;  // nothing left to promote
+    }
+    bool no_more_rounds() const { return round > static_cast<std::size_t>(s); }
+  };
+
+  void open_bracket() {
+    if (curr_s_ < 0) {
+      curr_s_ = s_max_;
+      ++curr_hb_;
+    }
+    Bracket b;
+    b.id = std::to_string(curr_hb_) + "-" + std::to_string(curr_s_);
+    b.s = curr_s_;
+    b.eta = eta_;
+    b.n = std::ceil((s_max_ + 1) * std::pow(eta_, curr_s_) / (curr_s_ + 1) - kEpsilon);
+    b.r = R_ / std::pow(eta_, curr_s_);
+    const auto [n, r] = b.n_r();
+    for (std::int64_t k = 0; k < n; ++k) {
+      const std::int64_t counter = next_counter_++;
+      nlohmann::json params = space_.to_parameters(space_.sample_point(rng_));
+      b.configs[counter] = params;
+      queue_.push_back({b.id, 0, counter, std::move(params), r});
+    }
+    b.start_round(static_cast<std::size_t>(n));
+    current_ = b.id;
+    brackets_[b.id] = std::move(b);
+    --curr_s_;
+  }
+
+  SearchSpace space_;
+  SpaceRng rng_;
+  OptimizeMode mode_;
+  int R_, eta_;
+  bool serial_;
+  int s_max_, curr_s_;
+  int curr_hb_ = 0;
+  std::int64_t next_counter_ = 0;
+  std::string current_;
+  std::map<std::string, Bracket> brackets_;
+  std::deque<Job> queue_;
+  std::map<std::int64_t, Job> issued_;  // runner's parameter id -> the job it got
+};
+
+}  // namespace
+
+int hyperband_s_max(int max_budget, int eta) {
+  return static_cast<int>(std::floor(std::log(max_budget) / std::log(eta) + kEpsilon));
+}
+
+std::unique_ptr<Tuner> make_hyperband(const nlohmann::json& args, const SearchSpace& space,
+                                      std::uint64_t seed) {
+  const ClassArgs a("tuner", "Hyperband", args, {"optimize_mode", "R", "eta", "exec_mode", "seed"});
+  const OptimizeMode mode = a.optimize_mode(OptimizeMode::kMaximize);
+  const std::int64_t R = a.integer("R", 60, 1, 100000);  // NNI's defaults: R 60, eta 3
+  const std::int64_t eta = a.integer("eta", 3, 2, 1000);
+  const std::string exec_mode =
+      *a.choice("exec_mode", "parallelism", {"parallelism", "serial"}, false);
+  const std::int64_t s = a.integer("seed", 0, 0, std::numeric_limits<std::int64_t>::max());
+  return std::make_unique<HyperbandTuner>(
+      space, a.has("seed") ? static_cast<std::uint64_t>(s) : seed, mode, static_cast<int>(R),
+      static_cast<int>(eta), exec_mode == "serial");
+}
+
+}  // namespace nnilib::tuner_detail
