@@ -265,7 +265,7 @@ TEST_CASE("experiment config: unknown fields, missing fields and conflicts") {
         "config.yml: trialCommand is required (the command that runs one trial)");
   CHECK(parse_error("searchSpace: {}\ntrialCommand: t\ntrainingService: {platform: local}\n") ==
         "config.yml: tuner is required (embedded tuners: TPE, Random, GridSearch, Evolution, "
-        "Hyperband, ASHA)");
+        "Hyperband, BOHB, ASHA)");
   CHECK(parse_error("searchSpace: {}\ntrialCommand: t\ntuner: {name: TPE}\n") ==
         "config.yml: trainingService is required (trainingService: {platform: local})");
   CHECK(parse_error("") == "config.yml: the config is empty");
@@ -301,7 +301,7 @@ TEST_CASE("experiment config: options of NNI that the embedded runner refuses po
             .tuner.name == "Hyperband");
   CHECK_THAT(parse_error("searchSpace: {x: {_type: uniform, _value: [0, 1]}}\n"
                          "trialCommand: ./t\ntrainingService: {platform: local}\n"
-                         "advisor: {name: BOHB}\n"),
+                         "advisor: {name: SMAC}\n"),
              Catch::Contains("an NNI tuner that is not embedded here (run it with nnictl)"));
   CHECK(parse_error(minimal("tunerGpuIndices: 0\n")).find("nnictl") != std::string::npos);
   CHECK(parse_error(minimal("experimentType: nas\n")).find("experiment type \"nas\"") !=

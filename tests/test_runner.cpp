@@ -461,6 +461,36 @@ advisor: {name: Hyperband, classArgs: {R: 3, eta: 3, optimize_mode: maximize}}
   CHECK(promoted == best);  // the best of the round went on
 }
 
+TEST_CASE("runner: BOHB runs one bracket at a time: free workers wait, none deadlocks") {
+  // min 1, max 3, eta 3: bracket 1 runs 3 configurations for 1, then the best for 3;
+  // then bracket 0 runs 2 configurations for 3. Three workers: two wait meanwhile.
+  Experiment e(R"(
+searchSpace: {x: {_type: uniform, _value: [0, 1]}}
+trialCommand: STEPS=1 SLEEP=0.2 exec ./trial.sh
+trialConcurrency: 3
+maxTrialNumber: 6
+tuner: {name: BOHB, classArgs: {min_budget: 1, max_budget: 3, eta: 3}}
+)");
+  const ProcessResult r = e.run();
+  INFO(describe(r));
+  REQUIRE(r.exit_code == 0);
+  const auto trials = e.store().trials();
+  REQUIRE(trials.size() == 6);
+  std::vector<std::string> ids;
+  for (const auto& t : trials) {
+    INFO(t.parameter_id.dump() << " " << t.reason);
+    CHECK(t.status == nnilib::kSucceeded);
+    ids.push_back(t.parameter_id.get<std::string>() + "@" + t.parameters["TRIAL_BUDGET"].dump());
+  }
+  CHECK_THAT(ids[0], Catch::Matches("1_0_0@1.0"));
+  CHECK_THAT(ids[2], Catch::Matches("1_0_2@1.0"));
+  CHECK_THAT(ids[3], Catch::Matches("1_1_[012]@3.0"));  // only after the whole round ended
+  CHECK(trials[3].created_at >=
+        std::max({*trials[0].ended_at, *trials[1].ended_at, *trials[2].ended_at}) - 0.05);
+  CHECK_THAT(ids[4], Catch::Matches("0_0_3@3.0"));
+  CHECK_THAT(ids[5], Catch::Matches("0_0_4@3.0"));
+}
+
 TEST_CASE("runner: Medianstop stops a trial that is clearly worse than the median") {
   // Sequential trials: x = 0.8 and 0.9 succeed; 0.1 is worse than their median at
   // step 1 (start_step 1) and is stopped early.
@@ -656,7 +686,7 @@ TEST_CASE("runner: clear errors for a bad config, a taken directory, a missing e
   Experiment e(R"(
 searchSpace: {x: {_type: uniform, _value: [0, 1]}}
 trialCommand: exec ./trial.sh
-tuner: {name: BOHB}
+tuner: {name: SMAC}
 )");
   ProcessResult r = e.run();
   CHECK(r.exit_code == 3);

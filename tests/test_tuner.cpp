@@ -388,10 +388,10 @@ TEST_CASE("tuner: bad names and classArgs are rejected naming the tuner and the 
   };
   CHECK(make("Anneal", nullptr) ==
         "tuner \"Anneal\": an NNI tuner that is not embedded here (run it with nnictl); embedded "
-        "tuners: TPE, Random, GridSearch, Evolution, Hyperband, ASHA");
+        "tuners: TPE, Random, GridSearch, Evolution, Hyperband, BOHB, ASHA");
   CHECK(make("Tpe2", nullptr) ==
         "tuner \"Tpe2\": unknown tuner; embedded tuners: TPE, Random, GridSearch, Evolution, "
-        "Hyperband, ASHA");
+        "Hyperband, BOHB, ASHA");
   CHECK(make("TPE", {{"optimize_mode", "max"}}) ==
         "tuner TPE: classArgs.optimize_mode must be one of maximize, minimize, got \"max\"");
   CHECK(make("TPE", {{"seed", "1"}}) ==
@@ -599,4 +599,69 @@ TEST_CASE("tuner Hyperband: NNI's brackets for R 81, eta 3, its ids and both exe
                nnilib::make_tuner("Hyperband", {{"eta", 1}}, space, 0);
              }),
              Catch::Contains("classArgs.eta"));
+}
+
+TEST_CASE("tuner BOHB: NNI's brackets one at a time, and its model beats random sampling") {
+  const SearchSpace space = parse(R"({"x": {"_type": "uniform", "_value": [0, 1]},
+                                      "y": {"_type": "choice", "_value": ["a", "b", "c"]}})");
+  // min 1, max 27, eta 3: s_max 3; bracket 3 runs 27 configurations for 1, then 9 for 3,
+  // 3 for 9, 1 for 27; ids "<s>_<round>_<counter>".
+  auto t =
+      nnilib::make_tuner("BOHB", {{"min_budget", 1}, {"max_budget", 27}, {"eta", 3}}, space, 4);
+  CHECK_FALSE(t->exhausted());
+  const std::vector<std::pair<int, double>> rounds = {{27, 1}, {9, 3}, {3, 9}, {1, 27}};
+  std::int64_t id = 0;
+  for (std::size_t round = 0; round < rounds.size(); ++round) {
+    INFO("round " << round);
+    std::vector<std::pair<std::int64_t, json>> issued;
+    for (int k = 0; k < rounds[round].first; ++k, ++id) {
+      const auto p = t->generate_parameters(id);
+      REQUIRE(p);
+      CHECK((*p)["TRIAL_BUDGET"].get<double>() == Approx(rounds[round].second));
+      CHECK_THAT(t->wire_parameter_id(id).get<std::string>(),
+                 Catch::StartsWith("3_" + std::to_string(round) + "_"));
+      issued.emplace_back(id, *p);
+    }
+    CHECK_FALSE(t->generate_parameters(id));  // one bracket at a time: the round must end
+    for (const auto& [pid, p] : issued) t->receive_trial_result(pid, p, p["x"].get<double>());
+    for (const auto& [pid, p] : issued) t->trial_end(pid, true);
+  }
+  const auto next = t->generate_parameters(id);  // bracket 2: 12 configurations for 3
+  REQUIRE(next);
+  CHECK(t->wire_parameter_id(id).get<std::string>().rfind("2_0_", 0) == 0);
+  CHECK((*next)["TRIAL_BUDGET"].get<double>() == Approx(3));
+
+  // The model: max_budget < eta * min_budget gives one configuration per bracket, so every
+  // result updates the model before the next request.
+  auto objective = [](const json& p) {
+    const double x = p["x"].get<double>();
+    return -(x - 0.8) * (x - 0.8) + (p["y"] == "b" ? 0.5 : 0.0);
+  };
+  auto run = [&](const std::string& name, const json& args) {
+    auto tuner = nnilib::make_tuner(name, args, space, 9);
+    double late = 0;
+    for (std::int64_t k = 0; k < 80; ++k) {
+      const auto p = tuner->generate_parameters(k);
+      REQUIRE(p);
+      const double v = objective(*p);
+      if (k >= 60) late += v / 20;
+      tuner->receive_trial_result(k, *p, v);
+      tuner->trial_end(k, true);
+    }
+    return late;
+  };
+  const double bohb = run("BOHB", {{"min_budget", 1}, {"max_budget", 2}, {"seed", 3}});
+  const double random = run("Random", {{"seed", 3}});
+  INFO("BOHB mean of the last 20: " << bohb << ", Random: " << random);
+  CHECK(bohb > random + 0.1);
+  CHECK(bohb > 0.35);  // mostly y = b near x = 0.8 (optimum 0.5)
+
+  CHECK_THAT(error_of([&] {
+               nnilib::make_tuner("BOHB", {{"min_budget", 3}, {"max_budget", 3}}, space, 0);
+             }),
+             Catch::Contains("classArgs.max_budget must be larger than min_budget"));
+  CHECK_THAT(error_of([&] {
+               nnilib::make_tuner("BOHB", {{"top_n_percent", 100}}, space, 0);
+             }),
+             Catch::Contains("classArgs.top_n_percent"));
 }

@@ -30,8 +30,8 @@ void Tuner::import_data(const std::vector<ImportedTrial>& trials) {
 }
 
 const std::vector<std::string>& embedded_tuner_names() {
-  static const std::vector<std::string> names{"TPE",       "Random",    "GridSearch",
-                                              "Evolution", "Hyperband", "ASHA"};
+  static const std::vector<std::string> names{"TPE",       "Random", "GridSearch", "Evolution",
+                                              "Hyperband", "BOHB",   "ASHA"};
   return names;
 }
 
@@ -45,9 +45,11 @@ std::unique_ptr<Tuner> make_tuner(const std::string& name, const nlohmann::json&
   if (key == "evolution") return make_evolution(class_args, space, seed);
   if (key == "asha") return make_asha(class_args, space, seed);
   if (key == "hyperband") return make_hyperband(class_args, space, seed);
+  if (key == "bohb") return make_bohb(class_args, space, seed);
   static const std::vector<std::string> nni_only{
-      "anneal",    "bohb", "smac",       "metis", "gptuner",         "gp",       "pbttuner", "pbt",
-      "dngotuner", "dngo", "batchtuner", "batch", "networkmorphism", "ppotuner", "ppo"};
+      "anneal",   "smac",      "metis", "gptuner",    "gp",    "pbttuner",
+      "pbt",      "dngotuner", "dngo",  "batchtuner", "batch", "networkmorphism",
+      "ppotuner", "ppo"};
   const bool known = std::find(nni_only.begin(), nni_only.end(), key) != nni_only.end();
   throw ParamError("tuner " + quote(name) +
                    (known ? ": an NNI tuner that is not embedded here (run it with nnictl)"

@@ -136,6 +136,8 @@ std::unique_ptr<Tuner> make_hyperband(const nlohmann::json& args, const SearchSp
                                       std::uint64_t seed);
 /// Hyperband's number of brackets less one: floor(log_eta(R)) (NNI's s_max).
 int hyperband_s_max(int max_budget, int eta);
+std::unique_ptr<Tuner> make_bohb(const nlohmann::json& args, const SearchSpace& space,
+                                 std::uint64_t seed);
 std::unique_ptr<Tuner> make_evolution(const nlohmann::json& args, const SearchSpace& space,
                                       std::uint64_t seed);
 
