@@ -114,13 +114,12 @@ class BohbTuner : public Tuner {
     return params;
   }
 
-  void receive_trial_result(std::int64_t parameter_id, const nlohmann::json& parameters,
+  void receive_trial_result(std::int64_t parameter_id, const nlohmann::json& /*parameters*/,
                             double value) override {
     const auto it = issued_.find(parameter_id);
     if (it == issued_.end() || !std::isfinite(value)) return;
     const Job& job = it->second;
     brackets_.at(job.s).perf[job.round][job.counter] = value;
-    (void)parameters;
     add_result(job.budget, job.point, a_.mode == OptimizeMode::kMaximize ? -value : value);
   }
 
@@ -282,8 +281,7 @@ class BohbTuner : public Tuner {
     auto& obs = observations_[budget];
     obs.push_back({to_vector(point), loss});
     const std::size_t n = obs.size(), d = levels_.size();
-    if (n <= a_.min_points - 1 + 0) return;
-    if (n < a_.min_points + 1) return;
+    if (n < a_.min_points) return;  // NNI: more than min_points_in_model - 1 results
     std::vector<std::size_t> order(n);
     for (std::size_t i = 0; i < n; ++i) order[i] = i;
     std::stable_sort(order.begin(), order.end(),
