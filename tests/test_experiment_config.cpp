@@ -354,6 +354,11 @@ TEST_CASE("experiment config: YAML alias bombs and deep nesting are refused, in 
       "tuner: {name: Random}\ntrainingService: {platform: local}\n",
       "config.yml");
   CHECK(ok.search_space.dimensions().size() == 2);
+  // yaml-cpp decodes the escape \N (U+0085) to the lone byte 0x85, not UTF-8 (found by
+  // fuzz_config; it then threw from the JSON printer).
+  CHECK_THAT(parse_error(minimal("experimentName: \"a\\Nb\"\n")),
+             Catch::StartsWith("config.yml:6:") &&
+                 Catch::Contains("a string that is not valid UTF-8 (byte 0x85)"));
   // Deep flow nesting: one line, no stack overflow (yaml-cpp alone stops at 2000 levels).
   CHECK_THAT(parse_error(minimal("x: " + std::string(100, '[') + std::string(100, ']') + "\n")),
              Catch::Contains("nested deeper than 64 levels"));

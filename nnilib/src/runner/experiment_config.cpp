@@ -260,7 +260,14 @@ class YamlBudget : public YAML::EventHandler {
   void OnDocumentEnd() override {}
   void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override { leaf(mark, anchor); }
   void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
-                const std::string&) override {
+                const std::string& value) override {
+    // Escapes such as "\x85" decode to bytes that are not UTF-8 (found by fuzz_config):
+    // every string must be UTF-8 to go into JSON.
+    if (const std::size_t bad = invalid_utf8_at(value); bad != std::string::npos) {
+      char byte[8];
+      std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(value[bad]));
+      fail(mark, std::string("holds a string that is not valid UTF-8 (byte ") + byte + ")");
+    }
     leaf(mark, anchor);
   }
   void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
