@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -27,6 +28,7 @@
 #include "nnilib/experiment_store.h"
 #include "nnilib/file_io.h"
 #include "nnilib/json_limits.h"
+#include "nnilib/params.h"
 #include "nnilib/runner.h"
 #include "nnilib/runner_view.h"
 #include "nnilib/trial_process.h"
@@ -66,6 +68,7 @@ struct RunCli {
   std::string max_experiment_duration;
   int kill_grace_ms = 5000;
   bool final_train = false;
+  int final_epochs = 0;
   std::string trial_binary;
   std::vector<std::string> final_args;
 };
@@ -104,6 +107,33 @@ std::string experiment_dir_of(const std::string& arg) {
   return arg;
 }
 
+// The parameters of the final training: the best trial's, without the search's budget,
+// for --final-epochs (else the epochs the best trial trained: TRIAL_BUDGET or epochs).
+nlohmann::json final_parameters(const RunCli& cli, const nlohmann::json& best) {
+  nlohmann::json p = best;
+  int epochs =
+      p.contains("epochs") && p["epochs"].is_number_integer() ? p["epochs"].get<int>() : 10;
+  if (const auto it = p.find(nnilib::kTrialBudgetKey); it != p.end()) {
+    if (it->is_number())
+      epochs = std::max(1, static_cast<int>(std::ceil(it->get<double>() - 1e-9)));
+    p.erase(nnilib::kTrialBudgetKey);
+  }
+  p["epochs"] = cli.final_epochs > 0 ? cli.final_epochs : epochs;
+  return p;
+}
+
+// Seconds the final training of `best` is expected to take: its seconds per epoch in
+// the search (sharing the cores, on 50,000 images) times the final epochs, times
+// 60,000 / 50,000 images, plus 30 s for loading and the test set. Conservative:
+// the final training has every core to itself.
+double final_training_estimate(const RunCli& cli, const nnilib::TrialRecord& best) {
+  if (!best.started_at || !best.ended_at || best.intermediate_count == 0) return 0;
+  const double per_epoch =
+      (*best.ended_at - *best.started_at) / static_cast<double>(best.intermediate_count);
+  const int epochs = final_parameters(cli, best.parameters)["epochs"].get<int>();
+  return per_epoch * epochs * 1.2 + 30.0;
+}
+
 // Retrains the best parameters on all 60,000 training images (--val-size 0) with
 // the standalone fmnist-trial and reports its test accuracy.
 int final_train(const RunCli& cli, const nnilib::RunResult& result, const std::string& dir) {
@@ -120,16 +150,20 @@ int final_train(const RunCli& cli, const nnilib::RunResult& result, const std::s
                              " is not an executable fmnist-trial (build it, or name it with "
                              "--trial-binary)");
   const std::string out_dir = dir + "/final";
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  const std::string params_path = out_dir + "/params.json";
+  nnilib::write_file_atomically(params_path,
+                                final_parameters(cli, result.best->parameters).dump(2) + "\n",
+                                "the final training's parameters");
   std::string command = "exec " + shell_quote(binary) + " --params-file " +
-                        shell_quote(result.best_parameters_path) + " --val-size 0 --output-dir " +
+                        shell_quote(params_path) + " --val-size 0 --output-dir " +
                         shell_quote(out_dir);
   for (const std::string& a : cli.final_args) command += " " + shell_quote(a);
   std::printf("\nfinal training of trial %lld %s's parameters on every training image:\n  %s\n",
               static_cast<long long>(result.best->sequence), result.best->trial_id.c_str(),
               command.c_str() + 5);
   std::fflush(stdout);
-  std::error_code ec;
-  fs::create_directories(out_dir, ec);
   nnilib::ProcessLaunch launch;
   launch.command = command;
   launch.environment = nnilib::environment_without_nni();  // standalone
@@ -207,6 +241,12 @@ int run_session(const RunCli& cli, const std::string& dir) {
   if (cli.max_trial_number > 0) options.max_trial_number = cli.max_trial_number;
   if (!cli.max_experiment_duration.empty())
     options.max_experiment_duration_s = nnilib::parse_duration(cli.max_experiment_duration);
+  if (cli.final_train) {
+    // The final training happens inside maxExperimentDuration: the search leaves it time.
+    options.final_reserve_s = [&cli](const nnilib::TrialRecord& best) {
+      return final_training_estimate(cli, best);
+    };
+  }
   const nnilib::RunResult result = nnilib::run_experiment(dir, options);
   print_result(result, dir, !live);
   if (result.interrupted) return static_cast<int>(ExitCode::kInterrupted);
@@ -362,9 +402,16 @@ void add_session_options(CLI::App* app, RunCli& cli) {
                   "SIGINT, then SIGKILL this much later (NNI: 5000)")
       ->check(CLI::Range(0, 600000))
       ->capture_default_str();
-  app->add_flag("--final-train", cli.final_train,
+  app->add_flag("--final-train,!--no-final-train", cli.final_train,
                 "after the search, retrain the best parameters on all 60,000 training images "
-                "(fmnist-trial --val-size 0) and report the test accuracy");
+                "(fmnist-trial --val-size 0) and report the test accuracy, all inside "
+                "maxExperimentDuration (--no-final-train: not; the last one given wins)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app->add_option("--final-epochs", cli.final_epochs,
+                  "epochs of the final training (0: as many as the best trial trained); its "
+                  "estimated time is kept free at the end of maxExperimentDuration")
+      ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
   app->add_option("--trial-binary", cli.trial_binary,
                   "the fmnist-trial of --final-train (default: the one next to fmnist-nas)");
   app->add_option("--final-arg", cli.final_args,

@@ -3,11 +3,15 @@
 # TPE + Medianstop over the model space of search_space.json, 2 hours) with the
 # embedded runner fmnist-nas on the real Fashion-MNIST. It prints the experiment
 # directory, then a live table of the trials (plain lines when not on a terminal),
-# and at the end the best trial and its parameters (<experiment dir>/best.json).
+# and at the end the best trial and its parameters (<experiment dir>/best.json), then
+# the final model: the best configuration retrained on every training image, its test
+# accuracy (<experiment dir>/final/summary.json, final/model.pt).
 # Ctrl-C stops cleanly; `./build/fmnist-nas resume <experiment dir>` continues.
-#   scripts/run.sh [fmnist-nas run options, e.g. --max-experiment-duration 30m --final-train]
+#   scripts/run.sh [fmnist-nas run options, e.g. --max-experiment-duration 30m --final-epochs 30]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh --target fmnist-trial --target fmnist-nas
-exec ./build/fmnist-nas run --config config.yml "$@"
+# --final-train: the best configuration is retrained on all 60,000 images at the end,
+# inside the 2 hours; pass --no-final-train to skip it.
+exec ./build/fmnist-nas run --config config.yml --final-train "$@"

@@ -4,6 +4,7 @@
 // chosen, and --final-train runs the standalone trial on the best parameters.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -130,4 +131,45 @@ TEST_CASE("runner with the real fmnist-trial: ASHA's promotion continues the che
   const json parent = json::parse(
       nnilib::standin::read_whole_file(exp + "/trials/" + best1->trial_id + "/summary.json"));
   CHECK(summary["curve"][0]["val_accuracy"] == parent["curve"][0]["val_accuracy"]);
+}
+
+TEST_CASE("runner with the real fmnist-trial: --final-train keeps its time inside the budget") {
+  TempDir dir("runner-final");
+  const std::string subset = "--data-dir " + testutil::data_dir() +
+                             " --train-size 512 --val-size 256 --test-size 256 --threads 1";
+  std::ofstream(dir.path() + "/search_space.json") << R"({
+    "filter_size_c1": {"_type": "choice", "_value": [32]},
+    "filter_size_c2": {"_type": "choice", "_value": [32]},
+    "learning_rate": {"_type": "uniform", "_value": [0.001, 0.003]}
+  })";
+  // ASHA's TRIAL_BUDGET is the search's business: the final training gets epochs instead.
+  std::ofstream(dir.path() + "/config.yml")
+      << "searchSpaceFile: search_space.json\n"
+      << "trialCommand: exec " << NNILIB_FMNIST_TRIAL << " " << subset << "\n"
+      << "trialCodeDirectory: .\ntrialConcurrency: 1\nmaxTrialNumber: 50\n"
+      << "maxExperimentDuration: 45s\n"
+      << "tuner: {name: ASHA, classArgs: {R: 3, eta: 3}}\n"
+      << "trainingService: {platform: local}\n";
+  const std::string exp = dir.path() + "/exp";
+  const auto t0 = std::chrono::steady_clock::now();
+  const ProcessResult r = nnilib::standin::run_process(
+      {NNILIB_FMNIST_NAS, "run", "--config", dir.path() + "/config.yml", "--plain",
+       "--experiment-dir", exp, "--final-train", "--final-epochs", "2", "--trial-binary",
+       NNILIB_FMNIST_TRIAL, "--final-arg=--data-dir=" + testutil::data_dir(),
+       "--final-arg=--train-size=512", "--final-arg=--test-size=256", "--final-arg=--threads=2"},
+      {}, 300s);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  INFO(describe(r));
+  REQUIRE(r.exit_code == 0);
+  // The estimate (a trial's seconds per epoch x 2 epochs x 1.2, + 30 s) is subtracted
+  // from the 45 s: the search stops well before, and search plus final training fit.
+  CHECK_THAT(r.out, Catch::Contains("are kept for the final training"));
+  CHECK(seconds < 45 + 10);
+  const json params = json::parse(nnilib::standin::read_whole_file(exp + "/final/params.json"));
+  CHECK_FALSE(params.contains("TRIAL_BUDGET"));
+  CHECK(params["epochs"] == 2);
+  const json summary = json::parse(nnilib::standin::read_whole_file(exp + "/final/summary.json"));
+  CHECK(summary["curve"].size() == 2);
+  CHECK(summary.at("test_accuracy").is_number());
 }

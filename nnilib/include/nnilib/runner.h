@@ -117,6 +117,11 @@ struct RunnerOptions {
   /// (SIGCHLD) or wake_runner(), and on time for every deadline, so this only bounds
   /// how late a change made from outside (stop_signal without wake_runner) is seen.
   std::chrono::milliseconds poll_interval{1000};
+  /// Time to keep free at the end of maxExperimentDuration for a final training of the
+  /// best trial (seconds, from that trial; null: none). Once elapsed + reserve reaches
+  /// the limit, no trial is created and the running ones are stopped (EARLY_STOPPED),
+  /// so that the search and the final training together fit the limit.
+  std::function<double(const TrialRecord& best)> final_reserve_s;
 };
 
 /// How a session ended.

@@ -334,7 +334,8 @@ class Session {
         next = std::min(next, a.started + std::chrono::seconds(*config_.max_trial_duration_s));
     }
     if (config_.max_experiment_duration_s && !no_more_) {
-      const double left = static_cast<double>(*config_.max_experiment_duration_s) - elapsed();
+      const double left =
+          static_cast<double>(*config_.max_experiment_duration_s) - final_reserve() - elapsed();
       next = std::min(next, now + std::chrono::milliseconds(
                                       static_cast<int64_t>(std::max(0.0, left) * 1000.0 + 1)));
     }
@@ -371,7 +372,25 @@ class Session {
         elapsed() >= static_cast<double>(*config_.max_experiment_duration_s)) {
       no_more("maxExperimentDuration " + format_duration(*config_.max_experiment_duration_s) +
               " reached");
+      return;
     }
+    const double reserve = final_reserve();
+    if (reserve > 0 &&
+        elapsed() + reserve >= static_cast<double>(*config_.max_experiment_duration_s)) {
+      const std::string why =
+          "the last " + format_duration(reserve) + " of maxExperimentDuration " +
+          format_duration(*config_.max_experiment_duration_s) + " are kept for the final training";
+      no_more(why);
+      for (ActiveTrial& a : active_)
+        if (a.stop == StopCause::kNone) request_stop(a, StopCause::kTrialDuration, why);
+    }
+  }
+
+  // Seconds kept free for the final training of the current best trial (0: none).
+  double final_reserve() const {
+    if (!options_.final_reserve_s || !config_.max_experiment_duration_s) return 0;
+    const auto best = best_trial(state_.trials, state_.mode);
+    return best ? std::max(0.0, options_.final_reserve_s(*best)) : 0.0;
   }
 
   void no_more(const std::string& reason) {
