@@ -421,6 +421,24 @@ tuner: {name: ASHA, classArgs: {R: 9, eta: 3}}
   CHECK(per_budget[9.0] >= 1);
 }
 
+namespace {
+
+// "<parameter id>@<TRIAL_BUDGET>" of each trial, in creation order; every trial must
+// have succeeded (its metrics echoed a string parameter id, as NNI's multi-fidelity
+// tuners send them).
+std::vector<std::string> ids_at_budgets(const std::vector<nnilib::TrialRecord>& trials) {
+  std::vector<std::string> ids;
+  for (const auto& t : trials) {
+    INFO(t.trial_id << " " << t.parameter_id.dump() << " " << t.reason);
+    CHECK(t.status == nnilib::kSucceeded);
+    REQUIRE(t.parameter_id.is_string());
+    ids.push_back(t.parameter_id.get<std::string>() + "@" + t.parameters["TRIAL_BUDGET"].dump());
+  }
+  return ids;
+}
+
+}  // namespace
+
 TEST_CASE("runner: Hyperband runs NNI's brackets with NNI's string ids, echoed by the trials") {
   // R 3, eta 3: s_max 1. Bracket 0-1: 3 configurations for 1, then the best for 3;
   // bracket 0-0: 2 configurations for 3. NNI's older `advisor:` form.
@@ -436,13 +454,7 @@ advisor: {name: Hyperband, classArgs: {R: 3, eta: 3, optimize_mode: maximize}}
   REQUIRE(r.exit_code == 0);
   const auto trials = e.store().trials();
   REQUIRE(trials.size() == 6);
-  std::vector<std::string> ids;
-  for (const auto& t : trials) {
-    INFO(t.trial_id << " " << t.parameter_id.dump() << " " << t.reason);
-    CHECK(t.status == nnilib::kSucceeded);  // every metric echoed the string id
-    REQUIRE(t.parameter_id.is_string());
-    ids.push_back(t.parameter_id.get<std::string>() + "@" + t.parameters["TRIAL_BUDGET"].dump());
-  }
+  std::vector<std::string> ids = ids_at_budgets(trials);
   std::sort(ids.begin(), ids.end());
   // 0-1_0_{0,1,2} at budget 1, the best of them at 3 with its counter, 0-0_0_{3,4} at 3.
   CHECK(ids[0] == "0-0_0_3@3");
@@ -476,12 +488,7 @@ tuner: {name: BOHB, classArgs: {min_budget: 1, max_budget: 3, eta: 3}}
   REQUIRE(r.exit_code == 0);
   const auto trials = e.store().trials();
   REQUIRE(trials.size() == 6);
-  std::vector<std::string> ids;
-  for (const auto& t : trials) {
-    INFO(t.parameter_id.dump() << " " << t.reason);
-    CHECK(t.status == nnilib::kSucceeded);
-    ids.push_back(t.parameter_id.get<std::string>() + "@" + t.parameters["TRIAL_BUDGET"].dump());
-  }
+  const std::vector<std::string> ids = ids_at_budgets(trials);
   CHECK_THAT(ids[0], Catch::Matches("1_0_0@1.0"));
   CHECK_THAT(ids[2], Catch::Matches("1_0_2@1.0"));
   CHECK_THAT(ids[3], Catch::Matches("1_1_[012]@3.0"));  // only after the whole round ended

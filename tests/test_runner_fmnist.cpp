@@ -26,6 +26,24 @@ std::string describe(const ProcessResult& r) {
          "\n--- stdout\n" + r.out + "--- stderr\n" + r.err;
 }
 
+// A tiny real experiment in `dir`: ASHA (R 3, eta 3: 1 and 3 epochs) over the learning
+// rate of a small seed CNN, one 1-thread trial at a time on 512 images, plus `limits`.
+void write_asha_experiment(const std::string& dir, const std::string& limits) {
+  const std::string subset = "--data-dir " + testutil::data_dir() +
+                             " --train-size 512 --val-size 256 --test-size 256 --threads 1";
+  std::ofstream(dir + "/search_space.json") << R"({
+    "filter_size_c1": {"_type": "choice", "_value": [32]},
+    "filter_size_c2": {"_type": "choice", "_value": [32]},
+    "learning_rate": {"_type": "uniform", "_value": [0.001, 0.003]}
+  })";
+  std::ofstream(dir + "/config.yml")
+      << "searchSpaceFile: search_space.json\n"
+      << "trialCommand: exec " << NNILIB_FMNIST_TRIAL << " " << subset << "\n"
+      << "trialCodeDirectory: .\ntrialConcurrency: 1\n"
+      << limits << "tuner: {name: ASHA, classArgs: {R: 3, eta: 3}}\n"
+      << "trainingService: {platform: local}\n";
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -88,19 +106,7 @@ TEST_CASE(
 
 TEST_CASE("runner with the real fmnist-trial: ASHA's promotion continues the checkpoint") {
   TempDir dir("runner-asha");
-  const std::string subset = "--data-dir " + testutil::data_dir() +
-                             " --train-size 512 --val-size 256 --test-size 256 --threads 1";
-  std::ofstream(dir.path() + "/search_space.json") << R"({
-    "filter_size_c1": {"_type": "choice", "_value": [32]},
-    "filter_size_c2": {"_type": "choice", "_value": [32]},
-    "learning_rate": {"_type": "uniform", "_value": [0.001, 0.003]}
-  })";
-  std::ofstream(dir.path() + "/config.yml")
-      << "searchSpaceFile: search_space.json\n"
-      << "trialCommand: exec " << NNILIB_FMNIST_TRIAL << " " << subset << "\n"
-      << "trialCodeDirectory: .\ntrialConcurrency: 1\nmaxTrialNumber: 4\n"
-      << "tuner: {name: ASHA, classArgs: {R: 3, eta: 3}}\n"
-      << "trainingService: {platform: local}\n";
+  write_asha_experiment(dir.path(), "maxTrialNumber: 4\n");
   const std::string exp = dir.path() + "/exp";
   const ProcessResult r =
       nnilib::standin::run_process({NNILIB_FMNIST_NAS, "run", "--config",
@@ -135,21 +141,8 @@ TEST_CASE("runner with the real fmnist-trial: ASHA's promotion continues the che
 
 TEST_CASE("runner with the real fmnist-trial: --final-train keeps its time inside the budget") {
   TempDir dir("runner-final");
-  const std::string subset = "--data-dir " + testutil::data_dir() +
-                             " --train-size 512 --val-size 256 --test-size 256 --threads 1";
-  std::ofstream(dir.path() + "/search_space.json") << R"({
-    "filter_size_c1": {"_type": "choice", "_value": [32]},
-    "filter_size_c2": {"_type": "choice", "_value": [32]},
-    "learning_rate": {"_type": "uniform", "_value": [0.001, 0.003]}
-  })";
   // ASHA's TRIAL_BUDGET is the search's business: the final training gets epochs instead.
-  std::ofstream(dir.path() + "/config.yml")
-      << "searchSpaceFile: search_space.json\n"
-      << "trialCommand: exec " << NNILIB_FMNIST_TRIAL << " " << subset << "\n"
-      << "trialCodeDirectory: .\ntrialConcurrency: 1\nmaxTrialNumber: 50\n"
-      << "maxExperimentDuration: 45s\n"
-      << "tuner: {name: ASHA, classArgs: {R: 3, eta: 3}}\n"
-      << "trainingService: {platform: local}\n";
+  write_asha_experiment(dir.path(), "maxTrialNumber: 50\nmaxExperimentDuration: 45s\n");
   const std::string exp = dir.path() + "/exp";
   const auto t0 = std::chrono::steady_clock::now();
   const ProcessResult r = nnilib::standin::run_process(

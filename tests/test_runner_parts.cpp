@@ -285,6 +285,19 @@ TEST_CASE("channel server: every malformed metric or command becomes a fault nam
   }
 }
 
+namespace {
+
+// Opens trial `id` (parameter id 0) on `server`; returns its URL path with the secret.
+std::string open_trial(nnilib::ChannelServer& server, const std::string& id) {
+  nnilib::ParameterRecord record;
+  record.parameter_id = 0;
+  server.add_trial(id, record);
+  const std::string url = server.url(id);
+  return url.substr(url.find("/env/"));
+}
+
+}  // namespace
+
 TEST_CASE("channel server: only the trial's own secret URL is served") {
   nnilib::ChannelServer::Options options;
   options.poll_timeout = 100ms;
@@ -325,11 +338,7 @@ TEST_CASE("channel server: huge bodies and stalled connections cannot hold it up
   nnilib::ChannelServer::Options options;
   options.threads = 64;  // what the runner asks for
   nnilib::ChannelServer server(options);
-  nnilib::ParameterRecord record;
-  record.parameter_id = 0;
-  server.add_trial("T0005", record);
-  const std::string url = server.url("T0005");
-  const std::string path = url.substr(url.find("/env/"));
+  const std::string path = open_trial(server, "T0005");
   httplib::Client client("127.0.0.1", server.port());
   client.set_read_timeout(10, 0);
   // 8 MiB declared and sent: refused (413) without being kept; the runner sees nothing.
@@ -367,11 +376,7 @@ TEST_CASE("channel server: a trial that reports without end is failed, not store
   nnilib::ChannelServer::Options options;
   options.max_metrics_per_trial = 5;
   nnilib::ChannelServer server(options);
-  nnilib::ParameterRecord record;
-  record.parameter_id = 0;
-  server.add_trial("T0006", record);
-  const std::string url = server.url("T0006");
-  const std::string path = url.substr(url.find("/env/"));
+  const std::string path = open_trial(server, "T0006");
   httplib::Client client("127.0.0.1", server.port());
   for (int i = 0; i < 8; ++i) {
     CHECK(client
