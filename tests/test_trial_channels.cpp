@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <httplib.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <catch2/catch.hpp>
@@ -663,11 +664,11 @@ TEST_CASE("Trial: standalone returns the program's parameters") {
 
 namespace {
 
-// A manager that accepts, reads the request, then answers one byte every 200 ms
-// (a 100-byte body, headers first), forever.
+// A hostile manager: it accepts, reads the request, then answers either one byte every
+// 200 ms (a 100-byte body, headers first) or, with `flood`, a 1 GB body as fast as it can.
 class DrippingManager {
  public:
-  DrippingManager() {
+  explicit DrippingManager(bool flood = false) : flood_(flood) {
     listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -696,15 +697,20 @@ class DrippingManager {
       if (fd < 0) return;
       char buf[4096];
       (void)::recv(fd, buf, sizeof buf, 0);
-      const std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n";
+      const std::string head = std::string("HTTP/1.1 200 OK\r\nContent-Length: ") +
+                               (flood_ ? "1000000000" : "100") + "\r\n\r\n";
       bool ok = ::send(fd, head.data(), head.size(), MSG_NOSIGNAL) > 0;
-      for (int i = 0; ok && i < 100 && !stop_; ++i) {
+      const std::string chunk(1 << 16, '{');
+      for (int i = 0; flood_ && ok && i < 1000000000 / (1 << 16) && !stop_; ++i)
+        ok = ::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL) > 0;
+      for (int i = 0; !flood_ && ok && i < 100 && !stop_; ++i) {
         std::this_thread::sleep_for(200ms);
         ok = ::send(fd, " ", 1, MSG_NOSIGNAL) == 1;
       }
       ::close(fd);
     }
   }
+  bool flood_;
   int listener_ = -1;
   int port_ = 0;
   std::atomic<bool> stop_{false};
@@ -742,4 +748,17 @@ TEST_CASE("v3: a manager that drips its answer is cut off at the request time li
     stopper.join();
     CHECK(std::chrono::steady_clock::now() - t0 < 2s);
   }
+}
+
+TEST_CASE("v3: a manager that answers with a gigabyte is cut off at 16 MiB") {
+  DrippingManager manager(/*flood=*/true);
+  nnilib::ChannelOptions options = fast_options();
+  options.retries = 0;
+  options.request_timeout = 10s;
+  nnilib::Trial trial = nnilib::Trial::create(v3_env(manager.url()), json::object(), options);
+  CHECK_THROWS_WITH(trial.get_next_parameter(),
+                    Catch::Contains("the answer is larger than 16 MiB"));
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  CHECK(usage.ru_maxrss < 200 * 1024);  // KiB: this test case runs in a process of its own
 }

@@ -87,6 +87,34 @@ V3HttpChannel::V3HttpChannel(std::string url, ChannelOptions options)
 
 V3HttpChannel::~V3HttpChannel() = default;
 
+httplib::Result V3HttpChannel::send(const char* method, const std::string& body,
+                                    std::string& answer) {
+  httplib::Request req;
+  req.method = method;
+  req.path = parts_.path;
+  if (std::string(method) == "PUT") {
+    req.body = body;
+    req.set_header("Content-Type", "application/json");
+  }
+  answer.clear();
+  answer_too_large_ = false;
+  // The answer is kept up to kMaxAnswerBytes: a manager cannot make the trial hold more.
+  req.content_receiver = [&](const char* data, std::size_t size, std::uint64_t, std::uint64_t) {
+    if (answer.size() + size > kMaxAnswerBytes) {
+      answer_too_large_ = true;
+      return false;
+    }
+    answer.append(data, size);
+    return true;
+  };
+  return client_->send(req);
+}
+
+std::string V3HttpChannel::too_large() {
+  return "the answer is larger than " + std::to_string(kMaxAnswerBytes >> 20) +
+         " MiB (a parameter record is a few KB); not read further";
+}
+
 template <class Request>
 auto V3HttpChannel::bounded(std::chrono::milliseconds limit, Cut& cut, Request request) {
   cut = Cut::kNone;
@@ -123,9 +151,10 @@ void V3HttpChannel::put(const std::string& body, const char* what) {
   for (;;) {
     ++attempts;
     Cut cut = Cut::kNone;
-    httplib::Result res = bounded(options_.request_timeout, cut, [&] {
-      return client_->Put(parts_.path.c_str(), body, "application/json");
-    });
+    std::string answer;
+    httplib::Result res =
+        bounded(options_.request_timeout, cut, [&] { return send("PUT", body, answer); });
+    if (answer_too_large_) throw ChannelError("NNI channel " + url_ + ": " + too_large());
     if (cut == Cut::kCancelled)
       throw Interrupted("interrupted during PUT " + std::string(what) + " to " + url_);
     bool retry = false;
@@ -134,7 +163,7 @@ void V3HttpChannel::put(const std::string& body, const char* what) {
              " ms; the request may have reached NNI, so it is not repeated";
     } else if (res) {
       if (res->status == 200) return;
-      last = "answered HTTP " + std::to_string(res->status) + body_excerpt(res->body);
+      last = "answered HTTP " + std::to_string(res->status) + body_excerpt(answer);
       retry = res->status >= 500;
     } else {
       last = describe(res.error(), options_.request_timeout);
@@ -171,8 +200,9 @@ ParameterRecord V3HttpChannel::receive_parameter() {
     }
     const auto started = clock::now();
     Cut cut = Cut::kNone;
-    httplib::Result res =
-        bounded(poll_limit, cut, [&] { return client_->Get(parts_.path.c_str()); });
+    std::string answer;
+    httplib::Result res = bounded(poll_limit, cut, [&] { return send("GET", "", answer); });
+    if (answer_too_large_) throw ChannelError("NNI channel " + url_ + ": " + too_large());
     if (cut == Cut::kCancelled)
       throw Interrupted("interrupted while waiting for a parameter from " + url_);
     bool retry = false;
@@ -183,7 +213,7 @@ ParameterRecord V3HttpChannel::receive_parameter() {
       switch (res->status) {
         case 200:
           client_->set_read_timeout(options_.request_timeout);
-          return parse_parameter_command(res->body, url_);
+          return parse_parameter_command(answer, url_);
         case 408: {
           failures = 0;
           backoff = options_.initial_backoff;
@@ -199,7 +229,7 @@ ParameterRecord V3HttpChannel::receive_parameter() {
                               " closed (HTTP 410) before a parameter arrived: the experiment "
                               "is stopping");
         default:
-          last = "answered HTTP " + std::to_string(res->status) + body_excerpt(res->body);
+          last = "answered HTTP " + std::to_string(res->status) + body_excerpt(answer);
           retry = res->status >= 500;
       }
     } else {

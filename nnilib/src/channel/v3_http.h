@@ -9,7 +9,8 @@
 
 namespace httplib {
 class Client;
-}
+class Result;
+}  // namespace httplib
 
 namespace nnilib {
 
@@ -40,6 +41,11 @@ class V3HttpChannel : public Channel {
 
  private:
   void put(const std::string& body, const char* what);
+  // One request; its answer body goes to `answer`, at most kMaxAnswerBytes of it
+  // (answer_too_large_ then says it was cut off).
+  httplib::Result send(const char* method, const std::string& body, std::string& answer);
+  static std::string too_large();
+  static constexpr std::size_t kMaxAnswerBytes = std::size_t{16} << 20;
   // How a request ended, when not with an answer.
   enum class Cut { kNone, kDeadline, kCancelled };
   // Runs `request` on client_, stopping it from a watchdog thread at `limit` or when
@@ -51,6 +57,7 @@ class V3HttpChannel : public Channel {
   HttpUrl parts_;
   ChannelOptions options_;
   std::unique_ptr<httplib::Client> client_;
+  bool answer_too_large_ = false;
 };
 
 }  // namespace nnilib
