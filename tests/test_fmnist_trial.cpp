@@ -480,7 +480,7 @@ TEST_CASE("standalone: bad input gives one line and its exit code") {
   }
 }
 
-TEST_CASE("standalone: --checkpoint, then --resume-from continues the run; a bad one is exit 3") {
+TEST_CASE("standalone: --checkpoint, then --resume-from continues the run, a bad one is exit 3") {
   TempDir dir("fmnist-checkpoint");
   auto run = [&](std::vector<std::string> extra) {
     return run_process(trial_argv(std::move(extra)), {}, 120s, dir);

@@ -95,8 +95,11 @@ TEST_CASE(
   CHECK(json::parse(nnilib::standin::read_whole_file(exp + "/best.json")) == best.parameters);
   CHECK_THAT(r.out,
              Catch::Contains("best: trial " + std::to_string(best.sequence) + " " + best.trial_id));
-  // --final-train: the standalone trial on best.json with --val-size 0 into <exp>/final.
-  CHECK_THAT(r.out, Catch::Contains("--params-file '" + exp + "/best.json' --val-size 0") &&
+  // --final-train: the standalone trial on best.json (as final/params.json, with its
+  // epochs) with --val-size 0 into <exp>/final.
+  CHECK(json::parse(nnilib::standin::read_whole_file(exp + "/final/params.json"))["nb_units"] ==
+        best.parameters["nb_units"]);
+  CHECK_THAT(r.out, Catch::Contains("--params-file '" + exp + "/final/params.json' --val-size 0") &&
                         Catch::Contains("--output-dir '" + exp + "/final'"));
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("final training: test accuracy"));
