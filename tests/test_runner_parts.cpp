@@ -428,6 +428,15 @@ TEST_CASE("trial process: nothing the command started outlives it, setsid includ
     CHECK(p.wait().signal == SIGKILL);
     CHECK(gone(a));
   }
+  SECTION("signal(SIGKILL) is kill_group: the keeper takes everything along") {
+    launch.command = "(setsid sleep 300 & echo $! > a.pid; sleep 300) ; echo never";
+    nnilib::TrialProcess p(launch);
+    const pid_t a = pid_in("a.pid");
+    REQUIRE(a > 0);
+    p.signal(SIGKILL);
+    CHECK(p.wait().signal == SIGKILL);
+    CHECK(gone(a));
+  }
   SECTION("a signal reaches the command itself, and its death by signal is reported") {
     launch.command = "exec sleep 300";
     nnilib::TrialProcess p(launch);

@@ -71,7 +71,8 @@ class TrialProcess {
   ProcessExit wait();
 
   /// Sends `sig` to the command's process itself, as NNI does (not to its children:
-  /// a trialCommand should `exec` the trial). No-op once it has ended.
+  /// a trialCommand should `exec` the trial); SIGKILL means kill_group(). No-op once it
+  /// has ended.
   void signal(int sig);
   /// Kills (SIGKILL) the command and everything it started; the exit then reads
   /// "killed by SIGKILL".

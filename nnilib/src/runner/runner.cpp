@@ -703,7 +703,6 @@ class Session {
 
   void abort_all() {
     for (ActiveTrial& a : active_) {
-      a.process->signal(SIGKILL);
       a.process->kill_group();
       a.process->wait();
     }

@@ -386,6 +386,9 @@ ProcessExit TrialProcess::wait() {
 }
 
 void TrialProcess::signal(int sig) {
+  // SIGKILL cannot be forwarded: it would end the keeper, and the trial's children with
+  // it gone would be left behind. The keeper kills them all instead.
+  if (sig == SIGKILL) return kill_group();
   if (pid_ > 0 && !exit_) ::kill(pid_, sig);
 }
 
