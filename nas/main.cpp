@@ -191,9 +191,7 @@ int final_train(const RunCli& cli, const nnilib::RunResult& result, const std::s
   }
   const std::string summary_path = out_dir + "/summary.json";
   const std::string summary_text = read_text(summary_path);
-  const nlohmann::json summary = nnilib::json_depth_problem(summary_text).empty()
-                                     ? nlohmann::json::parse(summary_text, nullptr, false)
-                                     : nlohmann::json(nlohmann::json::value_t::discarded);
+  const nlohmann::json summary = nnilib::parse_bounded_json(summary_text);
   if (summary.is_discarded() || !summary.contains("test_accuracy") ||
       !summary["test_accuracy"].is_number())
     throw nnilib::IoError(summary_path + ": no numeric test_accuracy in the final summary");
@@ -357,10 +355,9 @@ int cmd_show(const std::string& dir_arg, int width) {
 
 int cmd_export(const std::string& dir_arg, const std::string& format, const std::string& output) {
   const std::string dir = experiment_dir_of(dir_arg);
-  nnilib::ExperimentPaths{dir}.require_existing();
+  const Loaded l = load(dir);  // checks that dir is an experiment
   const nnilib::ExperimentStore store =
       nnilib::ExperimentStore::open(nnilib::ExperimentPaths{dir}.database(), true);
-  const Loaded l = load(dir);
   std::string text;
   if (format == "csv") {
     text = nnilib::export_csv(l.trials);

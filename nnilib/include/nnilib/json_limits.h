@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 namespace nnilib {
 
 /// The deepest nesting of arrays and objects accepted in JSON text from outside.
@@ -22,6 +24,15 @@ int json_nesting_depth(std::string_view text, int limit = kMaxJsonDepth);
 /// "" when `text` is nested at most kMaxJsonDepth levels, otherwise the reason,
 /// e.g. "nested deeper than 64 levels (arrays/objects)".
 std::string json_depth_problem(std::string_view text);
+
+/// Parses JSON text from outside without exceptions: a discarded value (is_discarded())
+/// when it is not JSON or is nested deeper than kMaxJsonDepth. Json is nlohmann::json
+/// or nlohmann::ordered_json.
+template <class Json = nlohmann::json>
+Json parse_bounded_json(std::string_view text) {
+  if (json_nesting_depth(text) > kMaxJsonDepth) return Json(Json::value_t::discarded);
+  return Json::parse(text.begin(), text.end(), nullptr, false);
+}
 
 /// The offset of the first byte of `text` that is not well-formed UTF-8 (a bad lead
 /// byte, a missing continuation, an overlong or out-of-range sequence), or npos.

@@ -133,8 +133,7 @@ class Statement {
 };
 
 json parse_stored(const std::string& text, const std::string& path, const char* what) {
-  json j = json_depth_problem(text).empty() ? json::parse(text, nullptr, false)
-                                            : json(json::value_t::discarded);
+  json j = parse_bounded_json(text);
   if (j.is_discarded()) throw IoError(path + ": corrupt " + std::string(what) + " in the database");
   return j;
 }
@@ -340,10 +339,7 @@ ExperimentRecord ExperimentStore::experiment() const {
   e.id = s.text(0);
   e.name = s.text(1);
   const std::string config = s.text(2);
-  if (json_depth_problem(config).empty())
-    e.config = nlohmann::ordered_json::parse(config, nullptr, false);
-  else
-    e.config = nlohmann::ordered_json(nlohmann::ordered_json::value_t::discarded);
+  e.config = parse_bounded_json<nlohmann::ordered_json>(config);
   if (e.config.is_discarded()) throw IoError(path_ + ": corrupt config in the database");
   e.seed = static_cast<std::uint64_t>(s.integer(3));
   e.status = s.text(4);

@@ -81,8 +81,8 @@ void close_from(int first) {
 constexpr int kKeeperKill = SIGUSR1;  // runner -> keeper: kill the trial and all it started
 constexpr int kRunnerGone = SIGUSR2;  // the kernel -> keeper: the runner died
 
-// Parses the pids in /proc/self/task/<pid>/children and SIGKILLs each; returns how many.
-int kill_children(pid_t self) {
+// Parses the pids in /proc/self/task/<pid>/children and SIGKILLs each.
+void kill_children(pid_t self) {
   char path[64] = "/proc/self/task/";
   // pid to decimal, by hand (no snprintf after fork).
   char digits[16];
@@ -94,9 +94,8 @@ int kill_children(pid_t self) {
   for (int i = 0; tail[i] != 0; ++i) path[at++] = tail[i];
   path[at] = 0;
   const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
+  if (fd < 0) return;
   char buf[4096];
-  int killed = 0;
   pid_t pid = 0;
   for (;;) {
     const ssize_t got = ::read(fd, buf, sizeof buf);
@@ -106,17 +105,12 @@ int kill_children(pid_t self) {
         pid = pid * 10 + (buf[i] - '0');
       } else if (pid > 0) {
         ::kill(pid, SIGKILL);
-        ++killed;
         pid = 0;
       }
     }
   }
-  if (pid > 0) {
-    ::kill(pid, SIGKILL);
-    ++killed;
-  }
+  if (pid > 0) ::kill(pid, SIGKILL);
   ::close(fd);
-  return killed;
 }
 
 // Kills the trial's process group (`group`, 0 = none) and every descendant of the

@@ -1,11 +1,13 @@
 #include "checkpoint.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "nnilib/error.h"
 #include "nnilib/file_io.h"
+#include "nnilib/json_limits.h"
 
 namespace nnilib {
 namespace {
@@ -15,6 +17,12 @@ constexpr const char* kFormat = "nnilib-checkpoint-1";
 // The generator that the random ops on `device` draw from.
 at::Generator generator_of(const torch::Device& device) {
   return at::globalContext().defaultGenerator(device.is_cpu() ? c10::Device(c10::kCPU) : device);
+}
+
+// The first line of an exception's message, at most 120 characters.
+std::string first_line(const std::exception& e) {
+  const std::string what = e.what();
+  return what.substr(0, std::min<std::size_t>(what.find('\n'), 120));
 }
 
 std::string short_json(const nlohmann::json& j) {
@@ -76,11 +84,9 @@ CheckpointMeta load_checkpoint(const std::string& path, const nlohmann::json& id
     archive.load_from(path, device);
     c10::IValue text;
     archive.read("meta", text);
-    header = nlohmann::json::parse(text.toStringRef());
+    header = parse_bounded_json(text.toStringRef());
   } catch (const std::exception& e) {
-    std::string why = e.what();
-    why = why.substr(0, why.find('\n'));
-    throw ParamError(where + "not a readable fmnist-trial checkpoint (" + why.substr(0, 120) + ")");
+    throw ParamError(where + "not a readable fmnist-trial checkpoint (" + first_line(e) + ")");
   }
   if (!header.is_object() || header.value("format", "") != kFormat)
     throw ParamError(where + "not an fmnist-trial checkpoint (format " +
@@ -109,9 +115,7 @@ CheckpointMeta load_checkpoint(const std::string& path, const nlohmann::json& id
       generator_of(device).set_state(rng.to(torch::kCPU));
     }
   } catch (const std::exception& e) {
-    std::string why = e.what();
-    why = why.substr(0, why.find('\n'));
-    throw ParamError(where + "corrupt checkpoint (" + why.substr(0, 120) + ")");
+    throw ParamError(where + "corrupt checkpoint (" + first_line(e) + ")");
   }
   return meta;
 }

@@ -204,6 +204,15 @@ nlohmann::json epoch_json(const EpochStats& e) {
           {"elapsed_seconds", e.elapsed_seconds}};
 }
 
+// Appends an epoch to the curve and keeps the best validation accuracy up to date.
+void add_epoch(TrainResult& result, const EpochStats& e) {
+  result.curve.push_back(e);
+  if (e.val_accuracy > result.best_val_accuracy || result.best_epoch == 0) {
+    result.best_val_accuracy = e.val_accuracy;
+    result.best_epoch = e.epoch;
+  }
+}
+
 EpochStats epoch_from_json(const nlohmann::json& j) {
   EpochStats e;
   e.epoch = j.value("epoch", 0);
@@ -296,14 +305,7 @@ TrainResult train(const TrialSpec& spec, const FashionMnist& host_data, const Tr
     first_epoch = meta.epoch + 1;
     step = meta.step;
     result.resumed_epochs = meta.epoch;
-    for (const auto& j : meta.curve) {
-      result.curve.push_back(epoch_from_json(j));
-      const EpochStats& e = result.curve.back();
-      if (e.val_accuracy > result.best_val_accuracy || result.best_epoch == 0) {
-        result.best_val_accuracy = e.val_accuracy;
-        result.best_epoch = e.epoch;
-      }
-    }
+    for (const auto& j : meta.curve) add_epoch(result, epoch_from_json(j));
   }
   for (int epoch = first_epoch; epoch <= spec.hyper.epochs && !result.interrupted; ++epoch) {
     const auto te = Clock::now();
@@ -388,11 +390,7 @@ TrainResult train(const TrialSpec& spec, const FashionMnist& host_data, const Tr
     e.eval_images_per_second = static_cast<double>(data.val.size()) / val_seconds;
     e.epoch_seconds = seconds_since(te);
     e.elapsed_seconds = seconds_since(t0);
-    result.curve.push_back(e);
-    if (e.val_accuracy > result.best_val_accuracy || result.best_epoch == 0) {
-      result.best_val_accuracy = e.val_accuracy;
-      result.best_epoch = epoch;
-    }
+    add_epoch(result, e);
     if (!options.checkpoint_path.empty()) {
       CheckpointMeta meta;
       meta.identity = identity;
