@@ -32,6 +32,7 @@
 #include "nnilib/runner.h"
 #include "nnilib/runner_view.h"
 #include "nnilib/trial_process.h"
+#include "nnilib/tuner_registry.h"
 
 namespace {
 
@@ -122,17 +123,67 @@ nlohmann::json final_parameters(const RunCli& cli, const nlohmann::json& best) {
   return p;
 }
 
-// Seconds the final training of `best` is expected to take: its seconds per epoch in
-// the search (sharing the cores, on 50,000 images) times the final epochs, times
-// 60,000 / 50,000 images, plus 30 s for loading and the test set. Conservative:
-// the final training has every core to itself.
-double final_training_estimate(const RunCli& cli, const nnilib::TrialRecord& best) {
-  if (!best.started_at || !best.ended_at || best.intermediate_count == 0) return 0;
-  const double per_epoch =
-      (*best.ended_at - *best.started_at) / static_cast<double>(best.intermediate_count);
-  const int epochs = final_parameters(cli, best.parameters)["epochs"].get<int>();
-  return per_epoch * epochs * 1.2 + 30.0;
+// The threads of the final training: its --threads (a --final-arg), else
+// $OMP_NUM_THREADS, else every core this process may use (fmnist-trial's own rule).
+int final_threads(const RunCli& cli) {
+  int threads = 0;
+  for (std::size_t i = 0; i < cli.final_args.size(); ++i) {
+    const std::string& a = cli.final_args[i];
+    if (a.rfind("--threads=", 0) == 0) threads = std::atoi(a.c_str() + 10);
+    if (a == "--threads" && i + 1 < cli.final_args.size())
+      threads = std::atoi(cli.final_args[i + 1].c_str());
+  }
+  if (threads <= 0) {
+    const char* omp = std::getenv("OMP_NUM_THREADS");
+    threads = omp ? std::atoi(omp) : 0;
+  }
+  return threads > 0 ? threads : nnilib::available_cores();
 }
+
+// Seconds the final training of `best` is expected to take. From the trial's own
+// summary.json: its seconds per epoch trained (loading, evaluation and checkpoints
+// included), scaled to 60,000 training images and to the final training's threads
+// (the trial shared the cores; the final training has them all - taken as linear: a
+// 40-minute search's final training took 0.51x the trial's time per image with twice
+// the threads, docs/results.md), times the final
+// epochs, times 1.25, plus 30 s for starting, loading and the test set. Without a
+// summary (a trial that is not fmnist-trial): its wall time per reported epoch, not
+// scaled. Read once per trial.
+class FinalEstimate {
+ public:
+  FinalEstimate(const RunCli& cli, std::string dir) : cli_(cli), dir_(std::move(dir)) {}
+
+  double operator()(const nnilib::TrialRecord& best) {
+    if (!best.started_at || !best.ended_at || best.intermediate_count == 0) return 0;
+    auto it = per_epoch_.find(best.trial_id);
+    if (it == per_epoch_.end()) it = per_epoch_.emplace(best.trial_id, per_epoch(best)).first;
+    const int epochs = final_parameters(cli_, best.parameters)["epochs"].get<int>();
+    return it->second * epochs * 1.25 + 30.0;
+  }
+
+ private:
+  double per_epoch(const nnilib::TrialRecord& best) const {
+    const double wall =
+        (*best.ended_at - *best.started_at) / static_cast<double>(best.intermediate_count);
+    try {
+      const auto s = nnilib::parse_bounded_json<nlohmann::json>(
+          read_text(nnilib::ExperimentPaths{dir_}.trial_dir(best.trial_id) + "/summary.json"));
+      const double seconds = s.at("seconds").get<double>();
+      const int trained = s.at("epochs_completed").get<int>() - s.value("resumed_epochs", 0);
+      const double images = s.at("train_size").get<double>();
+      const double threads = s.at("threads").get<double>();
+      if (!(seconds > 0) || trained <= 0 || !(images > 0) || !(threads > 0)) return wall;
+      return seconds / trained * (60000.0 / images) *
+             std::min(1.0, threads / static_cast<double>(final_threads(cli_)));
+    } catch (const std::exception&) {
+      return wall;  // no summary, or not fmnist-trial's
+    }
+  }
+
+  const RunCli& cli_;
+  std::string dir_;
+  std::map<std::string, double> per_epoch_;  // trial id -> final seconds per epoch
+};
 
 // Retrains the best parameters on all 60,000 training images (--val-size 0) with
 // the standalone fmnist-trial and reports its test accuracy.
@@ -168,6 +219,18 @@ int final_train(const RunCli& cli, const nnilib::RunResult& result, const std::s
   launch.command = command;
   launch.environment = nnilib::environment_without_nni();  // standalone
   launch.own_process_group = false;                        // the terminal's Ctrl-C reaches it
+  // GPUs as the trials had them (every trial has ended by now): trialGpuNumber 0 hides
+  // them, N gives the first N of gpuIndices (else of every GPU), unset leaves them.
+  const auto config = nnilib::ExperimentConfig::from_json(result.experiment.config, dir);
+  if (config.trial_gpu_number) {
+    std::vector<int> gpus;
+    for (int k = 0; k < *config.trial_gpu_number; ++k)
+      if (config.gpu_indices.empty() || k < static_cast<int>(config.gpu_indices.size()))
+        gpus.push_back(config.gpu_indices.empty() ? k : config.gpu_indices[k]);
+    std::string visible;
+    for (int g : gpus) visible += (visible.empty() ? "" : ",") + std::to_string(g);
+    launch.environment["CUDA_VISIBLE_DEVICES"] = visible;
+  }
   nnilib::TrialProcess process(launch);
   int forwarded = g_signals.load();
   nnilib::ProcessExit exit;
@@ -241,9 +304,7 @@ int run_session(const RunCli& cli, const std::string& dir) {
     options.max_experiment_duration_s = nnilib::parse_duration(cli.max_experiment_duration);
   if (cli.final_train) {
     // The final training happens inside maxExperimentDuration: the search leaves it time.
-    options.final_reserve_s = [&cli](const nnilib::TrialRecord& best) {
-      return final_training_estimate(cli, best);
-    };
+    options.final_reserve_s = FinalEstimate(cli, dir);
   }
   const nnilib::RunResult result = nnilib::run_experiment(dir, options);
   print_result(result, dir, !live);
@@ -429,6 +490,14 @@ int main(int argc, char** argv) {
 
   RunCli run_cli;
   CLI::App* run = app.add_subcommand("run", "start a new experiment (prints its directory first)");
+  run->footer([] {
+    // The tuners config.yml may name (tuner.name or advisor.name), from the registry.
+    std::string text = "Tuners (config.yml tuner.name, any case; classArgs in docs/runner.md):";
+    for (const nnilib::TunerEntry& e : nnilib::tuner_registry())
+      text += "\n  " + e.name + std::string(e.name.size() < 10 ? 10 - e.name.size() : 1, ' ') +
+              e.summary;
+    return text + "\nAssessor: Medianstop (NNI's median stopping rule).";
+  }());
   run->add_option("--config", run_cli.config, "the NNI v2 experiment config")
       ->capture_default_str();
   run->add_option("--experiment-dir", run_cli.experiment_dir,

@@ -2,7 +2,7 @@
 # Installs what the project needs from Debian 12's packages. Idempotent: only
 # missing packages are installed (apt-get update runs only when one is missing).
 #   scripts/setup.sh           build, test and run dependencies
-#   scripts/setup.sh --bench   also python3-torch, for the Python peer in bench/
+#   scripts/setup.sh --bench   also python3-torch and python3-matplotlib, for bench/
 set -euo pipefail
 
 packages=(
@@ -22,6 +22,7 @@ packages=(
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch)        # the PyTorch peer of bench/, same LibTorch underneath
+  packages+=(python3-matplotlib)   # bench/plot_search.py: search curves for docs/
 fi
 
 missing=()

@@ -141,7 +141,7 @@ experimentType: hpo
 tuner:
   name: Evolution
   classArgs: {optimize_mode: minimize, population_size: 8}
-assessor: {name: Medianstop}
+assessor: {name: Medianstop, classArgs: {optimize_mode: Minimize}}
 trainingService:
   platform: local
   trialCommand: exec ./other     # the training service's own value wins
@@ -164,7 +164,45 @@ trainingService:
   CHECK(c.log_level == "debug");
   CHECK(c.tuner.class_args ==
         nlohmann::json{{"optimize_mode", "minimize"}, {"population_size", 8}});
-  CHECK(c.assessor->class_args == nlohmann::json::object());
+  CHECK(c.assessor->class_args == nlohmann::json{{"optimize_mode", "Minimize"}});
+}
+
+TEST_CASE("experiment config: a tuner and an assessor that optimize opposite ways are refused") {
+  const std::string head = R"(
+searchSpace: {a: {_type: choice, _value: [1, 2]}}
+trialCommand: exec ./trial
+trainingService: {platform: local}
+)";
+  // Explicit on both sides.
+  CHECK_THROWS_WITH(
+      ExperimentConfig::parse(head + R"(
+tuner: {name: Evolution, classArgs: {optimize_mode: minimize}}
+assessor: {name: Medianstop, classArgs: {optimize_mode: maximize}}
+)",
+                              "/cfg/config.yml"),
+      "/cfg/config.yml: tuner Evolution would minimize but assessor Medianstop would maximize; "
+      "give both the same classArgs.optimize_mode");
+  // NNI's TPE minimizes by default; Medianstop maximizes by default.
+  CHECK_THROWS_WITH(ExperimentConfig::parse(head + R"(
+tuner: {name: TPE}
+assessor: {name: Medianstop}
+)",
+                                            "/cfg/config.yml"),
+                    Catch::Contains("tuner TPE would minimize (its default) but assessor "
+                                    "Medianstop would maximize"));
+  // Case does not count; Random has no direction of its own and takes the assessor's.
+  const ExperimentConfig same = ExperimentConfig::parse(head + R"(
+tuner: {name: TPE, classArgs: {optimize_mode: MAXIMIZE}}
+assessor: {name: Medianstop, classArgs: {optimize_mode: maximize}}
+)",
+                                                        "/cfg/config.yml");
+  CHECK(nnilib::optimize_mode_of(same) == nnilib::OptimizeMode::kMaximize);
+  const ExperimentConfig random = ExperimentConfig::parse(head + R"(
+tuner: {name: Random}
+assessor: {name: Medianstop, classArgs: {optimize_mode: minimize}}
+)",
+                                                          "/cfg/config.yml");
+  CHECK(nnilib::optimize_mode_of(random) == nnilib::OptimizeMode::kMinimize);
 }
 
 TEST_CASE("experiment config: durations like NNI (d, h, m, s - rounded up to seconds)") {
@@ -281,9 +319,6 @@ TEST_CASE("experiment config: options of NNI that the embedded runner refuses po
         "config.yml: trainingService.platform \"remote\" is not supported by the embedded runner "
         "(it runs trials on this machine only: platform local); run this experiment with NNI's "
         "nnictl instead");
-  CHECK(parse_error(minimal("trialGpuNumber: 1\n")) ==
-        "config.yml: trialGpuNumber: trialGpuNumber 1 (GPU scheduling) is not supported by the "
-        "embedded runner; run this experiment with NNI's nnictl instead");
   CHECK(parse_error(minimal("sharedStorage: {storageType: NFS}\n")) ==
         "config.yml: sharedStorage: shared storage is not supported by the embedded runner; run "
         "this experiment with NNI's nnictl instead");
@@ -306,9 +341,6 @@ TEST_CASE("experiment config: options of NNI that the embedded runner refuses po
   CHECK(parse_error(minimal("tunerGpuIndices: 0\n")).find("nnictl") != std::string::npos);
   CHECK(parse_error(minimal("experimentType: nas\n")).find("experiment type \"nas\"") !=
         std::string::npos);
-  CHECK(parse_error("searchSpace: {}\ntrialCommand: t\ntuner: {name: TPE}\n"
-                    "trainingService: {platform: local, gpuIndices: [0]}\n")
-            .find("trainingService.gpuIndices: GPU selection is not supported") == 12);
   CHECK(parse_error("searchSpace: {}\ntrialCommand: t\ntuner: {name: TPE}\n"
                     "trainingService: [{platform: local}, {platform: remote}]\n")
             .find("hybrid mode") != std::string::npos);
@@ -370,4 +402,58 @@ TEST_CASE("experiment config: YAML alias bombs and deep nesting are refused, in 
     chain += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [*a" + std::to_string(i - 1) +
              "]\n";
   CHECK_THAT(parse_error(minimal(chain)), Catch::Contains("nested deeper than 64 levels"));
+}
+
+TEST_CASE("experiment config: GPUs as NNI's local training service takes them") {
+  const auto gpus = [](const std::string& ts) {
+    return ExperimentConfig::parse(
+        "searchSpace: {x: {_type: uniform, _value: [0, 1]}}\ntrialCommand: ./t\n"
+        "tuner: {name: Random}\ntrialGpuNumber: 1\ntrainingService: {platform: local, " +
+            ts + "}\n",
+        "config.yml");
+  };
+  // Not given: trials see the GPUs as they are; 0 hides them.
+  CHECK(!ExperimentConfig::parse(minimal(), "config.yml").trial_gpu_number);
+  CHECK(ExperimentConfig::parse(minimal("trialGpuNumber: 0\n"), "config.yml").trial_gpu_number ==
+        0);
+  const ExperimentConfig c =
+      gpus("useActiveGpu: false, maxTrialNumberPerGpu: 2, gpuIndices: [3, 1, 3]");
+  CHECK(c.trial_gpu_number == 1);
+  CHECK(c.max_trial_number_per_gpu == 2);
+  CHECK(!c.use_active_gpu);
+  CHECK(c.gpu_indices == std::vector<int>{1, 3});  // sorted, once each
+  CHECK(gpus("useActiveGpu: true, gpuIndices: 2").gpu_indices == std::vector<int>{2});
+  CHECK(gpus("useActiveGpu: true, gpuIndices: \"0, 2\"").gpu_indices == std::vector<int>{0, 2});
+  CHECK(gpus("useActiveGpu: true, trialGpuNumber: 2").trial_gpu_number == 2);  // its own wins
+  // Stored and read back; experiments stored before GPUs were scheduled still load.
+  const ExperimentConfig back = ExperimentConfig::from_json(c.to_json(), "stored");
+  CHECK(back.trial_gpu_number == 1);
+  CHECK(back.gpu_indices == std::vector<int>{1, 3});
+  CHECK(back.max_trial_number_per_gpu == 2);
+  auto old = c.to_json();
+  for (const char* k : {"trialGpuNumber", "gpuIndices", "maxTrialNumberPerGpu", "useActiveGpu"})
+    old.erase(k);
+  const ExperimentConfig before = ExperimentConfig::from_json(old, "stored");
+  CHECK(!before.trial_gpu_number);
+  CHECK(before.gpu_indices.empty());
+  CHECK(before.max_trial_number_per_gpu == 1);
+  auto bad = c.to_json();
+  bad["gpuIndices"] = {"x"};
+  CHECK_THROWS_WITH(ExperimentConfig::from_json(bad, "stored"),
+                    "stored: stored gpuIndices holds something other than GPU indices");
+
+  // As NNI: useActiveGpu must be said when trials use GPUs.
+  CHECK(parse_error(minimal("trialGpuNumber: 1\n")) ==
+        "config.yml: trainingService.useActiveGpu is required with trialGpuNumber > 0 (as in "
+        "NNI): true to share GPUs with other programs (a desktop), false to wait for idle ones");
+  const std::string rule = "must be GPU indices: a list of integers >= 0, one, or \"0,1\", got ";
+  for (const std::string& bad_indices : {"[-1]", "\"0,x\"", "[[0]]", "{a: 1}", "\"\"", "[]"}) {
+    INFO(bad_indices);
+    CHECK_THAT(parse_error("searchSpace: {}\ntrialCommand: t\ntuner: {name: TPE}\n"
+                           "trainingService: {platform: local, gpuIndices: " +
+                           bad_indices + "}\n"),
+               Catch::StartsWith("config.yml: trainingService.gpuIndices " + rule));
+  }
+  CHECK(parse_error(minimal("trialGpuNumber: 1.5\n")) ==
+        "config.yml: trialGpuNumber must be an integer >= 0, got 1.5");
 }

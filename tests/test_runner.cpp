@@ -92,7 +92,10 @@ struct Experiment {
     std::ofstream(dir.path() + "/trial.sh") << kTrialScript;
     std::filesystem::permissions(dir.path() + "/trial.sh", std::filesystem::perms::owner_all,
                                  std::filesystem::perm_options::add);
-    std::ofstream(config()) << "trialCodeDirectory: .\ntrainingService: {platform: local}\n"
+    // trainingService {platform: local} unless the body has its own.
+    const bool own_ts = config_body.find("trainingService:") != std::string::npos;
+    std::ofstream(config()) << "trialCodeDirectory: .\n"
+                            << (own_ts ? "" : "trainingService: {platform: local}\n")
                             << config_body;
   }
   std::vector<std::string> run_argv(std::vector<std::string> extra = {}) const {
@@ -172,7 +175,8 @@ tuner: {name: Random, classArgs: {optimize_mode: maximize}}
 )");
   ::unsetenv("OMP_NUM_THREADS");  // the runner chooses (4 cores / 2 trials)
   ::unsetenv("MKL_NUM_THREADS");
-  const ProcessResult r = e.run({"--cores", "4", "--seed", "7"});
+  // Without trialGpuNumber the GPUs are left as they are (NNI's rule).
+  const ProcessResult r = e.run({"--cores", "4", "--seed", "7"}, {{"CUDA_VISIBLE_DEVICES", "7"}});
   INFO(describe(r));
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::StartsWith("experiment directory: " + e.exp() + "\n"));
@@ -212,8 +216,7 @@ tuner: {name: Random, classArgs: {optimize_mode: maximize}}
     CHECK_THAT(env["NNI_TRIAL_COMMAND_CHANNEL"],
                Catch::Matches("http://127\\.0\\.0\\.1:[0-9]+/env/local-env/" + t.trial_id +
                               "/[0-9a-f]{32}"));  // the trial's secret
-    CHECK(env.count("CUDA_VISIBLE_DEVICES") == 1);
-    CHECK(env["CUDA_VISIBLE_DEVICES"].empty());
+    CHECK(env["CUDA_VISIBLE_DEVICES"] == "7");
     CHECK(env["OMP_NUM_THREADS"] == "2");  // 4 cores / 2 concurrent trials
     CHECK(env["MKL_NUM_THREADS"] == "2");
     CHECK(env.count("REUSE_MODE") == 0);
@@ -256,6 +259,13 @@ tuner: {name: Random, classArgs: {optimize_mode: maximize}}
   const json exported = json::parse(nnilib::standin::read_whole_file(e.dir.path() + "/x.json"));
   CHECK(exported["trials"].size() == 6);
   CHECK(exported["trials"][0]["intermediate"].size() == 3);
+  // Each result's arrival, in seconds after the experiment's start, in order.
+  const json& at = exported["trials"][0]["intermediate_s"];
+  REQUIRE(at.size() == 3);
+  CHECK(at[0].get<double>() >= 0);
+  CHECK(at[0].get<double>() <= at[2].get<double>());
+  CHECK(exported["trials"][0]["final_s"].get<double>() >= at[2].get<double>());
+  CHECK(exported["trials"][0]["final_s"].get<double>() < 600);
   CHECK(exported["best"]["trial_id"] == best->trial_id);
   // The export never overwrites the experiment's own files.
   const auto db_size = std::filesystem::file_size(e.exp() + "/experiment.db");
@@ -792,4 +802,143 @@ tuner: {name: Random}
   REQUIRE(trials[0].ended_at);
   REQUIRE(trials[1].started_at);
   CHECK(*trials[1].started_at - *trials[0].ended_at < 0.5);
+}
+
+// A fake nvidia-smi: GPUs 0-2, another program's compute process on GPU 1.
+const char* kFakeNvidiaSmi = R"BASH(#!/bin/bash
+case "$1" in
+  --query-gpu=*) printf '0, GPU-aaa, 4000, 16000, 30\n1, GPU-bbb, 15000, 16000, 97\n2, GPU-ccc, 0, 16000, 0\n' ;;
+  --query-compute-apps=*) printf 'GPU-bbb, 4242\n' ;;
+  *) exit 9 ;;
+esac
+)BASH";
+
+namespace {
+
+struct GpuExperiment : Experiment {
+  std::string smi = dir.path() + "/nvidia-smi";
+  explicit GpuExperiment(const std::string& config_body) : Experiment(config_body) {
+    std::ofstream(smi) << kFakeNvidiaSmi;
+    std::filesystem::permissions(smi, std::filesystem::perms::owner_all);
+  }
+  ProcessResult run_gpus(std::vector<std::string> extra = {}) const {
+    return run(std::move(extra), {{"NNILIB_NVIDIA_SMI", smi}});
+  }
+};
+
+// The largest number of trials that ran at the same time on each GPU.
+std::map<std::string, int> peak_per_gpu(const GpuExperiment& e,
+                                        const std::vector<nnilib::TrialRecord>& trials) {
+  std::map<std::string, int> peak;
+  for (const auto& t : trials) {
+    const std::string gpu = env_of(e.trial_file(t, "env.txt"))["CUDA_VISIBLE_DEVICES"];
+    int overlapping = 0;
+    for (const auto& o : trials)
+      if (env_of(e.trial_file(o, "env.txt"))["CUDA_VISIBLE_DEVICES"] == gpu &&
+          *o.started_at <= *t.started_at && *t.started_at < *o.ended_at)
+        ++overlapping;
+    peak[gpu] = std::max(peak[gpu], overlapping);
+  }
+  return peak;
+}
+
+}  // namespace
+
+TEST_CASE("runner: trialGpuNumber gives each trial its own free GPU, as NNI's local service") {
+  GpuExperiment e(R"(
+searchSpace: {x: {_type: uniform, _value: [0, 1]}}
+trialCommand: SLEEP=0.3 exec ./trial.sh
+trialConcurrency: 3
+maxTrialNumber: 5
+trialGpuNumber: 1
+tuner: {name: Random}
+trainingService: {platform: local, useActiveGpu: false}
+)");
+  // The final training (a stand-in fmnist-trial) gets a GPU too.
+  const std::string final_trial = e.dir.path() + "/final-trial.sh";
+  std::ofstream(final_trial)
+      << "#!/bin/bash\nwhile [ $# -gt 0 ]; do [ \"$1\" = --output-dir ] "
+         "&& out=$2; shift; done\n"
+         "echo \"CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES\" > $out/env.txt\n"
+         "echo '{\"test_accuracy\": 0.5}' > $out/summary.json\n";
+  std::filesystem::permissions(final_trial, std::filesystem::perms::owner_all);
+  const ProcessResult r = e.run_gpus({"--final-train", "--trial-binary", final_trial});
+  INFO(describe(r));
+  REQUIRE(r.exit_code == 0);
+  CHECK(env_of(nnilib::standin::read_whole_file(e.exp() +
+                                                "/final/env.txt"))["CUDA_VISIBLE_DEVICES"] == "0");
+  const auto trials = e.store().trials();
+  REQUIRE(trials.size() == 5);
+  for (const auto& t : trials) {
+    INFO(t.trial_id);
+    CHECK(t.status == nnilib::kSucceeded);
+    // GPU 1 runs another program: never used.
+    const std::string gpu = env_of(e.trial_file(t, "env.txt"))["CUDA_VISIBLE_DEVICES"];
+    CHECK((gpu == "0" || gpu == "2"));
+  }
+  // Three slots, two free GPUs: one trial at a time on each, the third slot waits.
+  for (const auto& [gpu, peak] : peak_per_gpu(e, trials)) {
+    INFO("GPU " << gpu);
+    CHECK(peak == 1);
+  }
+  CHECK_THAT(r.out, Catch::Contains("waiting for a free GPU"));
+}
+
+TEST_CASE("runner: maxTrialNumberPerGpu shares a GPU, gpuIndices picks it, 0 hides all GPUs") {
+  GpuExperiment shared(R"(
+searchSpace: {x: {_type: uniform, _value: [0, 1]}}
+trialCommand: SLEEP=0.3 exec ./trial.sh
+trialConcurrency: 3
+maxTrialNumber: 5
+trialGpuNumber: 1
+tuner: {name: Random}
+trainingService: {platform: local, useActiveGpu: false, maxTrialNumberPerGpu: 2, gpuIndices: "2"}
+)");
+  const ProcessResult r = shared.run_gpus();
+  INFO(describe(r));
+  REQUIRE(r.exit_code == 0);
+  const auto trials = shared.store().trials();
+  REQUIRE(trials.size() == 5);
+  const auto peak = peak_per_gpu(shared, trials);
+  REQUIRE(peak.size() == 1);
+  CHECK(peak.begin()->first == "2");
+  CHECK(peak.begin()->second == 2);
+
+  Experiment none(R"(
+searchSpace: {x: {_type: uniform, _value: [0, 1]}}
+trialCommand: exec ./trial.sh
+maxTrialNumber: 1
+trialGpuNumber: 0
+tuner: {name: Random}
+)");
+  const ProcessResult n = none.run({}, {{"CUDA_VISIBLE_DEVICES", "0,1"}});
+  REQUIRE(n.exit_code == 0);
+  const auto env = env_of(none.trial_file(none.store().trials().at(0), "env.txt"));
+  CHECK(env.count("CUDA_VISIBLE_DEVICES") == 1);
+  CHECK(env.at("CUDA_VISIBLE_DEVICES").empty());
+}
+
+TEST_CASE("runner: GPUs it cannot have are a config error before any trial starts") {
+  const auto fails = [](const std::string& gpus, const std::string& ts,
+                        const std::string& smi_override = "") {
+    GpuExperiment e(
+        "searchSpace: {x: {_type: uniform, _value: [0, 1]}}\n"
+        "trialCommand: exec ./trial.sh\nmaxTrialNumber: 1\ntrialGpuNumber: " +
+        gpus + "\ntuner: {name: Random}\ntrainingService: {platform: local, " + ts + "}\n");
+    const ProcessResult r =
+        e.run({}, {{"NNILIB_NVIDIA_SMI", smi_override.empty() ? e.smi : smi_override}});
+    INFO(describe(r));
+    CHECK(r.exit_code == 3);
+    CHECK(e.store().trials().empty());
+    return r.err;
+  };
+  CHECK_THAT(fails("2", "useActiveGpu: false, gpuIndices: [0]"),
+             Catch::Contains("trialGpuNumber 2 needs 2 GPU(s) per trial; 1 can be used (GPUs "
+                             "0,1,2, gpuIndices)"));
+  CHECK_THAT(
+      fails("1", "useActiveGpu: true, gpuIndices: [0, 5]"),
+      Catch::Contains("gpuIndices names GPU 5, which nvidia-smi does not list (GPUs 0,1,2)"));
+  CHECK_THAT(fails("1", "useActiveGpu: true", "/no/such/nvidia-smi"),
+             Catch::Contains("trialGpuNumber 1 needs this machine's GPUs, and "
+                             "/no/such/nvidia-smi: cannot run it (No such file or directory)"));
 }

@@ -24,6 +24,7 @@
 #include "nnilib/experiment_report.h"
 #include "nnilib/experiment_store.h"
 #include "nnilib/trial_process.h"
+#include "runner/gpu_scheduler.h"
 
 using nlohmann::json;
 using namespace std::chrono_literals;
@@ -622,4 +623,77 @@ trainingService: {platform: local}
   broken.erase("trialCommand");
   CHECK_THROWS_WITH(nnilib::ExperimentConfig::from_json(broken, "x.db"),
                     Catch::Contains("x.db") && Catch::Contains("trialCommand"));
+}
+
+// A fake nvidia-smi: three GPUs, another program's compute process on GPU 1.
+const char* kFakeNvidiaSmi = R"BASH(#!/bin/bash
+case "$1" in
+  --query-gpu=index,uuid,memory.used,memory.total,utilization.gpu)
+    printf '0, GPU-aaa, 4000, 16000, 30\n1, GPU-bbb, 15000, 16000, 97\n2, GPU-ccc, 0, 16000, [N/A]\n' ;;
+  --query-compute-apps=gpu_uuid,pid) printf 'GPU-bbb, 4242\n' ;;
+  *) echo "unexpected $*" >&2; exit 9 ;;
+esac
+)BASH";
+
+TEST_CASE("GPU scheduler: nvidia-smi's CSV, NNI's preferences, shares, restrictions") {
+  TempDir dir("gpus");
+  const std::string smi = dir.path() + "/nvidia-smi";
+  std::ofstream(smi) << kFakeNvidiaSmi;
+  std::filesystem::permissions(smi, std::filesystem::perms::owner_all);
+  const std::vector<nnilib::GpuInfo> info = nnilib::query_gpus(smi);
+  REQUIRE(info.size() == 3);
+  CHECK(info[0].uuid == "GPU-aaa");
+  CHECK(info[0].memory_used == Approx(0.25));
+  CHECK(info[0].utilization == Approx(0.30));
+  CHECK(info[1].active);
+  CHECK(!info[0].active);
+  CHECK(info[2].utilization == 0);  // [N/A]
+
+  // Whole GPUs: the idle GPU 1 is skipped (useActiveGpu false); GPU 2 first (least memory).
+  nnilib::GpuScheduler whole(info, {}, false);
+  CHECK(whole.usable() == 3);
+  const auto a = whole.acquire(1);
+  REQUIRE(a);
+  CHECK(*a == std::vector<int>{2});
+  CHECK(whole.acquire(1) == std::vector<int>{0});
+  CHECK(!whole.acquire(1));  // GPU 1 runs another program
+  whole.release({2}, 1);
+  CHECK(whole.acquire(1) == std::vector<int>{2});
+  CHECK(!whole.acquire(2));
+  // useActiveGpu: GPU 1 counts, but an idle one is preferred.
+  nnilib::GpuScheduler shared(info, {}, true);
+  CHECK(shared.acquire(2) == std::vector<int>{0, 2});
+  CHECK(shared.acquire(1) == std::vector<int>{1});
+  // Shares (maxTrialNumberPerGpu 3): trials spread over the least held GPU, three per GPU.
+  nnilib::GpuScheduler thirds(info, {0, 2}, false);
+  CHECK(thirds.usable() == 2);
+  for (int k = 0; k < 3; ++k) {
+    CHECK(thirds.acquire(1.0 / 3) == std::vector<int>{2});
+    CHECK(thirds.acquire(1.0 / 3) == std::vector<int>{0});
+  }
+  CHECK(!thirds.acquire(1.0 / 3));  // six trials on two GPUs
+  // New readings (GPU 1 idle now, but not among gpuIndices): the holds are kept.
+  auto later = info;
+  later[1].active = false;
+  thirds.update(later);
+  CHECK(!thirds.acquire(1.0 / 3));
+  thirds.release({0}, 1.0 / 3);
+  CHECK(thirds.acquire(1.0 / 3) == std::vector<int>{0});
+
+  // nvidia-smi that is missing, fails, hangs or prints nonsense: one line naming it.
+  CHECK_THROWS_WITH(nnilib::query_gpus(dir.path() + "/none"),
+                    dir.path() + "/none: cannot run it (No such file or directory)");
+  std::ofstream(smi) << "#!/bin/bash\nexit 9\n";
+  CHECK_THROWS_WITH(nnilib::query_gpus(smi), smi + ": failed (exit 9)");
+  std::ofstream(smi) << "#!/bin/bash\nsleep 30\n";
+  const auto start = std::chrono::steady_clock::now();
+  CHECK_THROWS_WITH(nnilib::query_gpus(smi, std::chrono::milliseconds(300)),
+                    smi + ": no answer within 0.3 s");
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+  std::ofstream(smi) << "#!/bin/bash\necho 'No devices were found'\n";
+  CHECK_THROWS_WITH(
+      nnilib::query_gpus(smi),
+      Catch::StartsWith(smi + ": unexpected GPU line \"No devices were found, ...\""));
+  std::ofstream(smi) << "#!/bin/bash\nyes 0123456789\n";
+  CHECK_THROWS_WITH(nnilib::query_gpus(smi), smi + ": printed more than 1 MiB");
 }

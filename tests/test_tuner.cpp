@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -12,6 +13,7 @@
 #include "nnilib/error.h"
 #include "nnilib/space.h"
 #include "nnilib/tuner.h"
+#include "nnilib/tuner_registry.h"
 
 using nnilib::ParamError;
 using nnilib::SearchSpace;
@@ -664,4 +666,58 @@ TEST_CASE("tuner BOHB: NNI's brackets one at a time, and its model beats random 
                nnilib::make_tuner("BOHB", {{"top_n_percent", 100}}, space, 0);
              }),
              Catch::Contains("classArgs.top_n_percent"));
+}
+
+TEST_CASE("tuner registry: every embedded tuner by name, and a program's own tuner") {
+  const auto space =
+      SearchSpace::parse(json::parse(R"({"x": {"_type": "uniform", "_value": [0, 1]}})"));
+  for (const nnilib::TunerEntry& e : nnilib::tuner_registry()) {
+    INFO(e.name);
+    CHECK(!e.summary.empty());
+    CHECK(std::find(e.class_args.begin(), e.class_args.end(), "optimize_mode") !=
+          e.class_args.end());
+    std::string lower = e.name;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    CHECK(nnilib::find_tuner(lower) == &e);
+    const auto tuner = nnilib::make_tuner(e.name, nullptr, space, 1);
+    CHECK(tuner->name() == e.name);
+    // An unknown key names the tuner and lists what it accepts.
+    CHECK_THROWS_WITH(nnilib::make_tuner(e.name, {{"no_such_key", 1}}, space, 1),
+                      Catch::Contains(e.name) && Catch::Contains("no_such_key") &&
+                          Catch::Contains(e.class_args.back()));
+  }
+  CHECK(nnilib::embedded_tuner_list() ==
+        "TPE, Random, GridSearch, Evolution, Hyperband, BOHB, ASHA");
+  // Each tuner says which way it optimizes: its classArgs, any case, else its default.
+  CHECK(nnilib::make_tuner("TPE", nullptr, space, 1)->optimize_mode() ==
+        nnilib::OptimizeMode::kMinimize);
+  CHECK(nnilib::make_tuner("tpe", {{"optimize_mode", "Maximize"}}, space, 1)->optimize_mode() ==
+        nnilib::OptimizeMode::kMaximize);
+  CHECK(nnilib::make_tuner("ASHA", {{"optimize_mode", "minimize"}}, space, 1)->optimize_mode() ==
+        nnilib::OptimizeMode::kMinimize);
+  CHECK(!nnilib::make_tuner("Random", nullptr, space, 1)->optimize_mode());
+  CHECK(nnilib::make_tuner("GridSearch", {{"optimize_mode", "minimize"}}, space, 1)
+            ->optimize_mode() == nnilib::OptimizeMode::kMinimize);
+
+  // A program's own tuner: found by name, in the error lists, its name taken.
+  struct Constant : nnilib::Tuner {
+    std::string name() const override { return "Constant"; }
+    std::optional<json> generate_parameters(std::int64_t) override { return json{{"x", 0.5}}; }
+    void receive_trial_result(std::int64_t, const json&, double) override {}
+  };
+  nnilib::register_tuner({"Constant",
+                          "always x = 0.5",
+                          {"optimize_mode"},
+                          [](const json&, const SearchSpace&, std::uint64_t) {
+                            return std::make_unique<Constant>();
+                          }});
+  CHECK(nnilib::make_tuner("constant", nullptr, space, 1)->generate_parameters(0) ==
+        json{{"x", 0.5}});
+  CHECK_THROWS_WITH(nnilib::make_tuner("Nope", nullptr, space, 1),
+                    Catch::EndsWith("embedded tuners: TPE, Random, GridSearch, Evolution, "
+                                    "Hyperband, BOHB, ASHA, Constant"));
+  CHECK_THROWS_WITH(nnilib::register_tuner({"tpe", "", {}, nnilib::tuner_registry()[0].make}),
+                    "register_tuner: the name tpe is taken by tuner TPE");
+  CHECK_THROWS_WITH(nnilib::register_tuner({"NoFactory", "", {}, nullptr}),
+                    "register_tuner: tuner NoFactory has no factory");
 }

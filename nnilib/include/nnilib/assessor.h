@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,8 @@ class Assessor {
   virtual ~Assessor();
   /// The assessor's NNI name ("Medianstop").
   virtual std::string name() const = 0;
+  /// Whether it takes larger results as better (its classArgs' optimize_mode), if it says.
+  virtual std::optional<OptimizeMode> optimize_mode() const;
   /// Judges trial `trial_id` from all its intermediate results so far
   /// (`history[k]` = the (k+1)-th report's `default` value).
   virtual AssessResult assess_trial(const std::string& trial_id,
@@ -39,6 +42,9 @@ class MedianstopAssessor : public Assessor {
  public:
   explicit MedianstopAssessor(OptimizeMode mode = OptimizeMode::kMaximize, int start_step = 0);
   std::string name() const override { return "Medianstop"; }
+  std::optional<OptimizeMode> optimize_mode() const override {
+    return high_better_ ? OptimizeMode::kMaximize : OptimizeMode::kMinimize;
+  }
   AssessResult assess_trial(const std::string& trial_id,
                             const std::vector<double>& history) override;
   void trial_end(const std::string& trial_id, bool succeeded) override;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -35,6 +36,13 @@ struct ExperimentConfig {
   std::optional<std::int64_t> max_trial_number;
   std::optional<std::int64_t> max_experiment_duration_s;  ///< seconds
   std::optional<std::int64_t> max_trial_duration_s;       ///< seconds
+  /// GPUs per trial (trialGpuNumber; the trainingService's value wins). Not given:
+  /// trials see every GPU; 0: none (an empty CUDA_VISIBLE_DEVICES); N: N /
+  /// max_trial_number_per_gpu GPUs each, from the runner's GPU scheduler.
+  std::optional<int> trial_gpu_number;
+  std::vector<int> gpu_indices;      ///< trainingService.gpuIndices (empty: every GPU)
+  int max_trial_number_per_gpu = 1;  ///< trainingService.maxTrialNumberPerGpu
+  bool use_active_gpu = false;       ///< trainingService.useActiveGpu
   AlgorithmConfig tuner;
   std::optional<AlgorithmConfig> assessor;
   std::string experiment_working_directory;  ///< absolute; default ~/nni-experiments
@@ -61,9 +69,9 @@ struct ExperimentConfig {
   static ExperimentConfig from_json(const nlohmann::ordered_json& j, const std::string& where);
 };
 
-/// The direction the experiment optimizes: the tuner's classArgs.optimize_mode,
-/// else the assessor's, else the tuner's own default (TPE: minimize, as NNI 3.0's
-/// code; the other embedded tuners: maximize).
+/// The direction the experiment optimizes: the tuner's (Tuner::optimize_mode(): its
+/// classArgs.optimize_mode in any case, else its own default, TPE minimize as NNI 3.0's
+/// code), else the assessor's, else maximize (Random and GridSearch without one).
 OptimizeMode optimize_mode_of(const ExperimentConfig& config);
 
 /// An NNI duration, "90s", "30m", "2h", "1d" (a decimal number and one unit,

@@ -1,8 +1,8 @@
-// The embedded NNI tuners: Random, GridSearch, TPE and Evolution, each a
-// re-implementation of NNI 3.0's algorithm (nni/algorithms/hpo) over the
-// search-space language of space.h, and ASHA (asynchronous successive halving with
-// promotion from checkpoints), this project's own. Free of LibTorch and of Python. The
-// tuners, their classArgs and their defaults are documented in docs/runner.md.
+// NNI's Tuner interface. The embedded tuners (tuner_registry.h) re-implement NNI
+// 3.0's algorithms (nni/algorithms/hpo: TPE, Random, GridSearch, Evolution, Hyperband,
+// BOHB) over the search-space language of space.h, plus ASHA (asynchronous successive
+// halving with promotion from checkpoints), this project's own. Free of LibTorch and
+// of Python. Their classArgs and defaults are documented in docs/runner.md.
 #pragma once
 
 #include <cstdint>
@@ -33,8 +33,14 @@ class Tuner {
  public:
   virtual ~Tuner();
 
-  /// The tuner's NNI name ("TPE", "Random", "GridSearch", "Evolution").
+  /// The tuner's NNI name ("TPE", "Random", "GridSearch", "Evolution", ...).
   virtual std::string name() const = 0;
+
+  /// Whether it looks for the largest or the smallest result, as its classArgs say
+  /// (NNI's defaults: TPE minimize, the others maximize); std::nullopt for a tuner that
+  /// results do not steer and whose classArgs do not say (Random, GridSearch). The
+  /// runner ranks trials by it, else by the assessor's, else maximizing.
+  virtual std::optional<OptimizeMode> optimize_mode() const;
 
   /// Parameters for a new trial (NNI's shape, nested choices as objects with
   /// "_name"), or std::nullopt when the tuner has nothing to give now: when
@@ -73,17 +79,5 @@ class Tuner {
   /// checkpoint (trainer.h, kCheckpointEnv). 0 (the default): every trial starts afresh.
   virtual double continued_budget() const;
 };
-
-/// Builds the tuner NNI calls `name` (case-insensitive: Random, GridSearch,
-/// TPE, Evolution) with NNI's `classArgs` (a JSON object, or null for none).
-/// `seed` seeds the tuner's random source unless classArgs has its own
-/// `seed`; the same seed and the same calls give the same parameters.
-/// Throws ParamError naming the tuner and the argument, and what is accepted,
-/// for an unknown name, an unknown classArgs key or an ill-typed value.
-std::unique_ptr<Tuner> make_tuner(const std::string& name, const nlohmann::json& class_args,
-                                  const SearchSpace& space, std::uint64_t seed);
-
-/// The tuner names make_tuner() accepts, in NNI's spelling.
-const std::vector<std::string>& embedded_tuner_names();
 
 }  // namespace nnilib

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -25,6 +26,7 @@
 #include "nnilib/error.h"
 #include "nnilib/json_limits.h"
 #include "nnilib/tuner.h"
+#include "nnilib/tuner_registry.h"
 #include "space/space_detail.h"
 
 namespace nnilib {
@@ -381,6 +383,58 @@ ExperimentConfig ExperimentConfig::load(const std::string& path) {
   return parse(read_file(path, path), path);
 }
 
+// GPUs, as NNI's local training service reads them: trialGpuNumber (the
+// trainingService's value wins), and the trainingService's gpuIndices (a list, one
+// integer or "0,1"), maxTrialNumberPerGpu and useActiveGpu (required with GPUs, as NNI).
+void parse_gpus(const std::string& file, const Section& top, const Section& ts,
+                ExperimentConfig& c) {
+  for (const Section* s : {&top, &ts}) {
+    if (!s->has("trialGpuNumber")) continue;
+    const auto gpus = as_integer(s->get("trialGpuNumber"));
+    if (!gpus || *gpus < 0 || *gpus > 4096) s->fail("trialGpuNumber", "must be an integer >= 0");
+    c.trial_gpu_number = static_cast<int>(*gpus);
+  }
+  c.max_trial_number_per_gpu =
+      static_cast<int>(ts.positive_integer("maxTrialNumberPerGpu").value_or(1));
+  const auto use_active = ts.boolean("useActiveGpu");
+  c.use_active_gpu = use_active.value_or(false);
+  if (ts.has("gpuIndices")) {
+    const YAML::Node n = ts.get("gpuIndices");
+    const std::string rule = "must be GPU indices: a list of integers >= 0, one, or \"0,1\"";
+    auto index = [&](const std::string& text) {
+      std::int64_t v = -1;
+      const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+      if (r.ec != std::errc() || r.ptr != text.data() + text.size() || v < 0 || v > 4096)
+        ts.fail("gpuIndices", rule);
+      return static_cast<int>(v);
+    };
+    if (n.IsSequence()) {
+      for (const YAML::Node& e : n) {
+        if (!e.IsScalar()) ts.fail("gpuIndices", rule);
+        c.gpu_indices.push_back(index(e.Scalar()));
+      }
+    } else if (n.IsScalar()) {
+      std::stringstream parts(n.Scalar());
+      std::string part;
+      while (std::getline(parts, part, ',')) {
+        const auto b = part.find_first_not_of(' ');
+        c.gpu_indices.push_back(index(
+            b == std::string::npos ? "" : part.substr(b, part.find_last_not_of(' ') - b + 1)));
+      }
+    } else {
+      ts.fail("gpuIndices", rule);
+    }
+    if (c.gpu_indices.empty()) ts.fail("gpuIndices", rule);
+    std::sort(c.gpu_indices.begin(), c.gpu_indices.end());
+    c.gpu_indices.erase(std::unique(c.gpu_indices.begin(), c.gpu_indices.end()),
+                        c.gpu_indices.end());
+  }
+  if (c.trial_gpu_number.value_or(0) > 0 && !use_active)
+    throw ParamError(file + ": " + ts.field("useActiveGpu") +
+                     " is required with trialGpuNumber > 0 (as in NNI): true to share GPUs "
+                     "with other programs (a desktop), false to wait for idle ones");
+}
+
 ExperimentConfig ExperimentConfig::parse(const std::string& yaml, const std::string& path) {
   const std::string& file = path;
   const fs::path dir = fs::absolute(fs::path(path)).parent_path();
@@ -451,19 +505,9 @@ ExperimentConfig ExperimentConfig::parse(const std::string& yaml, const std::str
   ts.check_known({"platform", "trialCommand", "trialCodeDirectory", "trialGpuNumber",
                   "nniManagerIp", "useActiveGpu", "maxTrialNumberPerGpu", "gpuIndices",
                   "reuseMode"});
-  if (ts.has("gpuIndices")) ts.refuse("gpuIndices", "GPU selection");
   if (ts.boolean("reuseMode").value_or(false)) ts.refuse("reuseMode", "reuse mode");
-  ts.boolean("useActiveGpu");                   // accepted, no effect without GPUs
-  ts.positive_integer("maxTrialNumberPerGpu");  // accepted, no effect without GPUs
-  ts.string("nniManagerIp");                    // accepted, local trials reach us directly
-
-  for (const Section* s : {&top, &ts}) {
-    if (!s->has("trialGpuNumber")) continue;
-    const auto gpus = as_integer(s->get("trialGpuNumber"));
-    if (!gpus || *gpus < 0) s->fail("trialGpuNumber", "must be an integer >= 0");
-    if (*gpus > 0)
-      s->refuse("trialGpuNumber", "trialGpuNumber " + std::to_string(*gpus) + " (GPU scheduling)");
-  }
+  ts.string("nniManagerIp");  // accepted, local trials reach us directly
+  parse_gpus(file, top, ts, c);
 
   // Training-service fields: the trainingService's own value wins, like NNI.
   const Section& cmd_from = ts.has("trialCommand") ? ts : top;
@@ -549,23 +593,35 @@ ExperimentConfig ExperimentConfig::parse(const std::string& yaml, const std::str
                      (top.has("tuner") ? "tuner" : "assessor") +
                      ": give one of them (an advisor replaces the tuner and the assessor)");
   if (!top.has("tuner") && !top.has("advisor"))
-    throw ParamError(file + ": tuner is required (embedded tuners: " + [] {
-      std::string names;
-      for (const std::string& n : embedded_tuner_names()) names += (names.empty() ? "" : ", ") + n;
-      return names;
-    }() + ")");
+    throw ParamError(file + ": tuner is required (embedded tuners: " + embedded_tuner_list() + ")");
   c.tuner = algorithm(top.has("tuner") ? "tuner" : "advisor");
+  std::unique_ptr<Tuner> tuner;
   try {
-    make_tuner(c.tuner.name, c.tuner.class_args, c.search_space, 0);
+    tuner = make_tuner(c.tuner.name, c.tuner.class_args, c.search_space, 0);
   } catch (const ParamError& e) {
     throw ParamError(file + ": " + e.what());
   }
   if (top.has("assessor")) {
     c.assessor = algorithm("assessor");
+    std::unique_ptr<Assessor> assessor;
     try {
-      make_assessor(c.assessor->name, c.assessor->class_args);
+      assessor = make_assessor(c.assessor->name, c.assessor->class_args);
     } catch (const ParamError& e) {
       throw ParamError(file + ": " + e.what());
+    }
+    // A tuner that minimizes what its assessor maximizes searches for the worst trials
+    // while the assessor stops the best ones: NNI runs it, this runner refuses it.
+    const auto tm = tuner->optimize_mode(), am = assessor->optimize_mode();
+    if (tm && am && *tm != *am) {
+      const auto word = [](OptimizeMode m) {
+        return m == OptimizeMode::kMaximize ? std::string("maximize") : std::string("minimize");
+      };
+      const bool tuner_default =
+          !c.tuner.class_args.is_object() || !c.tuner.class_args.contains("optimize_mode");
+      throw ParamError(file + ": tuner " + c.tuner.name + " would " + word(*tm) +
+                       (tuner_default ? " (its default)" : "") + " but assessor " +
+                       c.assessor->name + " would " + word(*am) +
+                       "; give both the same classArgs.optimize_mode");
     }
   }
   return c;
@@ -585,6 +641,10 @@ nlohmann::ordered_json ExperimentConfig::to_json() const {
   j["maxTrialNumber"] = optional(max_trial_number);
   j["maxExperimentDuration"] = optional(max_experiment_duration_s);
   j["maxTrialDuration"] = optional(max_trial_duration_s);
+  j["trialGpuNumber"] = trial_gpu_number ? oj(*trial_gpu_number) : oj(nullptr);
+  j["gpuIndices"] = gpu_indices;
+  j["maxTrialNumberPerGpu"] = max_trial_number_per_gpu;
+  j["useActiveGpu"] = use_active_gpu;
   j["tuner"] = {{"name", tuner.name}, {"classArgs", tuner.class_args}};
   j["assessor"] =
       assessor ? oj{{"name", assessor->name}, {"classArgs", assessor->class_args}} : oj(nullptr);
@@ -639,6 +699,30 @@ ExperimentConfig ExperimentConfig::from_json(const nlohmann::ordered_json& j,
   c.max_trial_number = optional("maxTrialNumber");
   c.max_experiment_duration_s = optional("maxExperimentDuration");
   c.max_trial_duration_s = optional("maxTrialDuration");
+  // GPU fields: absent from experiments stored before the runner scheduled GPUs.
+  if (const auto it = j.find("trialGpuNumber"); it != j.end() && !it->is_null()) {
+    if (!it->is_number_integer() || it->get<std::int64_t>() < 0 || it->get<std::int64_t>() > 4096)
+      throw ParamError(where + ": stored trialGpuNumber is not an integer >= 0");
+    c.trial_gpu_number = it->get<int>();
+  }
+  if (const auto it = j.find("gpuIndices"); it != j.end()) {
+    if (!it->is_array()) throw ParamError(where + ": stored gpuIndices is not a list");
+    for (const oj& g : *it) {
+      if (!g.is_number_integer() || g.get<std::int64_t>() < 0 || g.get<std::int64_t>() > 4096)
+        throw ParamError(where + ": stored gpuIndices holds something other than GPU indices");
+      c.gpu_indices.push_back(g.get<int>());
+    }
+  }
+  if (const auto it = j.find("maxTrialNumberPerGpu"); it != j.end()) {
+    if (!it->is_number_integer() || it->get<std::int64_t>() <= 0 ||
+        it->get<std::int64_t>() > std::numeric_limits<int>::max())
+      throw ParamError(where + ": stored maxTrialNumberPerGpu is not a positive integer");
+    c.max_trial_number_per_gpu = it->get<int>();
+  }
+  if (const auto it = j.find("useActiveGpu"); it != j.end()) {
+    if (!it->is_boolean()) throw ParamError(where + ": stored useActiveGpu is not a boolean");
+    c.use_active_gpu = it->get<bool>();
+  }
   c.tuner = algorithm(field("tuner"), "tuner");
   if (!field("assessor").is_null()) c.assessor = algorithm(field("assessor"), "assessor");
   c.experiment_working_directory = text("experimentWorkingDirectory");
@@ -656,24 +740,18 @@ ExperimentConfig ExperimentConfig::from_json(const nlohmann::ordered_json& j,
 }
 
 OptimizeMode optimize_mode_of(const ExperimentConfig& config) {
-  const auto lower = [](const std::string& text) {
-    std::string out;
-    for (char ch : text) out += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    return out;
-  };
-  auto mode_in = [&lower](const nlohmann::json& args) -> std::optional<OptimizeMode> {
-    if (!args.is_object()) return std::nullopt;
-    auto it = args.find("optimize_mode");
-    if (it == args.end() || !it->is_string()) return std::nullopt;
-    // Case-insensitive, as the tuners read it: "Minimize" must not rank as maximize.
-    return lower(it->get<std::string>()) == "minimize" ? OptimizeMode::kMinimize
-                                                       : OptimizeMode::kMaximize;
-  };
-  if (auto m = mode_in(config.tuner.class_args)) return *m;
+  // The tuner knows its own default (TPE minimizes) and reads optimize_mode as it acts
+  // on it ("Minimize" too); Random and GridSearch leave it to the assessor.
+  if (const auto mode =
+          make_tuner(config.tuner.name, config.tuner.class_args, config.search_space, 0)
+              ->optimize_mode())
+    return *mode;
   if (config.assessor) {
-    if (auto m = mode_in(config.assessor->class_args)) return *m;
+    if (const auto mode =
+            make_assessor(config.assessor->name, config.assessor->class_args)->optimize_mode())
+      return *mode;
   }
-  return lower(config.tuner.name) == "tpe" ? OptimizeMode::kMinimize : OptimizeMode::kMaximize;
+  return OptimizeMode::kMaximize;
 }
 
 }  // namespace nnilib

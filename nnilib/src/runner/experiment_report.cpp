@@ -340,9 +340,20 @@ nlohmann::ordered_json export_json(const ExperimentRecord& experiment,
   for (const MetricRecord& m : metrics) by_trial[m.trial_id].push_back(&m);
   oj list = oj::array();
   for (const TrialRecord& t : trials) {
+    // When each result arrived, in seconds after the experiment was created: the
+    // search curve (best result against wall time, bench/plot_search.py) needs them.
     oj intermediate = oj::array();
-    for (const MetricRecord* m : by_trial[t.trial_id])
-      if (m->type == MetricType::kPeriodical) intermediate.push_back(oj(m->value));
+    oj intermediate_s = oj::array();
+    oj final_s = nullptr;
+    for (const MetricRecord* m : by_trial[t.trial_id]) {
+      const double at = m->received_at - experiment.created_at;
+      if (m->type == MetricType::kPeriodical) {
+        intermediate.push_back(oj(m->value));
+        intermediate_s.push_back(at);
+      } else {
+        final_s = at;
+      }
+    }
     list.push_back({{"trial_id", t.trial_id},
                     {"sequence", t.sequence},
                     {"status", t.status},
@@ -351,7 +362,9 @@ nlohmann::ordered_json export_json(const ExperimentRecord& experiment,
                     {"parameters", t.parameters},
                     {"final", t.final_value ? oj(*t.final_value) : oj(nullptr)},
                     {"final_default", opt(t.final_default)},
+                    {"final_s", final_s},
                     {"intermediate", intermediate},
+                    {"intermediate_s", intermediate_s},
                     {"started_at", t.started_at ? oj(format_time(t.started_at)) : oj(nullptr)},
                     {"ended_at", t.ended_at ? oj(format_time(t.ended_at)) : oj(nullptr)},
                     {"duration_s", t.started_at ? oj(t.duration(unix_now())) : oj(nullptr)},

@@ -28,6 +28,8 @@
 #include "nnilib/params.h"
 #include "nnilib/trainer.h"
 #include "nnilib/trial_process.h"
+#include "nnilib/tuner_registry.h"
+#include "runner/gpu_scheduler.h"
 #include "wakeup.h"
 
 namespace nnilib {
@@ -154,6 +156,7 @@ struct ActiveTrial {
   StopCause stop = StopCause::kNone;
   std::string stop_reason;
   bool final_received = false;
+  std::vector<int> gpus;  // held from the GPU scheduler until the trial ends
 };
 
 class Session {
@@ -228,6 +231,8 @@ class Session {
     } else {
       state_.threads_per_trial = 0;
     }
+
+    setup_gpus();
 
     // The tuner: a new seed per session (same history -> same proposals), fed
     // the finished trials; the assessor replays what it saw.
@@ -404,19 +409,26 @@ class Session {
   void submit() {
     while (!stopping_ && !no_more_ &&
            static_cast<int>(active_.size()) < config_.trial_concurrency) {
-      if (!rerun_.empty()) {
-        const std::size_t index = rerun_.front();
-        rerun_.erase(rerun_.begin());
-        start_trial(index);
-        continue;
-      }
       const auto count = static_cast<std::int64_t>(state_.trials.size());
-      if (config_.max_trial_number && count >= *config_.max_trial_number) {
+      if (rerun_.empty() && config_.max_trial_number && count >= *config_.max_trial_number) {
         no_more("maxTrialNumber " + std::to_string(*config_.max_trial_number) + " reached");
         break;
       }
+      std::vector<int> gpus;
+      if (gpus_) {
+        auto got = acquire_gpus();
+        if (!got) break;  // asked again on the next pass of the loop
+        gpus = std::move(*got);
+      }
+      if (!rerun_.empty()) {
+        const std::size_t index = rerun_.front();
+        rerun_.erase(rerun_.begin());
+        start_trial(index, std::move(gpus));
+        continue;
+      }
       const std::int64_t sequence = count;
       std::optional<json> params = tuner_->generate_parameters(sequence);
+      if (!params && gpus_) gpus_->release(gpus, gpu_share_);
       if (!params && !tuner_->exhausted() && !active_.empty()) break;  // asked again later
       if (!params) {
         no_more(tuner_->exhausted()
@@ -433,8 +445,58 @@ class Session {
       t.created_at = unix_now();
       store_->insert_trial(t);
       state_.trials.push_back(t);
-      start_trial(state_.trials.size() - 1);
+      start_trial(state_.trials.size() - 1, std::move(gpus));
     }
+  }
+
+  // ---- GPUs (trialGpuNumber > 0) --------------------------------------------
+
+  // Reads the GPUs once and checks that a trial's share can ever be met.
+  void setup_gpus() {
+    const int want = config_.trial_gpu_number.value_or(0);
+    if (want == 0) return;
+    const std::string what = config_.config_path + ": trialGpuNumber " + std::to_string(want);
+    std::vector<GpuInfo> info;
+    try {
+      info = query_gpus(nvidia_smi_program());
+    } catch (const ParamError& e) {
+      throw ParamError(what + " needs this machine's GPUs, and " + e.what());
+    }
+    std::string listed;
+    for (const GpuInfo& g : info) listed += (listed.empty() ? "" : ",") + std::to_string(g.index);
+    for (int index : config_.gpu_indices)
+      if (std::none_of(info.begin(), info.end(),
+                       [&](const GpuInfo& g) { return g.index == index; }))
+        throw ParamError(config_.config_path + ": gpuIndices names GPU " + std::to_string(index) +
+                         ", which nvidia-smi does not list (" +
+                         (listed.empty() ? "no GPU" : "GPUs " + listed) + ")");
+    gpus_.emplace(std::move(info), config_.gpu_indices, config_.use_active_gpu);
+    gpus_read_ = steady::now();
+    gpu_share_ = static_cast<double>(want) / config_.max_trial_number_per_gpu;
+    const int needed = gpu_share_ < 1 ? 1 : static_cast<int>(std::lround(gpu_share_));
+    if (needed > gpus_->usable())
+      throw ParamError(what + " needs " + std::to_string(needed) + " GPU(s) per trial; " +
+                       std::to_string(gpus_->usable()) + " can be used (" +
+                       (listed.empty() ? "no GPU" : "GPUs " + listed) +
+                       (config_.gpu_indices.empty() ? "" : ", gpuIndices") + ")");
+  }
+
+  // The GPUs for the next trial, or nullopt while they are busy. Readings older than
+  // 5 s are taken again first (another program may have started or ended).
+  std::optional<std::vector<int>> acquire_gpus() {
+    const auto now = steady::now();
+    if (now - gpus_read_ >= std::chrono::seconds(5)) {
+      gpus_read_ = now;
+      try {
+        gpus_->update(query_gpus(nvidia_smi_program()));
+      } catch (const ParamError& e) {
+        note(std::string("GPU readings not renewed: ") + e.what());
+      }
+    }
+    auto got = gpus_->acquire(gpu_share_);
+    if (!got && !waiting_for_gpu_) note("waiting for a free GPU");
+    waiting_for_gpu_ = !got;
+    return got;
   }
 
   // The checkpoint of the trial this one continues: the trial with a final result, the
@@ -472,7 +534,7 @@ class Session {
     }
   }
 
-  void start_trial(std::size_t index) {
+  void start_trial(std::size_t index, std::vector<int> gpus) {
     TrialRecord& t = state_.trials[index];
     const std::string dir = paths_.trial_dir(t.trial_id);
     std::error_code ec;
@@ -505,7 +567,8 @@ class Session {
     env["NNI_OUTPUT_DIR"] = dir;
     env["NNI_CODE_DIR"] = config_.trial_code_directory;
     env["NNI_TRIAL_COMMAND_CHANNEL"] = server_->url(t.trial_id);
-    env["CUDA_VISIBLE_DEVICES"] = "";  // trialGpuNumber 0
+    // NNI's rule: trialGpuNumber unset leaves every GPU visible, 0 hides them all.
+    if (config_.trial_gpu_number) env["CUDA_VISIBLE_DEVICES"] = cuda_visible_devices(gpus);
     if (const double budget = tuner_->continued_budget(); budget > 0) {
       const std::string own = dir + "/checkpoint.pt";
       env[kCheckpointEnv] = own;
@@ -517,9 +580,11 @@ class Session {
 
     ActiveTrial a;
     a.index = index;
+    a.gpus = std::move(gpus);
     try {
       a.process = std::make_unique<TrialProcess>(launch);
     } catch (const IoError& e) {
+      if (gpus_) gpus_->release(a.gpus, gpu_share_);
       server_->remove_trial(t.trial_id);
       t.status = kFailed;
       t.started_at = t.ended_at = unix_now();
@@ -636,6 +701,7 @@ class Session {
   void end_trial(std::size_t k) {
     ActiveTrial a = std::move(active_[k]);
     active_.erase(active_.begin() + static_cast<std::ptrdiff_t>(k));
+    if (gpus_) gpus_->release(a.gpus, gpu_share_);
     TrialRecord& t = state_.trials[a.index];
     const ProcessExit exit = *a.process->poll();
     server_->remove_trial(t.trial_id);
@@ -759,6 +825,10 @@ class Session {
   EnvironmentMap base_env_;
   std::vector<ActiveTrial> active_;
   std::vector<std::size_t> rerun_;
+  std::optional<GpuScheduler> gpus_;  // trialGpuNumber > 0
+  double gpu_share_ = 0;              // GPUs per trial: trialGpuNumber / maxTrialNumberPerGpu
+  steady::time_point gpus_read_;
+  bool waiting_for_gpu_ = false;
   steady::time_point session_start_ = steady::now();
   double base_elapsed_ = 0;
   bool stopping_ = false;

@@ -16,6 +16,7 @@
 #include <map>
 
 #include "nnilib/params.h"
+#include "tuner/halving_bracket.h"
 #include "tuner/tuner_detail.h"
 
 namespace nnilib::tuner_detail {
@@ -38,6 +39,7 @@ class AshaTuner : public Tuner {
   }
 
   std::string name() const override { return "ASHA"; }
+  std::optional<OptimizeMode> optimize_mode() const override { return mode_; }
   double continued_budget() const override { return max_budget_; }
 
   std::optional<nlohmann::json> generate_parameters(std::int64_t parameter_id) override {
@@ -45,7 +47,7 @@ class AshaTuner : public Tuner {
       std::vector<const Entry*> ranked;
       for (const Entry& e : rungs_[k]) ranked.push_back(&e);
       std::stable_sort(ranked.begin(), ranked.end(), [this](const Entry* a, const Entry* b) {
-        return mode_ == OptimizeMode::kMaximize ? a->value > b->value : a->value < b->value;
+        return ranks_before(mode_, a->value, b->value);
       });
       const auto top =
           static_cast<std::size_t>(std::floor(static_cast<double>(ranked.size()) / eta_));
@@ -127,9 +129,13 @@ std::vector<double> asha_budgets(double max_budget, double eta, double min_budge
   return budgets;
 }
 
+namespace {
+
+const std::vector<std::string> kAshaArgs{"optimize_mode", "R", "eta", "min_budget", "seed"};
+
 std::unique_ptr<Tuner> make_asha(const nlohmann::json& args, const SearchSpace& space,
                                  std::uint64_t seed) {
-  const ClassArgs a("tuner", "ASHA", args, {"optimize_mode", "R", "eta", "min_budget", "seed"});
+  const ClassArgs a("tuner", "ASHA", args, kAshaArgs);
   const OptimizeMode mode = a.optimize_mode(OptimizeMode::kMaximize);
   const double max_budget = a.number("R", 27, 0, false);
   const double eta = a.number("eta", 3, 1, false);
@@ -140,6 +146,15 @@ std::unique_ptr<Tuner> make_asha(const nlohmann::json& args, const SearchSpace& 
   const std::int64_t s = a.integer("seed", 0, 0, std::numeric_limits<std::int64_t>::max());
   return std::make_unique<AshaTuner>(space, a.has("seed") ? static_cast<std::uint64_t>(s) : seed,
                                      mode, max_budget, eta, min_budget);
+}
+
+}  // namespace
+
+TunerEntry asha_entry() {
+  return {"ASHA",
+          "this project's asynchronous successive halving; promoted trials continue from "
+          "their checkpoint (Li et al. 2020)",
+          kAshaArgs, make_asha};
 }
 
 }  // namespace nnilib::tuner_detail

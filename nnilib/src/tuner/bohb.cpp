@@ -33,6 +33,7 @@
 #include <map>
 
 #include "nnilib/params.h"
+#include "tuner/halving_bracket.h"
 #include "tuner/tuner_detail.h"
 
 namespace nnilib::tuner_detail {
@@ -94,6 +95,7 @@ class BohbTuner : public Tuner {
   }
 
   std::string name() const override { return "BOHB"; }
+  std::optional<OptimizeMode> optimize_mode() const override { return a_.mode; }
   bool exhausted() const override { return false; }
 
   nlohmann::json wire_parameter_id(std::int64_t parameter_id) const override {
@@ -119,7 +121,7 @@ class BohbTuner : public Tuner {
     const auto it = issued_.find(parameter_id);
     if (it == issued_.end() || !std::isfinite(value)) return;
     const Job& job = it->second;
-    brackets_.at(job.s).perf[job.round][job.counter] = value;
+    brackets_.at(job.s).halving.record(job.round, job.counter, value);
     add_result(job.budget, job.point, a_.mode == OptimizeMode::kMaximize ? -value : value);
   }
 
@@ -128,21 +130,14 @@ class BohbTuner : public Tuner {
     if (it == issued_.end()) return;
     const Job job = it->second;
     Bracket& b = brackets_.at(job.s);
-    b.finished[job.round] += 1;
-    if (b.finished[job.round] >= b.to_run[job.round] && !b.no_more_rounds()) {
-      std::vector<std::pair<std::int64_t, double>> ranked(b.perf[job.round].begin(),
-                                                          b.perf[job.round].end());
-      std::stable_sort(ranked.begin(), ranked.end(), [this](const auto& x, const auto& y) {
-        return a_.mode == OptimizeMode::kMaximize ? x.second > y.second : x.second < y.second;
-      });
-      const auto [next_n, next_r] = b.n_r();
-      std::size_t count = 0;
-      for (std::size_t k = 0; k < ranked.size() && static_cast<std::int64_t>(k) < next_n; ++k) {
-        queue_.push_back({b.s, b.round, ranked[k].first, b.points.at(ranked[k].first), next_r});
-        ++count;
-      }
-      b.start_round(count);
-    } else if (b.no_more_rounds() && job.s == curr_s_ && queue_.empty()) {
+    if (b.halving.end_trial(job.round)) {
+      const std::size_t next_round = b.halving.next_round();
+      const double next_r = b.halving.next_budget();
+      const std::vector<std::int64_t> best = b.halving.promote(job.round, a_.mode);
+      for (std::int64_t counter : best)
+        queue_.push_back({b.halving.s(), next_round, counter, b.points.at(counter), next_r});
+      b.halving.start_round(best.size());
+    } else if (b.halving.no_more_rounds() && job.s == curr_s_ && queue_.empty()) {
       --curr_s_;
       open_bracket();
     }
@@ -157,41 +152,22 @@ class BohbTuner : public Tuner {
     double budget;
   };
   struct Bracket {
-    int s = 0, eta = 3;
-    double n = 0, r = 0;
-    std::size_t round = 0;
-    std::vector<std::size_t> to_run, finished;
-    std::vector<std::map<std::int64_t, double>> perf;
-    std::map<std::int64_t, Point> points;
-    std::pair<std::int64_t, double> n_r() const {
-      const double scale = std::pow(eta, static_cast<double>(round));
-      return {static_cast<std::int64_t>(std::floor(n / scale + kEpsilon)), r * scale};
-    }
-    void start_round(std::size_t count) {
-      to_run.push_back(count);
-      finished.push_back(0);
-      perf.emplace_back();
-      ++round;
-      if (count == 0) round = static_cast<std::size_t>(s) + 1;
-    }
-    bool no_more_rounds() const { return round > static_cast<std::size_t>(s); }
+    HalvingBracket halving;
+    std::map<std::int64_t, Point> points;  // counter -> configuration
   };
 
   void open_bracket() {
     if (curr_s_ < 0) curr_s_ = s_max_;
-    Bracket b;
-    b.s = curr_s_;
-    b.eta = a_.eta;
-    b.n = std::ceil((s_max_ + 1) * std::pow(a_.eta, curr_s_) / (curr_s_ + 1) - kEpsilon);
-    b.r = a_.max_budget / std::pow(a_.eta, curr_s_);
-    const auto [n, r] = b.n_r();
+    Bracket b{HalvingBracket(curr_s_, s_max_, a_.eta, a_.max_budget), {}};
+    const std::int64_t n = b.halving.next_size();
+    const double r = b.halving.next_budget();
     for (std::int64_t k = 0; k < n; ++k) {
       const std::int64_t counter = next_counter_++;
       b.points[counter] = new_config();
-      queue_.push_back({b.s, 0, counter, b.points[counter], r});
+      queue_.push_back({curr_s_, 0, counter, b.points[counter], r});
     }
-    b.start_round(static_cast<std::size_t>(n));
-    brackets_[b.s] = std::move(b);
+    b.halving.start_round(static_cast<std::size_t>(n));
+    brackets_.insert_or_assign(curr_s_, std::move(b));
   }
 
   // ---- the configuration vector ----------------------------------------------------
@@ -348,14 +324,14 @@ class BohbTuner : public Tuner {
   std::map<double, std::pair<Kde, Kde>> models_;  // budget -> (good, bad)
 };
 
-}  // namespace
+const std::vector<std::string> kBohbArgs{
+    "optimize_mode",       "min_budget",    "max_budget",  "eta",
+    "min_points_in_model", "top_n_percent", "num_samples", "random_fraction",
+    "bandwidth_factor",    "min_bandwidth", "seed"};
 
 std::unique_ptr<Tuner> make_bohb(const nlohmann::json& args, const SearchSpace& space,
                                  std::uint64_t seed) {
-  const ClassArgs a(
-      "tuner", "BOHB", args,
-      {"optimize_mode", "min_budget", "max_budget", "eta", "min_points_in_model", "top_n_percent",
-       "num_samples", "random_fraction", "bandwidth_factor", "min_bandwidth", "seed"});
+  const ClassArgs a("tuner", "BOHB", args, kBohbArgs);
   BohbArgs b;
   b.mode = a.optimize_mode(OptimizeMode::kMaximize);
   b.min_budget = a.number("min_budget", 1, 0, false);  // NNI's defaults
@@ -376,6 +352,14 @@ std::unique_ptr<Tuner> make_bohb(const nlohmann::json& args, const SearchSpace& 
   const std::int64_t s = a.integer("seed", 0, 0, std::numeric_limits<std::int64_t>::max());
   return std::make_unique<BohbTuner>(space, a.has("seed") ? static_cast<std::uint64_t>(s) : seed,
                                      b);
+}
+
+}  // namespace
+
+TunerEntry bohb_entry() {
+  return {"BOHB",
+          "NNI's BOHB: Hyperband's brackets with a density model per budget (Falkner et al. 2018)",
+          kBohbArgs, make_bohb};
 }
 
 }  // namespace nnilib::tuner_detail

@@ -26,6 +26,7 @@ class EvolutionTuner : public Tuner {
     for (std::size_t i = 0; i < population_size; ++i) random_individual();
   }
   std::string name() const override { return "Evolution"; }
+  std::optional<OptimizeMode> optimize_mode() const override { return mode_; }
 
   std::optional<nlohmann::json> generate_parameters(std::int64_t parameter_id) override {
     Point config;
@@ -89,12 +90,24 @@ class EvolutionTuner : public Tuner {
 
 }  // namespace
 
+namespace {
+
+const std::vector<std::string> kEvolutionArgs{"optimize_mode", "population_size"};
+
 std::unique_ptr<Tuner> make_evolution(const nlohmann::json& args, const SearchSpace& space,
                                       std::uint64_t seed) {
-  const ClassArgs a("tuner", "Evolution", args, {"optimize_mode", "population_size"});
+  const ClassArgs a("tuner", "Evolution", args, kEvolutionArgs);
   const OptimizeMode mode = a.optimize_mode(OptimizeMode::kMaximize);
   const auto size = static_cast<std::size_t>(a.integer("population_size", 32, 1, 99999));
   return std::make_unique<EvolutionTuner>(space, mode, size, seed);
+}
+
+}  // namespace
+
+TunerEntry evolution_entry() {
+  return {"Evolution",
+          "NNI's naive evolution: a population, mutations of its best (Real et al. 2017)",
+          kEvolutionArgs, make_evolution};
 }
 
 }  // namespace nnilib::tuner_detail

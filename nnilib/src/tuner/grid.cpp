@@ -136,8 +136,10 @@ namespace {
 
 class GridSearchTuner : public Tuner {
  public:
-  explicit GridSearchTuner(const SearchSpace& space) : space_(space), walker_(space_) {}
+  GridSearchTuner(const SearchSpace& space, std::optional<OptimizeMode> mode)
+      : space_(space), walker_(space_), mode_(mode) {}
   std::string name() const override { return "GridSearch"; }
+  std::optional<OptimizeMode> optimize_mode() const override { return mode_; }
 
   std::optional<nlohmann::json> generate_parameters(std::int64_t /*parameter_id*/) override {
     for (;;) {
@@ -157,17 +159,32 @@ class GridSearchTuner : public Tuner {
  private:
   SearchSpace space_;
   GridWalker walker_;
+  std::optional<OptimizeMode> mode_;
   std::set<std::string> history_;
 };
 
 }  // namespace
 
-std::unique_ptr<Tuner> make_grid_search(const nlohmann::json& args, const SearchSpace& space) {
-  // NNI's GridSearch has no arguments; optimize_mode is accepted (and ignored) like elsewhere.
-  const ClassArgs a("tuner", "GridSearch", args, {"optimize_mode"});
-  a.optimize_mode(OptimizeMode::kMaximize);
+namespace {
+
+const std::vector<std::string> kGridSearchArgs{"optimize_mode"};
+
+std::unique_ptr<Tuner> make_grid_search(const nlohmann::json& args, const SearchSpace& space,
+                                        std::uint64_t /*seed*/) {
+  // NNI's GridSearch has no arguments; optimize_mode is accepted like elsewhere: it does not
+  // steer the grid, but the runner ranks the trials by it.
+  const ClassArgs a("tuner", "GridSearch", args, kGridSearchArgs);
+  std::optional<OptimizeMode> mode;
+  if (a.has("optimize_mode")) mode = a.optimize_mode(OptimizeMode::kMaximize);
   if (space.dimensions().empty()) throw ParamError("tuner GridSearch: the search space is empty");
-  return std::make_unique<GridSearchTuner>(space);
+  return std::make_unique<GridSearchTuner>(space, mode);
+}
+
+}  // namespace
+
+TunerEntry grid_search_entry() {
+  return {"GridSearch", "NNI's grid search: every point of a finite grid, numbers by halving",
+          kGridSearchArgs, make_grid_search};
 }
 
 }  // namespace nnilib::tuner_detail

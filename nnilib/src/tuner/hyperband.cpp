@@ -20,6 +20,7 @@
 #include <map>
 
 #include "nnilib/params.h"
+#include "tuner/halving_bracket.h"
 #include "tuner/tuner_detail.h"
 
 namespace nnilib::tuner_detail {
@@ -42,6 +43,7 @@ class HyperbandTuner : public Tuner {
         curr_s_(s_max_) {}
 
   std::string name() const override { return "Hyperband"; }
+  std::optional<OptimizeMode> optimize_mode() const override { return mode_; }
   bool exhausted() const override { return false; }  // it starts new brackets forever
 
   nlohmann::json wire_parameter_id(std::int64_t parameter_id) const override {
@@ -53,7 +55,8 @@ class HyperbandTuner : public Tuner {
 
   std::optional<nlohmann::json> generate_parameters(std::int64_t parameter_id) override {
     if (queue_.empty()) {
-      const bool may_open = !serial_ || current_.empty() || brackets_.at(current_).no_more_rounds();
+      const bool may_open =
+          !serial_ || current_.empty() || brackets_.at(current_).halving.no_more_rounds();
       if (!may_open) return std::nullopt;  // serial: wait for the current bracket
       open_bracket();
     }
@@ -69,27 +72,21 @@ class HyperbandTuner : public Tuner {
                             double value) override {
     const auto it = issued_.find(parameter_id);
     if (it == issued_.end() || !std::isfinite(value)) return;
-    brackets_.at(it->second.bracket).perf[it->second.round][it->second.counter] = value;
+    brackets_.at(it->second.bracket).halving.record(it->second.round, it->second.counter, value);
   }
 
   void trial_end(std::int64_t parameter_id, bool /*succeeded*/) override {
     const auto it = issued_.find(parameter_id);
     if (it == issued_.end()) return;
     Bracket& b = brackets_.at(it->second.bracket);
-    const std::size_t round = it->second.round;
-    b.finished[round] += 1;
-    if (b.finished[round] < b.to_run[round] || b.no_more_rounds()) return;
+    if (!b.halving.end_trial(it->second.round)) return;
     // The round is over: its best go on to the next one, from scratch.
-    std::vector<std::pair<std::int64_t, double>> ranked(b.perf[round].begin(), b.perf[round].end());
-    std::stable_sort(ranked.begin(), ranked.end(), [this](const auto& x, const auto& y) {
-      return mode_ == OptimizeMode::kMaximize ? x.second > y.second : x.second < y.second;
-    });
-    const auto [next_n, next_r] = b.n_r();
-    std::vector<Job> next;
-    for (std::size_t k = 0; k < ranked.size() && static_cast<std::int64_t>(k) < next_n; ++k)
-      next.push_back({b.id, b.round, ranked[k].first, b.configs.at(ranked[k].first), next_r});
-    b.start_round(next.size());
-    for (Job& j : next) queue_.push_back(std::move(j));
+    const std::size_t next_round = b.halving.next_round();
+    const std::int64_t next_r = floor_budget(b.halving.next_budget());
+    const std::vector<std::int64_t> best = b.halving.promote(it->second.round, mode_);
+    for (std::int64_t counter : best)
+      queue_.push_back({b.id, next_round, counter, b.configs.at(counter), next_r});
+    b.halving.start_round(best.size());
   }
 
  private:
@@ -103,51 +100,34 @@ class HyperbandTuner : public Tuner {
 
   struct Bracket {
     std::string id;
-    int s = 0;
-    int eta = 3;
-    double n = 0, r = 0;
-    std::size_t round = 0;  // the next round to start
-    std::vector<std::size_t> to_run, finished;
-    std::vector<std::map<std::int64_t, double>> perf;  // per round: counter -> result
-    std::map<std::int64_t, nlohmann::json> configs;    // counter -> parameters
-
-    // (configurations, budget) of the next round: NNI's get_n_r.
-    std::pair<std::int64_t, std::int64_t> n_r() const {
-      const double scale = std::pow(eta, static_cast<double>(round));
-      return {static_cast<std::int64_t>(std::floor(n / scale + kEpsilon)),
-              static_cast<std::int64_t>(std::floor(r * scale + kEpsilon))};
-    }
-    void start_round(std::size_t count) {
-      to_run.push_back(count);
-      finished.push_back(0);
-      perf.emplace_back();
-      ++round;
-      if (count == 0) round = static_cast<std::size_t>(s) + 1;  // nothing left to promote
-    }
-    bool no_more_rounds() const { return round > static_cast<std::size_t>(s); }
+    HalvingBracket halving;
+    std::map<std::int64_t, nlohmann::json> configs;  // counter -> parameters
   };
+
+  // NNI's budgets are integers: floor(r eta^i).
+  static std::int64_t floor_budget(double budget) {
+    return static_cast<std::int64_t>(std::floor(budget + kEpsilon));
+  }
 
   void open_bracket() {
     if (curr_s_ < 0) {
       curr_s_ = s_max_;
       ++curr_hb_;
     }
-    Bracket b;
-    b.id = std::to_string(curr_hb_) + "-" + std::to_string(curr_s_);
-    b.s = curr_s_;
-    b.eta = eta_;
-    b.n = std::ceil((s_max_ + 1) * std::pow(eta_, curr_s_) / (curr_s_ + 1) - kEpsilon);
-    b.r = R_ / std::pow(eta_, curr_s_);
-    const auto [n, r] = b.n_r();
+    Bracket b{std::to_string(curr_hb_) + "-" + std::to_string(curr_s_),
+              HalvingBracket(curr_s_, s_max_, eta_, R_),
+              {}};
+    const std::int64_t n = b.halving.next_size();
+    const std::int64_t r = floor_budget(b.halving.next_budget());
     for (std::int64_t k = 0; k < n; ++k) {
       const std::int64_t counter = next_counter_++;
       nlohmann::json params = space_.to_parameters(space_.sample_point(rng_));
       b.configs[counter] = params;
       queue_.push_back({b.id, 0, counter, std::move(params), r});
     }
-    b.start_round(static_cast<std::size_t>(n));
+    b.halving.start_round(static_cast<std::size_t>(n));
     current_ = b.id;
-    brackets_[b.id] = std::move(b);
+    brackets_.emplace(b.id, std::move(b));
     --curr_s_;
   }
 
@@ -171,9 +151,13 @@ int hyperband_s_max(int max_budget, int eta) {
   return static_cast<int>(std::floor(std::log(max_budget) / std::log(eta) + kEpsilon));
 }
 
+namespace {
+
+const std::vector<std::string> kHyperbandArgs{"optimize_mode", "R", "eta", "exec_mode", "seed"};
+
 std::unique_ptr<Tuner> make_hyperband(const nlohmann::json& args, const SearchSpace& space,
                                       std::uint64_t seed) {
-  const ClassArgs a("tuner", "Hyperband", args, {"optimize_mode", "R", "eta", "exec_mode", "seed"});
+  const ClassArgs a("tuner", "Hyperband", args, kHyperbandArgs);
   const OptimizeMode mode = a.optimize_mode(OptimizeMode::kMaximize);
   const std::int64_t R = a.integer("R", 60, 1, 100000);  // NNI's defaults: R 60, eta 3
   const std::int64_t eta = a.integer("eta", 3, 2, 1000);
@@ -183,6 +167,13 @@ std::unique_ptr<Tuner> make_hyperband(const nlohmann::json& args, const SearchSp
   return std::make_unique<HyperbandTuner>(
       space, a.has("seed") ? static_cast<std::uint64_t>(s) : seed, mode, static_cast<int>(R),
       static_cast<int>(eta), exec_mode == "serial");
+}
+
+}  // namespace
+
+TunerEntry hyperband_entry() {
+  return {"Hyperband", "NNI's Hyperband: brackets of successive halving, each rung from scratch",
+          kHyperbandArgs, make_hyperband};
 }
 
 }  // namespace nnilib::tuner_detail

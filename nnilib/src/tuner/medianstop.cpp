@@ -9,6 +9,8 @@ namespace nnilib {
 
 Assessor::~Assessor() = default;
 
+std::optional<OptimizeMode> Assessor::optimize_mode() const { return std::nullopt; }
+
 MedianstopAssessor::MedianstopAssessor(OptimizeMode mode, int start_step)
     : high_better_(mode == OptimizeMode::kMaximize),
       start_step_(static_cast<std::size_t>(std::max(start_step, 0))) {}

@@ -33,8 +33,10 @@ struct Record {
 
 using History = std::vector<std::vector<Record>>;  // per dimension
 
-/// The weights of n observations, oldest first: a ramp up to 1 for all but the
-/// newest `linear_forgetting`, which weigh 1.
+/// The weights of n observations in the order they are given, which is by loss rank
+/// (split_history sorts them): a ramp from 1/n up to 1 over all but the last
+/// `linear_forgetting`, which weigh 1. This is linear forgetting by loss rank, as NNI
+/// 3.0 does it (its comment says "oldest", its code passes the values sorted by loss).
 std::vector<double> forgetting_weights(const TpeArgs& args, std::size_t n) {
   std::vector<double> w(n, 1.0);
   const std::size_t lf = args.linear_forgetting;
@@ -205,6 +207,7 @@ class TpeTuner : public Tuner {
         dedup_(space_),
         history_(space_.dimensions().size()) {}
   std::string name() const override { return "TPE"; }
+  std::optional<OptimizeMode> optimize_mode() const override { return mode_; }
 
   std::optional<nlohmann::json> generate_parameters(std::int64_t parameter_id) override {
     Internal internal;
@@ -319,9 +322,13 @@ class TpeTuner : public Tuner {
 
 }  // namespace
 
+namespace {
+
+const std::vector<std::string> kTpeArgs{"optimize_mode", "seed", "tpe_args"};
+
 std::unique_ptr<Tuner> make_tpe(const nlohmann::json& args, const SearchSpace& space,
                                 std::uint64_t seed) {
-  const ClassArgs a("tuner", "TPE", args, {"optimize_mode", "seed", "tpe_args"});
+  const ClassArgs a("tuner", "TPE", args, kTpeArgs);
   // NNI 3.0's TpeTuner defaults to minimize (unlike most tuners).
   const OptimizeMode mode = a.optimize_mode(OptimizeMode::kMinimize);
   const std::int64_t s = a.integer("seed", 0, 0, std::numeric_limits<std::int64_t>::max());
@@ -338,6 +345,13 @@ std::unique_ptr<Tuner> make_tpe(const nlohmann::json& args, const SearchSpace& s
   ta.gamma = t.number("gamma", 0.25, 0, false);
   return std::make_unique<TpeTuner>(space, mode, std::move(ta),
                                     a.has("seed") ? static_cast<std::uint64_t>(s) : seed);
+}
+
+}  // namespace
+
+TunerEntry tpe_entry() {
+  return {"TPE", "NNI's tree-structured Parzen estimator (Bergstra et al. 2011)", kTpeArgs,
+          make_tpe};
 }
 
 }  // namespace nnilib::tuner_detail

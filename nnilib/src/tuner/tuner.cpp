@@ -1,5 +1,5 @@
-// Tuners: the interface's defaults, the factory, classArgs checking, NNI's
-// internal parameter values and its de-duplicator.
+// Tuners: the interface's defaults, classArgs checking, NNI's internal parameter
+// values and its de-duplicator.
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -20,6 +20,8 @@ void Tuner::trial_end(std::int64_t /*parameter_id*/, bool /*succeeded*/) {}
 
 double Tuner::continued_budget() const { return 0; }
 
+std::optional<OptimizeMode> Tuner::optimize_mode() const { return std::nullopt; }
+
 bool Tuner::exhausted() const { return true; }
 
 nlohmann::json Tuner::wire_parameter_id(std::int64_t parameter_id) const { return parameter_id; }
@@ -27,34 +29,6 @@ nlohmann::json Tuner::wire_parameter_id(std::int64_t parameter_id) const { retur
 void Tuner::import_data(const std::vector<ImportedTrial>& trials) {
   std::int64_t id = -1;
   for (const ImportedTrial& t : trials) receive_trial_result(id--, t.parameters, t.value);
-}
-
-const std::vector<std::string>& embedded_tuner_names() {
-  static const std::vector<std::string> names{"TPE",       "Random", "GridSearch", "Evolution",
-                                              "Hyperband", "BOHB",   "ASHA"};
-  return names;
-}
-
-std::unique_ptr<Tuner> make_tuner(const std::string& name, const nlohmann::json& class_args,
-                                  const SearchSpace& space, std::uint64_t seed) {
-  using namespace tuner_detail;
-  const std::string key = lower(name);
-  if (key == "tpe") return make_tpe(class_args, space, seed);
-  if (key == "random") return make_random(class_args, space, seed);
-  if (key == "gridsearch") return make_grid_search(class_args, space);
-  if (key == "evolution") return make_evolution(class_args, space, seed);
-  if (key == "asha") return make_asha(class_args, space, seed);
-  if (key == "hyperband") return make_hyperband(class_args, space, seed);
-  if (key == "bohb") return make_bohb(class_args, space, seed);
-  static const std::vector<std::string> nni_only{
-      "anneal",   "smac",      "metis", "gptuner",    "gp",    "pbttuner",
-      "pbt",      "dngotuner", "dngo",  "batchtuner", "batch", "networkmorphism",
-      "ppotuner", "ppo"};
-  const bool known = std::find(nni_only.begin(), nni_only.end(), key) != nni_only.end();
-  throw ParamError("tuner " + quote(name) +
-                   (known ? ": an NNI tuner that is not embedded here (run it with nnictl)"
-                          : ": unknown tuner") +
-                   "; embedded tuners: " + join(embedded_tuner_names()));
 }
 
 namespace tuner_detail {

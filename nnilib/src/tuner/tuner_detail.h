@@ -1,6 +1,6 @@
 // Helpers shared by the tuner sources (not installed, not public): reading
 // classArgs, NNI's "formatted" (internal) parameter values, NNI's grid walk and
-// its de-duplicator, and the factories of the individual tuners.
+// its de-duplicator, and the registry entries of the individual tuners.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +16,7 @@
 #include "nnilib/error.h"
 #include "nnilib/space.h"
 #include "nnilib/tuner.h"
+#include "nnilib/tuner_registry.h"
 
 namespace nnilib::tuner_detail {
 
@@ -122,23 +123,20 @@ class Deduplicator {
 /// The canonical text of a parameter set (sorted keys), for history sets.
 std::string canonical(const nlohmann::json& parameters);
 
-std::unique_ptr<Tuner> make_random(const nlohmann::json& args, const SearchSpace& space,
-                                   std::uint64_t seed);
-std::unique_ptr<Tuner> make_grid_search(const nlohmann::json& args, const SearchSpace& space);
-std::unique_ptr<Tuner> make_tpe(const nlohmann::json& args, const SearchSpace& space,
-                                std::uint64_t seed);
-std::unique_ptr<Tuner> make_asha(const nlohmann::json& args, const SearchSpace& space,
-                                 std::uint64_t seed);
+// The registry entries of the embedded tuners (tuner_registry.cpp lists them), each
+// defined in its algorithm's source.
+TunerEntry tpe_entry();
+TunerEntry random_entry();
+TunerEntry grid_search_entry();
+TunerEntry evolution_entry();
+TunerEntry hyperband_entry();
+TunerEntry bohb_entry();
+TunerEntry asha_entry();
+
 /// ASHA's rung budgets for max budget R, reduction factor eta and minimum budget:
 /// R / eta^(K-k) for k = 0..K, K = floor(log_eta(R / min_budget)).
 std::vector<double> asha_budgets(double max_budget, double eta, double min_budget);
-std::unique_ptr<Tuner> make_hyperband(const nlohmann::json& args, const SearchSpace& space,
-                                      std::uint64_t seed);
 /// Hyperband's number of brackets less one: floor(log_eta(R)) (NNI's s_max).
 int hyperband_s_max(int max_budget, int eta);
-std::unique_ptr<Tuner> make_bohb(const nlohmann::json& args, const SearchSpace& space,
-                                 std::uint64_t seed);
-std::unique_ptr<Tuner> make_evolution(const nlohmann::json& args, const SearchSpace& space,
-                                      std::uint64_t seed);
 
 }  // namespace nnilib::tuner_detail
