@@ -80,7 +80,7 @@ TEST_CASE(
   TempDir dir("store");
   const std::string path = dir.path() + "/experiment.db";
   auto store = nnilib::ExperimentStore::create(path, experiment_record());
-  CHECK_THROWS_AS(nnilib::ExperimentStore::create(path, experiment_record()), nnilib::IoError);
+  CHECK_THROWS_AS(nnilib::ExperimentStore::create(path, experiment_record()), nnilib::UsageError);
 
   store.insert_trial(trial_record("AAAAA", 0, {{"lr", 0.1}, {"m", {{"_name", "cnn"}, {"k", 3}}}}));
   store.insert_trial(trial_record("BBBBB", 1, {{"lr", 0.2}, {"m", {{"_name", "mlp"}}}}));
@@ -156,15 +156,17 @@ TEST_CASE(
   CHECK(e2.sessions == 2);
 }
 
-TEST_CASE("store: a missing or foreign file is one clear IoError naming it") {
+TEST_CASE("store: a missing or foreign file is one clear UsageError naming it") {
   TempDir dir("store");
   const std::string missing = dir.path() + "/none.db";
   CHECK_THROWS_WITH(nnilib::ExperimentStore::open(missing, true),
                     Catch::Contains(missing) && Catch::Contains("no experiment database"));
+  CHECK_THROWS_AS(nnilib::ExperimentStore::open(missing, true), nnilib::UsageError);
   const std::string text = dir.path() + "/text.db";
   std::ofstream(text) << "this is not a database, just text that is long enough to be read\n";
   CHECK_THROWS_WITH(nnilib::ExperimentStore::open(text, true),
-                    Catch::Contains(text) && Catch::Contains("database"));
+                    text + ": not an experiment database (not SQLite, or corrupt)");
+  CHECK_THROWS_AS(nnilib::ExperimentStore::open(text, false), nnilib::UsageError);
 }
 
 TEST_CASE("channel server: NNI's v3 semantics for request_parameter, GET long poll, metrics") {

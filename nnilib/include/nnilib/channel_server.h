@@ -63,7 +63,7 @@ class ChannelServer {
     std::size_t max_metric_bytes_per_trial = 64 << 20;  ///< more fails the trial
   };
 
-  /// Binds an ephemeral port on 127.0.0.1 and starts serving. Throws IoError
+  /// Binds an ephemeral port on 127.0.0.1 and starts serving. Throws SystemError
   /// when no port can be bound or the server does not start.
   explicit ChannelServer(Options options);
   ChannelServer() : ChannelServer(Options{}) {}

@@ -19,6 +19,7 @@ enum class ExitCode : int {
   kChannel = 6,       ///< NNI channel failure (manager unreachable, malformed record, closed)
   kLimit = 7,         ///< architecture over a --max-params / --max-macs / --max-memory limit
   kIo = 8,            ///< cannot write an output file
+  kSystem = 9,        ///< the system refused a resource (no free port, fork or getrandom failed)
   kInterrupted = 130  ///< stopped by SIGINT/SIGTERM (128 + SIGINT)
 };
 
@@ -57,9 +58,14 @@ struct ChannelError : Error {
 struct LimitError : Error {
   explicit LimitError(const std::string& m) : Error(ExitCode::kLimit, m) {}
 };
-/// An output file could not be written.
+/// A file could not be read or written (the message names it).
 struct IoError : Error {
   explicit IoError(const std::string& m) : Error(ExitCode::kIo, m) {}
+};
+/// The operating system refused a resource that is not a file: a port, a process, random
+/// bytes.
+struct SystemError : Error {
+  explicit SystemError(const std::string& m) : Error(ExitCode::kSystem, m) {}
 };
 
 }  // namespace nnilib

@@ -89,12 +89,13 @@ double unix_now();
 /// An experiment database. Not thread-safe (one per thread).
 class ExperimentStore {
  public:
-  /// Creates `path` (it must not exist) with the schema and `experiment`. Throws
-  /// IoError naming the file.
+  /// Creates `path` with the schema and `experiment`. Throws UsageError when `path`
+  /// exists, IoError naming the file when it cannot be written.
   static ExperimentStore create(const std::string& path, const ExperimentRecord& experiment);
   /// Opens an existing database. `read_only` for show/export: works while a runner
-  /// writes and on a read-only copy. Throws IoError naming the file when it is
-  /// missing, not an experiment database, or of a newer schema.
+  /// writes and on a read-only copy. Throws UsageError naming the file when it is
+  /// missing, not an experiment database, or of a newer schema (exit 2: the user named
+  /// the wrong directory), IoError when it cannot be read.
   static ExperimentStore open(const std::string& path, bool read_only);
 
   ExperimentStore(ExperimentStore&& other) noexcept;

@@ -53,9 +53,9 @@ std::string signal_name(int sig);
 /// what still runs and reaps it: no process outlives it.
 class TrialProcess {
  public:
-  /// Starts the process; throws IoError naming the command and the reason when
-  /// an output file cannot be created or the process cannot be started
-  /// (fork failure, missing working directory, missing /bin/bash).
+  /// Starts the process. Throws, naming the command and the reason, IoError when an
+  /// output file cannot be created or the working directory is missing, SystemError
+  /// when the process cannot be started (fork, exec of /bin/bash).
   explicit TrialProcess(const ProcessLaunch& launch);
   ~TrialProcess();
   TrialProcess(const TrialProcess&) = delete;

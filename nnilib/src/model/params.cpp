@@ -222,9 +222,11 @@ std::string ParamInfo::default_text() const {
   return default_value.is_null() ? default_note : default_value.dump();
 }
 
-const std::vector<ParamInfo>& parameter_table() {
-  static const std::vector<ParamInfo> table = {
-      // The seed's names: they build exactly the seed's Keras CNN.
+namespace {
+
+// The seed's names: they build exactly the seed's Keras CNN.
+std::vector<ParamInfo> seed_parameters() {
+  return {
       {"filter_size_c1", kSeedGroup, "int", numbers({32, 64, 128}), 0, 0, 64, "",
        "output channels of convolution 1"},
       {"filter_size_c2", kSeedGroup, "int", numbers({32, 64, 128}), 0, 0, 64, "",
@@ -235,7 +237,12 @@ const std::vector<ParamInfo>& parameter_table() {
        "kernel size of convolution 2 (valid padding)"},
       {"nb_units", kSeedGroup, "int", numbers({80, 100, 120}), 0, 0, 100, "",
        "units of the hidden dense layer"},
-      // The model space.
+  };
+}
+
+// The model space: blocks (defaults for all, convN_* for block N) and the head.
+std::vector<ParamInfo> space_parameters() {
+  return {
       {"num_blocks", kSpaceGroup, "int", {}, 1, kMaxBlocks, 3, "", "convolution blocks"},
       {"block_type", kSpaceGroup, "string", kBlockTypes, 0, 0, "plain", "",
        "default block type: one convolution (plain), two with a skip connection (residual); "
@@ -301,7 +308,12 @@ const std::vector<ParamInfo>& parameter_table() {
        0,
        "",
        "dropout probability before the last Linear layer"},
-      // Training, for both models.
+  };
+}
+
+// Training, for both models.
+std::vector<ParamInfo> training_parameters() {
+  return {
       {"optimizer", kTrainingGroup, "string", strings({"adam", "adamw", "sgd"}), 0, 0, "adam", "",
        "Adam, AdamW (decoupled weight decay) or SGD with Nesterov momentum"},
       {"learning_rate",
@@ -372,6 +384,17 @@ const std::vector<ParamInfo>& parameter_table() {
        "",
        "probability of random erasing of a rectangle"},
   };
+}
+
+}  // namespace
+
+const std::vector<ParamInfo>& parameter_table() {
+  static const std::vector<ParamInfo> table = [] {
+    std::vector<ParamInfo> all = seed_parameters();
+    for (auto part : {space_parameters(), training_parameters()})
+      all.insert(all.end(), part.begin(), part.end());
+    return all;
+  }();
   return table;
 }
 
@@ -411,6 +434,119 @@ json flatten_parameters(const json& params) {
   return std::move(out.values);
 }
 
+namespace {
+
+// The validated parameters a trial was given, and those it applies (given or
+// defaulted), read by name.
+class AppliedParameters {
+ public:
+  explicit AppliedParameters(std::map<std::string, json> given) : given_(std::move(given)) {}
+
+  // The given value of `name`, else `fallback`; recorded as applied.
+  json value(const std::string& name, const json& fallback) {
+    auto it = given_.find(name);
+    const json v = it != given_.end() ? it->second : fallback;
+    applied_[name] = v;
+    return v;
+  }
+  // The given value of `name`, else its default from the parameter table.
+  json table_default(const std::string& name) {
+    for (const ParamInfo& p : parameter_table()) {
+      if (p.name == name) return value(name, p.default_value);
+    }
+    throw std::logic_error("no parameter " + name);
+  }
+  json& applied() { return applied_; }
+
+ private:
+  std::map<std::string, json> given_;
+  json applied_ = json::object();
+};
+
+// The seed's two-convolution CNN.
+ModelSpec seed_model(AppliedParameters& a) {
+  ConvBlockSpec c1;
+  c1.out_channels = a.table_default("filter_size_c1").get<int>();
+  c1.kernel_size = a.table_default("kernel_size_c1").get<int>();
+  ConvBlockSpec c2;
+  c2.out_channels = a.table_default("filter_size_c2").get<int>();
+  c2.kernel_size = a.table_default("kernel_size_c2").get<int>();
+  c2.pool = Pool::kMax;
+  c2.pool_size = 2;
+  ModelSpec model;
+  model.blocks = {c1, c2};
+  model.head = Head::kFlatten;
+  model.hidden_units = a.table_default("nb_units").get<int>();
+  return model;
+}
+
+// A point of the model space: num_blocks blocks (each block's convN_* over the
+// defaults for all), then the head.
+ModelSpec space_model(AppliedParameters& a) {
+  const int num_blocks = a.table_default("num_blocks").get<int>();
+  const json block_type = a.table_default("block_type");
+  const json kernel = a.table_default("kernel_size");
+  const json batch_norm = a.table_default("batch_norm");
+  const json activation = a.table_default("activation");
+  const json pool = a.table_default("pool");
+  ModelSpec model;
+  for (int n = 1; n <= num_blocks; ++n) {
+    const std::string prefix = "conv" + std::to_string(n) + "_";
+    ConvBlockSpec b;
+    const json type = a.value(prefix + "type", block_type);
+    b.residual = type == "residual" || type == "separable_residual";
+    b.separable = type == "separable" || type == "separable_residual";
+    b.out_channels = a.value(prefix + "channels", default_channels(n)).get<int>();
+    b.kernel_size = a.value(prefix + "kernel", kernel).get<int>();
+    b.padding = b.kernel_size / 2;
+    b.batch_norm = a.value(prefix + "batch_norm", batch_norm).get<bool>();
+    b.activation = activation_of(a.value(prefix + "activation", activation));
+    b.pool = pool_of(a.value(prefix + "pool", pool));
+    b.pool_size = 2;
+    model.blocks.push_back(b);
+  }
+  model.head = a.table_default("head") == "gap" ? Head::kGlobalAvg : Head::kFlatten;
+  model.hidden_units = a.table_default("hidden_units").get<int>();
+  model.hidden_activation = activation_of(activation);
+  model.dropout = a.table_default("dropout").get<double>();
+  return model;
+}
+
+Hyperparameters training_of(AppliedParameters& a) {
+  Hyperparameters h;
+  h.optimizer = parse_enum<Optimizer>(
+      a.table_default("optimizer"),
+      {{"adam", Optimizer::kAdam}, {"adamw", Optimizer::kAdamW}, {"sgd", Optimizer::kSgd}});
+  h.learning_rate = a.table_default("learning_rate").get<double>();
+  h.weight_decay = a.table_default("weight_decay").get<double>();
+  h.momentum = a.table_default("momentum").get<double>();
+  h.batch_size = a.table_default("batch_size").get<int>();
+  h.epochs = a.table_default("epochs").get<int>();
+  h.schedule =
+      parse_enum<Schedule>(a.table_default("schedule"), {{"constant", Schedule::kConstant},
+                                                         {"cosine", Schedule::kCosine},
+                                                         {"one_cycle", Schedule::kOneCycle}});
+  h.label_smoothing = a.table_default("label_smoothing").get<double>();
+  h.augmentation.crop_padding = a.table_default("augment_crop").get<int>();
+  h.augmentation.flip = a.table_default("augment_flip").get<bool>();
+  h.augmentation.erasing = a.table_default("augment_erasing").get<double>();
+  return h;
+}
+
+// NNI's TRIAL_BUDGET (multi-fidelity tuners) overrides the epochs: ceil(budget).
+void apply_budget(const json& budget, Hyperparameters& h, json& applied) {
+  if (!budget.is_number() || !std::isfinite(budget.get<double>()) || budget.get<double>() <= 0) {
+    throw ParamError(std::string("parameter \"") + kTrialBudgetKey +
+                     "\" must be a positive number, got " + brief(budget));
+  }
+  const double epochs = std::ceil(budget.get<double>() - 1e-9);
+  h.epochs = static_cast<int>(std::clamp(epochs, 1.0, 1000.0));
+  applied["epochs"] = h.epochs;
+  applied[kTrialBudgetKey] = budget;
+}
+
+}  // namespace
+
 TrialSpec trial_spec_from_parameters(const json& params) {
   if (!params.is_object()) {
     throw ParamError("parameters must be a JSON object, got " + json_type_name(params) +
@@ -432,92 +568,14 @@ TrialSpec trial_spec_from_parameters(const json& params) {
                      "\" (the seed's model) cannot be combined with \"" + space_name +
                      "\" (the model space); use the names of one model");
   }
-  json applied = json::object();
-  const auto value = [&](const std::string& name, const json& fallback) -> json {
-    auto it = given.find(name);
-    const json v = it != given.end() ? it->second : fallback;
-    applied[name] = v;
-    return v;
-  };
-  const auto table_default = [&](const std::string& name) -> json {
-    for (const ParamInfo& p : parameter_table()) {
-      if (p.name == name) return value(name, p.default_value);
-    }
-    throw std::logic_error("no parameter " + name);
-  };
-
+  AppliedParameters applied(std::move(given));
   TrialSpec spec;
   spec.seed_model = space_name.empty();
-  if (spec.seed_model) {
-    ConvBlockSpec c1;
-    c1.out_channels = table_default("filter_size_c1").get<int>();
-    c1.kernel_size = table_default("kernel_size_c1").get<int>();
-    ConvBlockSpec c2;
-    c2.out_channels = table_default("filter_size_c2").get<int>();
-    c2.kernel_size = table_default("kernel_size_c2").get<int>();
-    c2.pool = Pool::kMax;
-    c2.pool_size = 2;
-    spec.model.blocks = {c1, c2};
-    spec.model.head = Head::kFlatten;
-    spec.model.hidden_units = table_default("nb_units").get<int>();
-  } else {
-    const int num_blocks = table_default("num_blocks").get<int>();
-    const json block_type = table_default("block_type");
-    const json kernel = table_default("kernel_size");
-    const json batch_norm = table_default("batch_norm");
-    const json activation = table_default("activation");
-    const json pool = table_default("pool");
-    for (int n = 1; n <= num_blocks; ++n) {
-      const std::string prefix = "conv" + std::to_string(n) + "_";
-      ConvBlockSpec b;
-      const json type = value(prefix + "type", block_type);
-      b.residual = type == "residual" || type == "separable_residual";
-      b.separable = type == "separable" || type == "separable_residual";
-      b.out_channels = value(prefix + "channels", default_channels(n)).get<int>();
-      b.kernel_size = value(prefix + "kernel", kernel).get<int>();
-      b.padding = b.kernel_size / 2;
-      b.batch_norm = value(prefix + "batch_norm", batch_norm).get<bool>();
-      b.activation = activation_of(value(prefix + "activation", activation));
-      b.pool = pool_of(value(prefix + "pool", pool));
-      b.pool_size = 2;
-      spec.model.blocks.push_back(b);
-    }
-    spec.model.head = table_default("head") == "gap" ? Head::kGlobalAvg : Head::kFlatten;
-    spec.model.hidden_units = table_default("hidden_units").get<int>();
-    spec.model.hidden_activation = activation_of(activation);
-    spec.model.dropout = table_default("dropout").get<double>();
-  }
-
-  Hyperparameters& h = spec.hyper;
-  h.optimizer = parse_enum<Optimizer>(
-      table_default("optimizer"),
-      {{"adam", Optimizer::kAdam}, {"adamw", Optimizer::kAdamW}, {"sgd", Optimizer::kSgd}});
-  h.learning_rate = table_default("learning_rate").get<double>();
-  h.weight_decay = table_default("weight_decay").get<double>();
-  h.momentum = table_default("momentum").get<double>();
-  h.batch_size = table_default("batch_size").get<int>();
-  h.epochs = table_default("epochs").get<int>();
-  h.schedule =
-      parse_enum<Schedule>(table_default("schedule"), {{"constant", Schedule::kConstant},
-                                                       {"cosine", Schedule::kCosine},
-                                                       {"one_cycle", Schedule::kOneCycle}});
-  h.label_smoothing = table_default("label_smoothing").get<double>();
-  h.augmentation.crop_padding = table_default("augment_crop").get<int>();
-  h.augmentation.flip = table_default("augment_flip").get<bool>();
-  h.augmentation.erasing = table_default("augment_erasing").get<double>();
-
-  if (flat.contains(kTrialBudgetKey)) {
-    const json& budget = flat[kTrialBudgetKey];
-    if (!budget.is_number() || !std::isfinite(budget.get<double>()) || budget.get<double>() <= 0) {
-      throw ParamError(std::string("parameter \"") + kTrialBudgetKey +
-                       "\" must be a positive number, got " + brief(budget));
-    }
-    const double epochs = std::ceil(budget.get<double>() - 1e-9);
-    h.epochs = static_cast<int>(std::clamp(epochs, 1.0, 1000.0));
-    applied["epochs"] = h.epochs;
-    applied[kTrialBudgetKey] = budget;
-  }
-  spec.parameters = std::move(applied);
+  spec.model = spec.seed_model ? seed_model(applied) : space_model(applied);
+  spec.hyper = training_of(applied);
+  if (flat.contains(kTrialBudgetKey))
+    apply_budget(flat[kTrialBudgetKey], spec.hyper, applied.applied());
+  spec.parameters = std::move(applied.applied());
   estimate_cost(spec.model);  // a feature map shrinking below 1x1 is an error here, not in LibTorch
   return spec;
 }

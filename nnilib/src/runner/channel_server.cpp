@@ -31,8 +31,8 @@ std::string random_secret() {
     const ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw IoError(std::string("cannot draw a channel secret (getrandom: ") +
-                    std::strerror(errno) + ")");
+      throw SystemError(std::string("cannot draw a channel secret (getrandom: ") +
+                        std::strerror(errno) + ")");
     }
     got += static_cast<std::size_t>(n);
   }
@@ -91,7 +91,7 @@ ChannelServer::ChannelServer(Options options)
     if (res.status == 200) res.set_content(body, "application/json");
   });
   port_ = server_->bind_to_any_port("127.0.0.1");
-  if (port_ <= 0) throw IoError("cannot bind a port on 127.0.0.1 for the trials' NNI channel");
+  if (port_ <= 0) throw SystemError("cannot bind a port on 127.0.0.1 for the trials' NNI channel");
   listener_ = std::thread([this] { server_->listen_after_bind(); });
   const auto give_up = clock::now() + std::chrono::seconds(10);
   while (!server_->is_running() && clock::now() < give_up) {
@@ -100,8 +100,8 @@ ChannelServer::ChannelServer(Options options)
   if (!server_->is_running()) {
     server_->stop();
     listener_.join();
-    throw IoError("the trials' NNI channel server on 127.0.0.1:" + std::to_string(port_) +
-                  " did not start");
+    throw SystemError("the trials' NNI channel server on 127.0.0.1:" + std::to_string(port_) +
+                      " did not start");
   }
 }
 

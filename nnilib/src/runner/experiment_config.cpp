@@ -383,6 +383,8 @@ ExperimentConfig ExperimentConfig::load(const std::string& path) {
   return parse(read_file(path, path), path);
 }
 
+namespace {
+
 // GPUs, as NNI's local training service reads them: trialGpuNumber (the
 // trainingService's value wins), and the trainingService's gpuIndices (a list, one
 // integer or "0,1"), maxTrialNumberPerGpu and useActiveGpu (required with GPUs, as NNI).
@@ -435,25 +437,23 @@ void parse_gpus(const std::string& file, const Section& top, const Section& ts,
                      "with other programs (a desktop), false to wait for idle ones");
 }
 
-ExperimentConfig ExperimentConfig::parse(const std::string& yaml, const std::string& path) {
-  const std::string& file = path;
-  const fs::path dir = fs::absolute(fs::path(path)).parent_path();
-  auto resolve = [&](const std::string& p) {
-    fs::path out(p);
-    if (!p.empty() && p[0] == '~' && (p.size() == 1 || p[1] == '/')) {
-      const char* home = std::getenv("HOME");
-      out = fs::path(home != nullptr ? home : "") / p.substr(std::min<std::size_t>(2, p.size()));
-    }
-    if (out.is_relative()) out = dir / out;
-    out = out.lexically_normal();
-    if (!out.has_filename() && out.has_parent_path() && out != out.root_path())
-      out = out.parent_path();  // "dir/." -> "dir", not "dir/"
-    return out.string();
-  };
+// A path of the config: "~/" is $HOME, relative paths are relative to the config's
+// directory; "dir/." becomes "dir".
+std::string resolve_path(const fs::path& dir, const std::string& p) {
+  fs::path out(p);
+  if (!p.empty() && p[0] == '~' && (p.size() == 1 || p[1] == '/')) {
+    const char* home = std::getenv("HOME");
+    out = fs::path(home != nullptr ? home : "") / p.substr(std::min<std::size_t>(2, p.size()));
+  }
+  if (out.is_relative()) out = dir / out;
+  out = out.lexically_normal();
+  if (!out.has_filename() && out.has_parent_path() && out != out.root_path())
+    out = out.parent_path();  // "dir/." -> "dir", not "dir/"
+  return out.string();
+}
 
-  const YAML::Node root = load_yaml(yaml, file);
-  if (is_null(root)) throw ParamError(file + ": the config is empty");
-  const Section top(file, "", root);
+// The top level's known fields, and NNI's options that the embedded runner refuses.
+void check_top_level(const Section& top) {
   top.check_known({"experimentName",
                    "experimentType",
                    "searchSpaceFile",
@@ -476,25 +476,23 @@ ExperimentConfig ExperimentConfig::parse(const std::string& yaml, const std::str
                    "advisor",
                    "trainingService",
                    "sharedStorage"});
-
-  // Options NNI has and the embedded runner does not.
   if (top.has("sharedStorage")) top.refuse("sharedStorage", "shared storage");
   if (top.has("tunerGpuIndices")) top.refuse("tunerGpuIndices", "a GPU for the tuner");
   if (auto t = top.string("experimentType"); t && *t != "hpo")
     top.refuse("experimentType", "experiment type " + quote(*t));
   if (top.boolean("useAnnotation").value_or(false))
     top.refuse("useAnnotation", "NNI annotation (it rewrites Python trial code)");
+}
 
-  ExperimentConfig c;
-  c.config_path = path;
-
-  // trainingService first: a remote platform explains its unknown fields.
+// trainingService: platform local only (a remote platform is explained before its
+// unknown fields are), its own fields, GPUs.
+Section training_service(const std::string& file, const Section& top, ExperimentConfig& c) {
   if (!top.has("trainingService"))
     throw ParamError(file + ": trainingService is required (trainingService: {platform: local})");
   const YAML::Node ts_node = top.get("trainingService");
   if (ts_node.IsSequence())
     top.refuse("trainingService", "a list of training services (hybrid mode)");
-  const Section ts(file, top.field("trainingService") + ".", ts_node);
+  Section ts(file, top.field("trainingService") + ".", ts_node);
   const auto platform = ts.string("platform");
   if (!platform) throw ParamError(file + ": " + ts.field("platform") + " is required (local)");
   if (*platform != "local")
@@ -508,39 +506,16 @@ ExperimentConfig ExperimentConfig::parse(const std::string& yaml, const std::str
   if (ts.boolean("reuseMode").value_or(false)) ts.refuse("reuseMode", "reuse mode");
   ts.string("nniManagerIp");  // accepted, local trials reach us directly
   parse_gpus(file, top, ts, c);
+  return ts;
+}
 
-  // Training-service fields: the trainingService's own value wins, like NNI.
-  const Section& cmd_from = ts.has("trialCommand") ? ts : top;
-  const auto command = cmd_from.string("trialCommand");
-  if (!command || command->find_first_not_of(" \t\r\n") == std::string::npos)
-    throw ParamError(file + ": trialCommand is required (the command that runs one trial)");
-  c.trial_command = *command;
-  const Section& dir_from = ts.has("trialCodeDirectory") ? ts : top;
-  c.trial_code_directory = resolve(dir_from.string("trialCodeDirectory").value_or("."));
-
-  c.experiment_name = top.string("experimentName").value_or("");
-  c.trial_concurrency = static_cast<int>(top.positive_integer("trialConcurrency").value_or(1));
-  c.max_trial_number = top.positive_integer("maxTrialNumber");
-  c.max_experiment_duration_s = top.duration("maxExperimentDuration");
-  c.max_trial_duration_s = top.duration("maxTrialDuration");
-  c.experiment_working_directory =
-      resolve(top.string("experimentWorkingDirectory").value_or("~/nni-experiments"));
-  c.debug = top.boolean("debug").value_or(false);
-  if (auto level = top.string("logLevel")) {
-    static const std::vector<std::string> levels{"fatal", "error", "warning",
-                                                 "info",  "debug", "trace"};
-    if (std::find(levels.begin(), levels.end(), *level) == levels.end())
-      top.fail("logLevel", "must be one of fatal, error, warning, info, debug, trace");
-    c.log_level = *level;
-  } else {
-    c.log_level = c.debug ? "debug" : "info";
-  }
-
-  // The search space: a file (JSON, or YAML by extension) or inline, not both.
+// The search space: a file (JSON, or YAML by extension) or inline, not both.
+void parse_search_space(const std::string& file, const fs::path& dir, const Section& top,
+                        ExperimentConfig& c) {
   if (top.has("searchSpaceFile") && top.has("searchSpace"))
     throw ParamError(file + ": give searchSpaceFile or searchSpace, not both");
   if (auto ssf = top.string("searchSpaceFile")) {
-    c.search_space_file = resolve(*ssf);
+    c.search_space_file = resolve_path(dir, *ssf);
     const std::string what = file + ": " + top.field("searchSpaceFile");
     try {
       const std::string ext = fs::path(c.search_space_file).extension().string();
@@ -569,8 +544,11 @@ ExperimentConfig ExperimentConfig::parse(const std::string& yaml, const std::str
   } else {
     throw ParamError(file + ": searchSpaceFile (or an inline searchSpace) is required");
   }
+}
 
-  // Tuner and assessor: name + classArgs, checked by their factories.
+// Tuner (or NNI's older `advisor:`) and assessor: name + classArgs, checked by their
+// factories; a tuner and an assessor that optimize opposite ways are refused.
+void parse_algorithms(const std::string& file, const Section& top, ExperimentConfig& c) {
   auto algorithm = [&](const std::string& key) {
     const Section s(file, top.field(key) + ".", top.get(key));
     s.check_known({"name", "classArgs", "className", "codeDirectory"});
@@ -624,6 +602,51 @@ ExperimentConfig ExperimentConfig::parse(const std::string& yaml, const std::str
                        "; give both the same classArgs.optimize_mode");
     }
   }
+}
+
+}  // namespace
+
+ExperimentConfig ExperimentConfig::parse(const std::string& yaml, const std::string& path) {
+  const std::string& file = path;
+  const fs::path dir = fs::absolute(fs::path(path)).parent_path();
+  const YAML::Node root = load_yaml(yaml, file);
+  if (is_null(root)) throw ParamError(file + ": the config is empty");
+  const Section top(file, "", root);
+  check_top_level(top);
+
+  ExperimentConfig c;
+  c.config_path = path;
+  const Section ts = training_service(file, top, c);
+
+  // Training-service fields: the trainingService's own value wins, like NNI.
+  const Section& cmd_from = ts.has("trialCommand") ? ts : top;
+  const auto command = cmd_from.string("trialCommand");
+  if (!command || command->find_first_not_of(" \t\r\n") == std::string::npos)
+    throw ParamError(file + ": trialCommand is required (the command that runs one trial)");
+  c.trial_command = *command;
+  const Section& dir_from = ts.has("trialCodeDirectory") ? ts : top;
+  c.trial_code_directory = resolve_path(dir, dir_from.string("trialCodeDirectory").value_or("."));
+
+  c.experiment_name = top.string("experimentName").value_or("");
+  c.trial_concurrency = static_cast<int>(top.positive_integer("trialConcurrency").value_or(1));
+  c.max_trial_number = top.positive_integer("maxTrialNumber");
+  c.max_experiment_duration_s = top.duration("maxExperimentDuration");
+  c.max_trial_duration_s = top.duration("maxTrialDuration");
+  c.experiment_working_directory =
+      resolve_path(dir, top.string("experimentWorkingDirectory").value_or("~/nni-experiments"));
+  c.debug = top.boolean("debug").value_or(false);
+  if (auto level = top.string("logLevel")) {
+    static const std::vector<std::string> levels{"fatal", "error", "warning",
+                                                 "info",  "debug", "trace"};
+    if (std::find(levels.begin(), levels.end(), *level) == levels.end())
+      top.fail("logLevel", "must be one of fatal, error, warning, info, debug, trace");
+    c.log_level = *level;
+  } else {
+    c.log_level = c.debug ? "debug" : "info";
+  }
+
+  parse_search_space(file, dir, top, c);
+  parse_algorithms(file, top, c);
   return c;
 }
 

@@ -267,7 +267,7 @@ ExperimentStore ExperimentStore::create(const std::string& path,
                                         const ExperimentRecord& experiment) {
   std::error_code ec;
   if (std::filesystem::exists(path, ec))
-    throw IoError(path + ": already exists; not overwriting an experiment database");
+    throw UsageError(path + ": already exists; not overwriting an experiment database");
   ExperimentStore store(open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE), path);
   // WAL: readers (show, export) never block the runner; NORMAL sync: a commit
   // survives a crash or kill -9 of the runner (only a power loss may lose the last ones).
@@ -298,7 +298,7 @@ ExperimentStore ExperimentStore::create(const std::string& path,
 ExperimentStore ExperimentStore::open(const std::string& path, bool read_only) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
-    throw IoError(path + ": no experiment database here");
+    throw UsageError(path + ": no experiment database here");
   sqlite3* db = nullptr;
   if (read_only) {
     // Read-write handle used read-only: it can join the WAL of a running runner
@@ -319,12 +319,12 @@ ExperimentStore ExperimentStore::open(const std::string& path, bool read_only) {
     Statement s(db, "PRAGMA user_version", store.path_);
     if (s.step()) version = s.integer(0);
   } catch (const IoError&) {
-    throw IoError(path + ": not an experiment database (not SQLite, or corrupt)");
+    throw UsageError(path + ": not an experiment database (not SQLite, or corrupt)");
   }
-  if (version == 0) throw IoError(path + ": not an experiment database of fmnist-nas");
+  if (version == 0) throw UsageError(path + ": not an experiment database of fmnist-nas");
   if (version > kSchemaVersion)
-    throw IoError(path + ": written by a newer fmnist-nas (schema " + std::to_string(version) +
-                  ", this one reads " + std::to_string(kSchemaVersion) + ")");
+    throw UsageError(path + ": written by a newer fmnist-nas (schema " + std::to_string(version) +
+                     ", this one reads " + std::to_string(kSchemaVersion) + ")");
   if (!read_only) store.exec("PRAGMA synchronous=NORMAL");
   return store;
 }

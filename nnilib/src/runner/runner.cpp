@@ -583,7 +583,7 @@ class Session {
     a.gpus = std::move(gpus);
     try {
       a.process = std::make_unique<TrialProcess>(launch);
-    } catch (const IoError& e) {
+    } catch (const Error& e) {  // IoError (its files) or SystemError (fork, exec)
       if (gpus_) gpus_->release(a.gpus, gpu_share_);
       server_->remove_trial(t.trial_id);
       t.status = kFailed;

@@ -310,8 +310,8 @@ TrialProcess::TrialProcess(const ProcessLaunch& launch) {
   const int fork_errno = errno;
   ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
   if (pid < 0) {
-    throw IoError("cannot start trial command " + launch.command + ": fork failed (" +
-                  std::strerror(fork_errno) + ")");
+    throw SystemError("cannot start trial command " + launch.command + ": fork failed (" +
+                      std::strerror(fork_errno) + ")");
   }
   pid_ = pid;
   if (own_group) ::setpgid(pid, pid);  // also from here: no race with signal()
@@ -330,9 +330,12 @@ TrialProcess::TrialProcess(const ProcessLaunch& launch) {
                                          "executing /bin/bash",
                                          "fork"};
     const std::string where = payload[0] == 3 ? " " + launch.working_directory : "";
-    throw IoError("cannot start trial command " + launch.command + ": " +
-                  stages[payload[0] >= 1 && payload[0] <= 5 ? payload[0] : 0] + where +
-                  " failed (" + std::strerror(payload[1]) + ")");
+    const std::string message = "cannot start trial command " + launch.command + ": " +
+                                stages[payload[0] >= 1 && payload[0] <= 5 ? payload[0] : 0] +
+                                where + " failed (" + std::strerror(payload[1]) + ")";
+    // Its log files or its directory: a file problem; prctl, exec, fork: the system's.
+    if (payload[0] == 2 || payload[0] == 3) throw IoError(message);
+    throw SystemError(message);
   }
 }
 
