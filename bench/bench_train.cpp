@@ -23,9 +23,9 @@
 #include <fstream>
 #include <map>
 
-#include "nnilib/blas.h"
-#include "nnilib/data.h"
-#include "nnilib/trainer.h"
+#include "nnilib/train/blas.h"
+#include "nnilib/data/data.h"
+#include "nnilib/train/trainer.h"
 
 namespace {
 

@@ -15,8 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "nnilib/error.h"
-#include "nnilib/experiment_config.h"
+#include "nnilib/common/error.h"
+#include "nnilib/runner/experiment_config.h"
 
 namespace {
 

@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "fuzz_util.h"
-#include "nnilib/error.h"
-#include "nnilib/idx.h"
+#include "nnilib/common/error.h"
+#include "nnilib/data/idx.h"
 
 namespace {
 

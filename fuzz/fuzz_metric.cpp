@@ -14,9 +14,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "nnilib/error.h"
-#include "nnilib/json_limits.h"
-#include "nnilib/protocol.h"
+#include "nnilib/common/error.h"
+#include "nnilib/common/json_limits.h"
+#include "nnilib/trial/protocol.h"
 
 namespace {
 

@@ -10,10 +10,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "nnilib/error.h"
-#include "nnilib/json_limits.h"
-#include "nnilib/model_spec.h"
-#include "nnilib/params.h"
+#include "nnilib/common/error.h"
+#include "nnilib/common/json_limits.h"
+#include "nnilib/model/model_spec.h"
+#include "nnilib/model/params.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

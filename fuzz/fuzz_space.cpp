@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "fuzz_util.h"
-#include "nnilib/error.h"
-#include "nnilib/space.h"
+#include "nnilib/common/error.h"
+#include "nnilib/space/space.h"
 
 namespace {
 

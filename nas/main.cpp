@@ -22,17 +22,18 @@
 
 #include <unistd.h>
 
-#include "nnilib/error.h"
-#include "nnilib/experiment_config.h"
-#include "nnilib/experiment_report.h"
-#include "nnilib/experiment_store.h"
-#include "nnilib/file_io.h"
-#include "nnilib/json_limits.h"
-#include "nnilib/params.h"
-#include "nnilib/runner.h"
-#include "nnilib/runner_view.h"
-#include "nnilib/trial_process.h"
-#include "nnilib/tuner_registry.h"
+#include "nnilib/common/error.h"
+#include "nnilib/runner/experiment_config.h"
+#include "nnilib/runner/experiment_report.h"
+#include "nnilib/runner/experiment_store.h"
+#include "nnilib/common/file_io.h"
+#include "nnilib/common/json_limits.h"
+#include "nnilib/model/params.h"
+#include "nnilib/runner/runner.h"
+#include "nnilib/runner/runner_view.h"
+#include "nnilib/runner/trial_process.h"
+#include "nnilib/tuner/tuner_registry.h"
+#include "nnilib/trial/protocol.h"
 
 namespace {
 

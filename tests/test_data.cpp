@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include "nnilib/data.h"
-#include "nnilib/error.h"
+#include "nnilib/data/data.h"
+#include "nnilib/common/error.h"
 #include "test_util.h"
 
 TEST_CASE("the default split holds out 10,000 validation images and keeps the test set apart") {

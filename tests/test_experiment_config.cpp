@@ -7,8 +7,8 @@
 #include <functional>
 #include <string>
 
-#include "nnilib/error.h"
-#include "nnilib/experiment_config.h"
+#include "nnilib/common/error.h"
+#include "nnilib/runner/experiment_config.h"
 #include "test_util.h"
 
 using nnilib::ExperimentConfig;

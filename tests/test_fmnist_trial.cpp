@@ -11,7 +11,7 @@
 #include "nni_standin/child_process.h"
 #include "nni_standin/metric_files.h"
 #include "nni_standin/standin.h"
-#include "nnilib/protocol.h"
+#include "nnilib/trial/protocol.h"
 #include "test_util.h"
 
 using nlohmann::json;

@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "nnilib/error.h"
-#include "nnilib/idx.h"
+#include "nnilib/common/error.h"
+#include "nnilib/data/idx.h"
 #include "test_util.h"
 
 using nnilib::DataError;

@@ -5,10 +5,10 @@
 
 #include <set>
 
-#include "nnilib/error.h"
-#include "nnilib/model.h"
-#include "nnilib/params.h"
-#include "nnilib/space.h"
+#include "nnilib/common/error.h"
+#include "nnilib/model/model.h"
+#include "nnilib/model/params.h"
+#include "nnilib/space/space.h"
 #include "test_util.h"
 
 using nlohmann::json;

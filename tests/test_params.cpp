@@ -4,9 +4,9 @@
 #include <fstream>
 #include <iterator>
 
-#include "nnilib/error.h"
-#include "nnilib/params.h"
-#include "nnilib/space.h"
+#include "nnilib/common/error.h"
+#include "nnilib/model/params.h"
+#include "nnilib/space/space.h"
 
 using nlohmann::json;
 using nnilib::ParamError;

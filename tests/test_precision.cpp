@@ -6,8 +6,8 @@
 #include <set>
 #include <sstream>
 
-#include "nnilib/error.h"
-#include "nnilib/precision.h"
+#include "nnilib/common/error.h"
+#include "nnilib/train/precision.h"
 
 using nnilib::CpuFeatures;
 using nnilib::Precision;

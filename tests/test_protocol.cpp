@@ -8,9 +8,9 @@
 #include <catch2/catch.hpp>
 
 #include "nni_standin/metric_files.h"
-#include "nnilib/json_limits.h"
-#include "nnilib/protocol.h"
-#include "nnilib/trial_environment.h"
+#include "nnilib/common/json_limits.h"
+#include "nnilib/trial/protocol.h"
+#include "nnilib/trial/trial_environment.h"
 
 using nlohmann::json;
 using nnilib::Metric;

@@ -15,7 +15,7 @@
 
 #include "nni_standin/child_process.h"
 #include "nni_standin/metric_files.h"
-#include "nnilib/experiment_store.h"
+#include "nnilib/runner/experiment_store.h"
 
 using nlohmann::json;
 using namespace std::chrono_literals;
@@ -941,4 +941,35 @@ TEST_CASE("runner: GPUs it cannot have are a config error before any trial start
   CHECK_THAT(fails("1", "useActiveGpu: true", "/no/such/nvidia-smi"),
              Catch::Contains("trialGpuNumber 1 needs this machine's GPUs, and "
                              "/no/such/nvidia-smi: cannot run it (No such file or directory)"));
+}
+
+TEST_CASE("runner: the C++ SDK example (examples/cpp-trial) is a complete NNI trial") {
+  Experiment e(std::string("searchSpace: {x: {_type: uniform, _value: [0, 1]}}\n") +
+               "trialCommand: exec " + NNILIB_CPP_TRIAL_EXAMPLE +
+               "\ntrialConcurrency: 2\nmaxTrialNumber: 4\n"
+               "tuner: {name: TPE, classArgs: {optimize_mode: maximize}}\n");
+  const ProcessResult r = e.run();
+  INFO(describe(r));
+  REQUIRE(r.exit_code == 0);
+  const auto trials = e.store().trials();
+  REQUIRE(trials.size() == 4);
+  for (const auto& t : trials) {
+    INFO(t.trial_id);
+    CHECK(t.status == nnilib::kSucceeded);
+    CHECK(t.intermediate_count == 5);
+    const double x = t.parameters["x"].get<double>();
+    CHECK(*t.final_default == Approx(1.0 - (x - 0.3) * (x - 0.3) - 0.02));
+    CHECK_THAT(e.trial_file(t, "trial.stdout"),
+               Catch::Contains("trial " + t.trial_id + " (v3-http channel)"));
+  }
+  // Standalone, as a user debugs it.
+  const ProcessResult alone =
+      nnilib::standin::run_process({NNILIB_CPP_TRIAL_EXAMPLE, R"({"x": 0.3})"}, {}, 30s);
+  CHECK(alone.exit_code == 0);
+  CHECK_THAT(alone.out, Catch::Contains("(standalone channel): x = 0.3, final result 0.980000"));
+  const ProcessResult bad =
+      nnilib::standin::run_process({NNILIB_CPP_TRIAL_EXAMPLE, R"({"x": "high"})"}, {}, 30s);
+  CHECK(bad.exit_code == 3);
+  CHECK_THAT(bad.err,
+             Catch::EndsWith("cpp-trial-example: error: parameter \"x\" must be a number\n"));
 }

@@ -11,7 +11,7 @@
 
 #include "nni_standin/child_process.h"
 #include "nni_standin/metric_files.h"
-#include "nnilib/experiment_store.h"
+#include "nnilib/runner/experiment_store.h"
 #include "test_util.h"
 
 using nlohmann::json;

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "nnilib/error.h"
-#include "nnilib/space.h"
+#include "nnilib/common/error.h"
+#include "nnilib/space/space.h"
 
 using nnilib::ParamError;
 using nnilib::SearchSpace;

@@ -7,10 +7,10 @@
 #include <functional>
 #include <map>
 
-#include "nnilib/augment.h"
-#include "nnilib/data.h"
-#include "nnilib/model.h"
-#include "nnilib/trainer.h"
+#include "train/augment.h"
+#include "nnilib/data/data.h"
+#include "nnilib/model/model.h"
+#include "nnilib/train/trainer.h"
 #include "test_util.h"
 
 using nlohmann::json;

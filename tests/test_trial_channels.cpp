@@ -19,7 +19,7 @@
 #include "nni_standin/child_process.h"
 #include "nni_standin/metric_files.h"
 #include "nni_standin/standin.h"
-#include "nnilib/trial.h"
+#include "nnilib/trial/trial.h"
 
 using nlohmann::json;
 using nnilib::Metric;

@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "nnilib/error.h"
-#include "nnilib/space.h"
-#include "nnilib/tuner.h"
-#include "nnilib/tuner_registry.h"
+#include "nnilib/common/error.h"
+#include "nnilib/space/space.h"
+#include "nnilib/tuner/tuner.h"
+#include "nnilib/tuner/tuner_registry.h"
 
 using nnilib::ParamError;
 using nnilib::SearchSpace;

@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "nnilib/error.h"
+#include "nnilib/common/error.h"
 
 namespace testutil {
 

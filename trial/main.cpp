@@ -15,14 +15,16 @@
 
 #include <unistd.h>
 
-#include "nnilib/blas.h"
-#include "nnilib/error.h"
-#include "nnilib/file_io.h"
-#include "nnilib/json_limits.h"
-#include "nnilib/params.h"
-#include "nnilib/space.h"
-#include "nnilib/trainer.h"
-#include "nnilib/trial.h"
+#include "nnilib/train/blas.h"
+#include "nnilib/common/error.h"
+#include "nnilib/common/file_io.h"
+#include "nnilib/common/json_limits.h"
+#include "nnilib/model/params.h"
+#include "nnilib/space/space.h"
+#include "nnilib/train/trainer.h"
+#include "nnilib/trial/trial.h"
+#include "nnilib/trial/protocol.h"
+#include "nnilib/trial/trial_environment.h"
 
 namespace {
 

@@ -5,7 +5,7 @@
 #include <string_view>
 #include <vector>
 
-#include "nnilib/protocol.h"
+#include "nnilib/trial/protocol.h"
 
 namespace nnilib::standin {
 

@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "nnilib/protocol.h"
+#include "nnilib/trial/protocol.h"
 
 namespace httplib {
 class Server;

@@ -18,7 +18,7 @@
 #include <string>
 #include <thread>
 
-#include "nnilib/trial.h"
+#include "nnilib/trial/trial.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "nnilib/file_io.h"
+#include "nnilib/common/file_io.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -7,7 +7,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "nnilib/error.h"
+#include "nnilib/common/error.h"
 
 namespace nnilib {
 namespace {

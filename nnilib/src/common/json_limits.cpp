@@ -1,4 +1,4 @@
-#include "nnilib/json_limits.h"
+#include "nnilib/common/json_limits.h"
 
 namespace nnilib {
 

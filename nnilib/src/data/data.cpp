@@ -1,9 +1,9 @@
-#include "nnilib/data.h"
+#include "nnilib/data/data.h"
 
 #include <filesystem>
 
-#include "nnilib/error.h"
-#include "nnilib/idx.h"
+#include "nnilib/common/error.h"
+#include "nnilib/data/idx.h"
 
 namespace nnilib {
 namespace {

@@ -1,4 +1,4 @@
-#include "nnilib/dataset_options.h"
+#include "nnilib/data/dataset_options.h"
 
 #include <cstdlib>
 #include <utility>

@@ -1,4 +1,4 @@
-#include "nnilib/idx.h"
+#include "nnilib/data/idx.h"
 
 #include <zlib.h>
 
@@ -8,7 +8,7 @@
 #include <fstream>
 #include <string>
 
-#include "nnilib/error.h"
+#include "nnilib/common/error.h"
 
 namespace nnilib {
 namespace {

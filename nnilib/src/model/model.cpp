@@ -1,4 +1,4 @@
-#include "nnilib/model.h"
+#include "nnilib/model/model.h"
 
 namespace nnilib {
 namespace {

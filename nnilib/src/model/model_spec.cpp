@@ -1,9 +1,9 @@
-#include "nnilib/model_spec.h"
+#include "nnilib/model/model_spec.h"
 
 #include <algorithm>
 #include <sstream>
 
-#include "nnilib/error.h"
+#include "nnilib/common/error.h"
 
 namespace nnilib {
 namespace {

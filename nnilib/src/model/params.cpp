@@ -1,11 +1,12 @@
-#include "nnilib/params.h"
+#include "nnilib/model/params.h"
 
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <sstream>
 
-#include "nnilib/error.h"
+#include "nnilib/common/error.h"
+#include "nnilib/trial/protocol.h"
 
 namespace nnilib {
 namespace {
@@ -77,7 +78,9 @@ std::string accepted_names() {
 
 // A value as it appears in an error message: its JSON, cut short when long (a
 // message is one line, whatever a tuner or a user sent).
-std::string brief(const json& v) {
+// A value in a message: its JSON, or for a long one its start and its length (a
+// parameter can be megabytes long).
+std::string excerpt(const json& v) {
   std::string text = v.dump();
   if (text.size() <= 60) return text;
   return text.substr(0, 50) + "... (" + std::to_string(text.size()) + " characters)";
@@ -100,7 +103,7 @@ Resolved resolve(const std::string& name) {
       if (p.name == generic) return {&p, block};
     }
   }
-  throw ParamError("unknown parameter " + brief(json(name)) + " (accepted: " + accepted_names() +
+  throw ParamError("unknown parameter " + excerpt(json(name)) + " (accepted: " + accepted_names() +
                    ")");
 }
 
@@ -110,32 +113,33 @@ json check_value(const std::string& name, const ParamInfo& p, const json& v) {
   const std::string what = "parameter \"" + name + "\"";
   if (p.type == "bool") {
     if (!v.is_boolean()) {
-      throw ParamError(what + " must be true or false, got " + brief(v) + " (" + json_type_name(v) +
-                       ")");
+      throw ParamError(what + " must be true or false, got " + excerpt(v) + " (" +
+                       json_type_name(v) + ")");
     }
     return v;
   }
   if (p.type == "string") {
     if (!v.is_string() || std::find(p.choices.begin(), p.choices.end(), v) == p.choices.end()) {
-      throw ParamError(what + " = " + brief(v) + " is not one of " + p.accepted());
+      throw ParamError(what + " = " + excerpt(v) + " is not one of " + p.accepted());
     }
     return v;
   }
   if (!v.is_number() || v.is_boolean()) {
     throw ParamError(what + " must be " + (p.type == "int" ? "an integer" : "a number") + ", got " +
-                     brief(v) + " (" + json_type_name(v) + "); accepted: " + p.accepted());
+                     excerpt(v) + " (" + json_type_name(v) + "); accepted: " + p.accepted());
   }
   const double x = v.get<double>();
   if (!std::isfinite(x)) throw ParamError(what + " must be finite; accepted: " + p.accepted());
   if (p.type == "int" && x != std::floor(x)) {
-    throw ParamError(what + " must be an integer, got " + brief(v) + "; accepted: " + p.accepted());
+    throw ParamError(what + " must be an integer, got " + excerpt(v) +
+                     "; accepted: " + p.accepted());
   }
   if (!p.choices.empty()) {
     const bool found = std::any_of(p.choices.begin(), p.choices.end(),
                                    [x](const json& c) { return c.get<double>() == x; });
-    if (!found) throw ParamError(what + " = " + brief(v) + " is not one of " + p.accepted());
+    if (!found) throw ParamError(what + " = " + excerpt(v) + " is not one of " + p.accepted());
   } else if (x < p.min || x > p.max) {
-    throw ParamError(what + " = " + brief(v) + " is out of range " + p.accepted());
+    throw ParamError(what + " = " + excerpt(v) + " is out of range " + p.accepted());
   }
   return p.type == "int" ? json(static_cast<int64_t>(x)) : json(x);
 }
@@ -537,7 +541,7 @@ Hyperparameters training_of(AppliedParameters& a) {
 void apply_budget(const json& budget, Hyperparameters& h, json& applied) {
   if (!budget.is_number() || !std::isfinite(budget.get<double>()) || budget.get<double>() <= 0) {
     throw ParamError(std::string("parameter \"") + kTrialBudgetKey +
-                     "\" must be a positive number, got " + brief(budget));
+                     "\" must be a positive number, got " + excerpt(budget));
   }
   const double epochs = std::ceil(budget.get<double>() - 1e-9);
   h.epochs = static_cast<int>(std::clamp(epochs, 1.0, 1000.0));

@@ -1,4 +1,4 @@
-#include "nnilib/channel_server.h"
+#include "runner/channel_server.h"
 
 #include <httplib.h>
 #include <sys/random.h>
@@ -7,8 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "nnilib/error.h"
-#include "nnilib/json_limits.h"
+#include "nnilib/common/error.h"
+#include "nnilib/common/json_limits.h"
 
 namespace nnilib {
 namespace {

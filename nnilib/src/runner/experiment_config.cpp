@@ -1,7 +1,7 @@
 // NNI v2 experiment config (config.yml): YAML -> ExperimentConfig, with NNI's
 // field names (case-insensitive, underscores ignored, like NNI), NNI's defaults
 // and path rules, and one-line errors naming the file and the field.
-#include "nnilib/experiment_config.h"
+#include "nnilib/runner/experiment_config.h"
 
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
@@ -22,17 +22,16 @@
 #include <string_view>
 #include <vector>
 
-#include "nnilib/assessor.h"
-#include "nnilib/error.h"
-#include "nnilib/json_limits.h"
-#include "nnilib/tuner.h"
-#include "nnilib/tuner_registry.h"
-#include "space/space_detail.h"
+#include "nnilib/common/error.h"
+#include "nnilib/common/json_limits.h"
+#include "nnilib/common/json_text.h"
+#include "nnilib/tuner/assessor.h"
+#include "nnilib/tuner/tuner.h"
+#include "nnilib/tuner/tuner_registry.h"
 
 namespace nnilib {
 
 namespace fs = std::filesystem;
-using space_detail::quote;
 
 namespace {
 
@@ -111,7 +110,7 @@ std::string describe(const YAML::Node& n) {
   if (n.IsMap()) return "a mapping";
   if (n.IsSequence()) return "a list";
   if (as_number(n) || as_bool(n)) return n.Scalar();
-  return quote(n.Scalar());
+  return json_quote(n.Scalar());
 }
 
 template <class Json>
@@ -150,7 +149,7 @@ class Section {
       const std::string norm = normalize_key(key);
       if (entries_.count(norm))
         throw ParamError(file + ": " + path + key + " is given twice (as " +
-                         quote(entries_[norm].first) + " and " + quote(key) + ")");
+                         json_quote(entries_[norm].first) + " and " + json_quote(key) + ")");
       entries_[norm] = {key, kv.second};
     }
   }
@@ -166,9 +165,9 @@ class Section {
       for (const std::string& k : known)
         if (const std::size_t d = edit_distance(normalize_key(k), norm); d < best) {
           best = d;
-          hint = "; did you mean " + quote(k) + "?";
+          hint = "; did you mean " + json_quote(k) + "?";
         }
-      throw ParamError(file_ + ": unknown field " + quote(path_ + entry.first) + hint +
+      throw ParamError(file_ + ": unknown field " + json_quote(path_ + entry.first) + hint +
                        " (NNI rejects unknown fields too)");
     }
   }
@@ -239,7 +238,7 @@ class Section {
 
 std::string read_file(const std::string& path, const std::string& what) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw ParamError(what + ": cannot read " + quote(path));
+  if (!in) throw ParamError(what + ": cannot read " + json_quote(path));
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
@@ -375,7 +374,7 @@ std::int64_t parse_duration(const std::string& text) {
     if (seconds > 9.0e15) break;
     return static_cast<std::int64_t>(seconds);
   }
-  throw ParamError("bad duration " + quote(text) +
+  throw ParamError("bad duration " + json_quote(text) +
                    ": expected a positive number and a unit, one of d, h, m, s (e.g. \"2h\")");
 }
 
@@ -479,7 +478,7 @@ void check_top_level(const Section& top) {
   if (top.has("sharedStorage")) top.refuse("sharedStorage", "shared storage");
   if (top.has("tunerGpuIndices")) top.refuse("tunerGpuIndices", "a GPU for the tuner");
   if (auto t = top.string("experimentType"); t && *t != "hpo")
-    top.refuse("experimentType", "experiment type " + quote(*t));
+    top.refuse("experimentType", "experiment type " + json_quote(*t));
   if (top.boolean("useAnnotation").value_or(false))
     top.refuse("useAnnotation", "NNI annotation (it rewrites Python trial code)");
 }
@@ -496,7 +495,7 @@ Section training_service(const std::string& file, const Section& top, Experiment
   const auto platform = ts.string("platform");
   if (!platform) throw ParamError(file + ": " + ts.field("platform") + " is required (local)");
   if (*platform != "local")
-    throw ParamError(file + ": " + ts.field("platform") + " " + quote(*platform) +
+    throw ParamError(file + ": " + ts.field("platform") + " " + json_quote(*platform) +
                      " is not supported by the embedded runner (it runs trials on this machine "
                      "only: platform local); " +
                      kNnictl);

@@ -1,4 +1,4 @@
-#include "nnilib/experiment_report.h"
+#include "nnilib/runner/experiment_report.h"
 
 #include <algorithm>
 #include <cctype>

@@ -1,4 +1,4 @@
-#include "nnilib/experiment_store.h"
+#include "nnilib/runner/experiment_store.h"
 
 #include <sqlite3.h>
 
@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <utility>
 
-#include "nnilib/error.h"
-#include "nnilib/json_limits.h"
+#include "nnilib/common/error.h"
+#include "nnilib/common/json_limits.h"
 
 namespace nnilib {
 namespace {

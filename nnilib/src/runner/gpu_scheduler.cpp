@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "nnilib/error.h"
+#include "nnilib/common/error.h"
 
 extern char** environ;
 

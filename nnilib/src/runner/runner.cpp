@@ -1,4 +1,4 @@
-#include "nnilib/runner.h"
+#include "nnilib/runner/runner.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -19,18 +19,18 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "nnilib/assessor.h"
-#include "nnilib/channel_server.h"
-#include "nnilib/error.h"
-#include "nnilib/experiment_report.h"
-#include "nnilib/file_io.h"
-#include "nnilib/json_limits.h"
-#include "nnilib/params.h"
-#include "nnilib/trainer.h"
-#include "nnilib/trial_process.h"
-#include "nnilib/tuner_registry.h"
+#include "nnilib/common/error.h"
+#include "nnilib/common/file_io.h"
+#include "nnilib/common/json_limits.h"
+#include "nnilib/runner/experiment_report.h"
+#include "nnilib/runner/trial_process.h"
+#include "nnilib/trial/protocol.h"
+#include "nnilib/trial/trial_environment.h"
+#include "nnilib/tuner/assessor.h"
+#include "nnilib/tuner/tuner_registry.h"
+#include "runner/channel_server.h"
 #include "runner/gpu_scheduler.h"
-#include "wakeup.h"
+#include "runner/wakeup.h"
 
 namespace nnilib {
 namespace {

@@ -1,11 +1,11 @@
-#include "nnilib/runner_view.h"
+#include "nnilib/runner/runner_view.h"
 
 #include <algorithm>
 
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "nnilib/experiment_report.h"
+#include "nnilib/runner/experiment_report.h"
 
 namespace nnilib {
 

@@ -1,4 +1,4 @@
-#include "nnilib/trial_process.h"
+#include "nnilib/runner/trial_process.h"
 
 #include <cerrno>
 #include <csignal>
@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "nnilib/error.h"
+#include "nnilib/common/error.h"
 
 extern char** environ;
 

@@ -1,4 +1,4 @@
-#include "wakeup.h"
+#include "runner/wakeup.h"
 
 #include <cerrno>
 #include <cstring>
@@ -7,7 +7,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "nnilib/error.h"
+#include "nnilib/common/error.h"
 
 namespace nnilib {
 namespace {

@@ -2,7 +2,7 @@
 #include <cmath>
 #include <limits>
 
-#include "nnilib/space.h"
+#include "nnilib/space/space.h"
 #include "space/space_detail.h"
 
 namespace nnilib {

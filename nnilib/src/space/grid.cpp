@@ -1,7 +1,7 @@
 // Search space: grid size and random access to grid points.
 #include <limits>
 
-#include "nnilib/space.h"
+#include "nnilib/space/space.h"
 #include "space/space_detail.h"
 
 namespace nnilib {

@@ -8,8 +8,8 @@
 #include <sstream>
 #include <type_traits>
 
-#include "nnilib/json_limits.h"
-#include "nnilib/space.h"
+#include "nnilib/common/json_limits.h"
+#include "nnilib/space/space.h"
 #include "space/space_detail.h"
 
 namespace nnilib {

@@ -1,7 +1,7 @@
 // Search space: sampling points and converting them to and from NNI's parameter shape.
 #include <cmath>
 
-#include "nnilib/space.h"
+#include "nnilib/space/space.h"
 #include "space/space_detail.h"
 
 namespace nnilib {

@@ -3,16 +3,10 @@
 #include <cmath>
 #include <limits>
 
-#include "nnilib/space.h"
+#include "nnilib/space/space.h"
 #include "space/space_detail.h"
 
 namespace nnilib {
-
-std::string space_detail::number(double x) {
-  if (std::isfinite(x) && x == std::floor(x) && std::fabs(x) < 1e15)
-    return std::to_string(static_cast<std::int64_t>(x));
-  return nlohmann::json(x).dump();
-}
 
 namespace {
 

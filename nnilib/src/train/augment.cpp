@@ -1,4 +1,4 @@
-#include "nnilib/augment.h"
+#include "train/augment.h"
 
 #include <cmath>
 

@@ -1,4 +1,4 @@
-#include "nnilib/blas.h"
+#include "nnilib/train/blas.h"
 
 #include <dlfcn.h>
 #include <link.h>

@@ -1,13 +1,13 @@
-#include "checkpoint.h"
+#include "train/checkpoint.h"
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
-#include "nnilib/error.h"
-#include "nnilib/file_io.h"
-#include "nnilib/json_limits.h"
+#include "nnilib/common/error.h"
+#include "nnilib/common/file_io.h"
+#include "nnilib/common/json_limits.h"
 
 namespace nnilib {
 namespace {

@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "nnilib/model.h"
+#include "nnilib/model/model.h"
 
 namespace nnilib {
 

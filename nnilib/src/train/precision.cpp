@@ -1,4 +1,4 @@
-#include "nnilib/precision.h"
+#include "nnilib/train/precision.h"
 
 #include <algorithm>
 #include <cctype>
@@ -9,7 +9,7 @@
 #include <cpuid.h>
 #endif
 
-#include "nnilib/error.h"
+#include "nnilib/common/error.h"
 
 namespace nnilib {
 

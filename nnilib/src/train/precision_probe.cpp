@@ -2,9 +2,9 @@
 #include <algorithm>
 #include <chrono>
 
-#include "autocast.h"
-#include "nnilib/model.h"
-#include "nnilib/precision.h"
+#include "train/autocast.h"
+#include "nnilib/model/model.h"
+#include "nnilib/train/precision.h"
 
 namespace nnilib {
 namespace {

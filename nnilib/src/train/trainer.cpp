@@ -1,4 +1,4 @@
-#include "nnilib/trainer.h"
+#include "nnilib/train/trainer.h"
 
 #include <chrono>
 #include <cmath>
@@ -8,13 +8,14 @@
 #include <sstream>
 #include <thread>
 
-#include "autocast.h"
-#include "checkpoint.h"
-#include "nnilib/augment.h"
-#include "nnilib/data.h"
-#include "nnilib/error.h"
-#include "nnilib/file_io.h"
-#include "nnilib/model.h"
+#include "train/autocast.h"
+#include "train/checkpoint.h"
+#include "train/augment.h"
+#include "nnilib/data/data.h"
+#include "nnilib/common/error.h"
+#include "nnilib/common/file_io.h"
+#include "nnilib/model/model.h"
+#include "nnilib/trial/protocol.h"
 
 namespace nnilib {
 namespace {

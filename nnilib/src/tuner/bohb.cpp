@@ -32,7 +32,7 @@
 #include <limits>
 #include <map>
 
-#include "nnilib/params.h"
+#include "nnilib/trial/protocol.h"
 #include "tuner/halving_bracket.h"
 #include "tuner/tuner_detail.h"
 

@@ -8,7 +8,7 @@
 #include <map>
 #include <vector>
 
-#include "nnilib/tuner.h"
+#include "nnilib/tuner/tuner.h"
 
 namespace nnilib::tuner_detail {
 

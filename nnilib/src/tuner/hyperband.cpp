@@ -19,7 +19,7 @@
 #include <deque>
 #include <map>
 
-#include "nnilib/params.h"
+#include "nnilib/trial/protocol.h"
 #include "tuner/halving_bracket.h"
 #include "tuner/tuner_detail.h"
 

@@ -1,8 +1,8 @@
 // NNI's Medianstop assessor (medianstop_assessor.py) and the assessor factory.
 #include <algorithm>
 
-#include "nnilib/assessor.h"
-#include "space/space_detail.h"
+#include "nnilib/common/json_text.h"
+#include "nnilib/tuner/assessor.h"
 #include "tuner/tuner_detail.h"
 
 namespace nnilib {
@@ -62,7 +62,7 @@ std::unique_ptr<Assessor> make_assessor(const std::string& name, const nlohmann:
     return std::make_unique<MedianstopAssessor>(mode, start);
   }
   const bool known = key == "curvefitting";
-  throw ParamError("assessor " + space_detail::quote(name) +
+  throw ParamError("assessor " + json_quote(name) +
                    (known ? ": an NNI assessor that is not embedded here (run it with nnictl)"
                           : ": unknown assessor") +
                    "; embedded assessors: Medianstop");

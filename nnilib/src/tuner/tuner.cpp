@@ -5,14 +5,11 @@
 #include <cmath>
 #include <limits>
 
-#include "nnilib/tuner.h"
-#include "space/space_detail.h"
+#include "nnilib/common/json_text.h"
+#include "nnilib/tuner/tuner.h"
 #include "tuner/tuner_detail.h"
 
 namespace nnilib {
-
-using space_detail::brief;
-using space_detail::quote;
 
 Tuner::~Tuner() = default;
 
@@ -59,12 +56,12 @@ ClassArgs::ClassArgs(std::string kind, std::string name, const nlohmann::json& a
     throw ParamError(
         kind_ + " " + name_ + ": " +
         (prefix_.empty() ? std::string("classArgs") : prefix_.substr(0, prefix_.size() - 1)) +
-        " must be a mapping, got " + brief(args));
+        " must be a mapping, got " + json_brief(args));
   args_ = args;
   for (auto it = args_.begin(); it != args_.end(); ++it)
     if (std::find(accepted.begin(), accepted.end(), it.key()) == accepted.end())
       throw ParamError(kind_ + " " + name_ + ": unknown " + prefix_.substr(0, prefix_.size() - 1) +
-                       " key " + quote(it.key()) +
+                       " key " + json_quote(it.key()) +
                        "; accepted: " + (accepted.empty() ? std::string("none") : join(accepted)));
 }
 
@@ -72,7 +69,7 @@ bool ClassArgs::has(const std::string& key) const { return args_.contains(key); 
 
 void ClassArgs::fail(const std::string& key, const std::string& rule) const {
   throw ParamError(kind_ + " " + name_ + ": " + prefix_ + key + " " + rule + ", got " +
-                   brief(args_.at(key)));
+                   json_brief(args_.at(key)));
 }
 
 OptimizeMode ClassArgs::optimize_mode(OptimizeMode fallback) const {
@@ -109,7 +106,7 @@ double ClassArgs::number(const std::string& key, double fallback, double min,
   if (!has(key)) return fallback;
   const nlohmann::json& v = args_.at(key);
   const std::string rule =
-      std::string("must be a number ") + (min_inclusive ? ">= " : "> ") + space_detail::number(min);
+      std::string("must be a number ") + (min_inclusive ? ">= " : "> ") + json_number(min);
   if (!v.is_number()) fail(key, rule);
   const double x = v.get<double>();
   if (!std::isfinite(x) || x < min || (!min_inclusive && x == min)) fail(key, rule);

@@ -13,10 +13,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "nnilib/error.h"
-#include "nnilib/space.h"
-#include "nnilib/tuner.h"
-#include "nnilib/tuner_registry.h"
+#include "nnilib/common/error.h"
+#include "nnilib/space/space.h"
+#include "nnilib/tuner/tuner.h"
+#include "nnilib/tuner/tuner_registry.h"
 
 namespace nnilib::tuner_detail {
 

@@ -1,11 +1,11 @@
 // The tuner registry: the embedded tuners, each entry defined next to its algorithm
 // (tpe.cpp, random.cpp, ...), and the tuners a program registers itself.
-#include "nnilib/tuner_registry.h"
+#include "nnilib/tuner/tuner_registry.h"
 
 #include <algorithm>
 
-#include "nnilib/error.h"
-#include "space/space_detail.h"
+#include "nnilib/common/error.h"
+#include "nnilib/common/json_text.h"
 #include "tuner/tuner_detail.h"
 
 namespace nnilib {
@@ -63,7 +63,7 @@ std::unique_ptr<Tuner> make_tuner(const std::string& name, const nlohmann::json&
       "ppotuner", "ppo"};
   const std::string key = tuner_detail::lower(name);
   const bool known = std::find(nni_only.begin(), nni_only.end(), key) != nni_only.end();
-  throw ParamError("tuner " + space_detail::quote(name) +
+  throw ParamError("tuner " + json_quote(name) +
                    (known ? ": an NNI tuner that is not embedded here (run it with nnictl)"
                           : ": unknown tuner") +
                    "; embedded tuners: " + embedded_tuner_list());

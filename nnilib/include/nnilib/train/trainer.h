@@ -1,0 +1,129 @@
+// Training and evaluating a TrialSpec on Fashion-MNIST (no torch in this header).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "nnilib/data/dataset_options.h"
+#include "nnilib/model/model_spec.h"
+#include "nnilib/model/params.h"
+#include "nnilib/train/precision.h"
+
+namespace nnilib {
+
+struct FashionMnist;  // data.h (torch)
+
+/// Performance switches of the training loop. The defaults are the fastest measured
+/// on CPU (docs/benchmarks.md says what each one buys); results do not depend on them
+/// beyond floating-point summation order.
+struct LoopTuning {
+  bool grads_to_none = true;  ///< drop gradients instead of zeroing them before each batch
+  bool reuse_batch = true;    ///< gather each batch into the same preallocated tensors
+  bool channels_last = true;  ///< NHWC activations and weights (oneDNN's native layout)
+  bool mkldnn = true;         ///< let LibTorch use oneDNN (MKL-DNN) convolutions on CPU
+};
+
+/// How to train (everything that is not a searched parameter).
+struct TrainOptions {
+  std::string device = "auto";  ///< "auto" (CUDA when available), "cpu" or "cuda[:N]"
+  int threads = 0;              ///< intra-op threads; 0 = $OMP_NUM_THREADS, else all cores
+  uint64_t seed = 1;            ///< model initialisation and shuffling
+  int64_t eval_batch_size = 1000;
+  /// fp32, bf16 (autocast: float32 weights, optimizer state, loss and metrics), or
+  /// auto: bf16 only where this machine runs it faster (precision.h).
+  Precision precision = Precision::kAuto;
+  bool evaluate_test = true;  ///< evaluate the test split after the last epoch
+  std::string weights_path;   ///< save the final weights here ("" = do not save)
+  /// Write a resumable checkpoint here at the end of every epoch ("" = none): weights,
+  /// optimizer state, schedule position, random generators' state, the curve so far.
+  std::string checkpoint_path;
+  /// Continue the run saved in this checkpoint up to the spec's epochs ("" = start
+  /// afresh). A checkpoint of another run (other parameters, seed, split, schedule)
+  /// or a corrupt one is a ParamError, never a silent fresh start.
+  std::string resume_from;
+  /// The epochs the learning-rate schedule spans (0 = the spec's epochs). A run trained
+  /// in pieces (1, then 3, then 9 epochs, each resuming the last) with the same value
+  /// is the same run as one trained straight through.
+  int schedule_epochs = 0;
+  LoopTuning tuning;
+};
+
+/// Figures of one finished epoch. The validation figures are 0 when the run has no
+/// validation split (TrainStart::val_size == 0).
+struct EpochStats {
+  int epoch = 0;  ///< 1-based
+  double train_loss = 0;
+  double train_accuracy = 0;
+  double val_loss = 0;
+  double val_accuracy = 0;
+  double images_per_second = 0;       ///< training throughput of this epoch
+  double eval_images_per_second = 0;  ///< validation throughput of this epoch
+  double epoch_seconds = 0;           ///< training + validation time of this epoch
+  double elapsed_seconds = 0;         ///< since training started
+};
+
+/// Facts known once the model is built, before the first batch.
+struct TrainStart {
+  std::string device;
+  int threads = 0;
+  std::string precision;         ///< what runs: "fp32" or "bf16"
+  std::string precision_reason;  ///< why, e.g. "auto: AMX-BF16 matrix units"
+  int64_t train_size = 0;
+  int64_t val_size = 0;
+  int64_t test_size = 0;
+  CostEstimate cost;
+  std::string architecture;
+};
+
+/// Receives progress; the trainer polls stop_requested() before every batch.
+/// on_epoch() is called for the epochs trained in this run (not for resumed ones).
+class TrainObserver {
+ public:
+  virtual ~TrainObserver() = default;
+  virtual void on_start(const TrainStart&) {}
+  virtual void on_epoch(const EpochStats&) {}
+  virtual bool stop_requested() { return false; }
+};
+
+/// The outcome of a training run.
+struct TrainResult {
+  TrainStart start;
+  int resumed_epochs = 0;         ///< epochs that came from TrainOptions::resume_from
+  std::vector<EpochStats> curve;  ///< every epoch, resumed ones included
+  double final_val_accuracy = 0;
+  double best_val_accuracy = 0;
+  int best_epoch = 0;
+  double test_accuracy = -1;  ///< -1 when not evaluated
+  double test_loss = -1;
+  double seconds = 0;        ///< wall time of training and evaluation
+  bool interrupted = false;  ///< stopped by stop_requested() before the end
+};
+
+/// The learning rate of training step `step` (0-based) out of `total_steps` under
+/// h.schedule, peaking at h.learning_rate.
+double scheduled_learning_rate(const Hyperparameters& h, int64_t step, int64_t total_steps);
+
+/// The thread count a run uses: `requested` if > 0, else $OMP_NUM_THREADS, else all cores.
+int resolve_threads(int requested);
+
+/// Trains `spec` on `data` (see data.h). Throws DivergedError when the loss
+/// becomes NaN or infinite (checked every few batches and at the end of each epoch),
+/// UsageError for an unavailable device.
+TrainResult train(const TrialSpec& spec, const FashionMnist& data, const TrainOptions& options,
+                  TrainObserver& observer);
+
+/// Loads the data set described by `data` and trains on it.
+TrainResult train(const TrialSpec& spec, const DataOptions& data, const TrainOptions& options,
+                  TrainObserver& observer);
+
+/// "epoch  3/10  train_loss 0.3012  train_acc 0.8912  val_loss ...  val_acc 0.9011  2150
+/// img/s  61.2 s"
+std::string format_epoch(const EpochStats& e, int epochs);
+
+/// The JSON summary of a run: parameters, curve, accuracies, cost, wall time.
+nlohmann::json summary_json(const TrialSpec& spec, const TrainResult& result);
+
+}  // namespace nnilib

@@ -1,0 +1,56 @@
+#include "nnilib/trial/trial_environment.h"
+
+#include <cstdlib>
+
+namespace nnilib {
+namespace {
+
+std::optional<std::string> read_env(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || *value == '\0') return std::nullopt;
+  return std::string(value);
+}
+
+bool is_true(const std::optional<std::string>& value) {
+  return value && (*value == "true" || *value == "True" || *value == "TRUE");
+}
+
+}  // namespace
+
+const char* to_string(ChannelKind kind) {
+  switch (kind) {
+    case ChannelKind::kV3Http:
+      return "v3-http";
+    case ChannelKind::kLegacyFile:
+      return "legacy-file";
+    case ChannelKind::kLegacyStdout:
+      return "legacy-stdout";
+    case ChannelKind::kStandalone:
+      return "standalone";
+  }
+  return "unknown";
+}
+
+TrialEnvironment TrialEnvironment::from_process() {
+  TrialEnvironment env;
+  env.platform = read_env("NNI_PLATFORM");
+  env.experiment_id = read_env("NNI_EXP_ID");
+  env.trial_job_id = read_env("NNI_TRIAL_JOB_ID");
+  env.trial_seq_id = read_env("NNI_TRIAL_SEQ_ID");
+  env.sys_dir = read_env("NNI_SYS_DIR");
+  env.output_dir = read_env("NNI_OUTPUT_DIR");
+  env.code_dir = read_env("NNI_CODE_DIR");
+  env.command_channel = read_env("NNI_TRIAL_COMMAND_CHANNEL");
+  env.reuse_mode = read_env("REUSE_MODE");
+  env.multi_phase = read_env("MULTI_PHASE");
+  return env;
+}
+
+ChannelKind TrialEnvironment::channel_kind() const {
+  if (command_channel && command_channel->rfind("http://", 0) == 0) return ChannelKind::kV3Http;
+  if (!platform || *platform == "unittest") return ChannelKind::kStandalone;
+  if (*platform == "local" && !is_true(reuse_mode)) return ChannelKind::kLegacyFile;
+  return ChannelKind::kLegacyStdout;
+}
+
+}  // namespace nnilib
