@@ -144,7 +144,7 @@ nnilib::TrainOptions bench_options(int threads, nnilib::Precision precision, con
 // Runs nnilib::train(): one warm-up epoch, then `repeats` measured epochs, of which the
 // fastest counts (this machine is a VM whose speed drifts; the best is the most
 // repeatable figure).
-Measurement measure(const nnilib::FashionMnist& data, const Arch& arch, int threads,
+Measurement measure(const nnilib::Dataset& data, const Arch& arch, int threads,
                     nnilib::Precision precision, const Variant& v, int repeats) {
   const nnilib::TrialSpec spec = bench_spec(arch, 1 + repeats);
   nnilib::TrainObserver quiet;
@@ -163,7 +163,7 @@ Measurement measure(const nnilib::FashionMnist& data, const Arch& arch, int thre
 
 // One training epoch under the profiler (after a warm-up epoch, outside it): the
 // operators by self time, the top `rows` printed.
-void profile(const nnilib::FashionMnist& data, const Arch& arch, int threads,
+void profile(const nnilib::Dataset& data, const Arch& arch, int threads,
              nnilib::Precision precision, int rows) {
   namespace prof = torch::autograd::profiler;
   struct Warmup : nnilib::TrainObserver {
@@ -274,7 +274,7 @@ int main(int argc, char** argv) {
     nnilib::DataOptions data_options;
     data_options.val_size = eval_images;
     data_options.train_size = train_images;
-    const nnilib::FashionMnist data = nnilib::load_fashion_mnist(data_options);
+    const nnilib::Dataset data = nnilib::load_dataset(data_options);
 
     std::vector<Variant> variants;
     if (ladder) {

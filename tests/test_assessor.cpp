@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "nnilib/tuner/assessor.h"
 #include "nnilib/common/error.h"
+#include "nnilib/tuner/assessor.h"
 #include "test_util.h"
 
 using nnilib::AssessResult;

@@ -1,17 +1,19 @@
-// Fashion-MNIST as tensors: honest split, normalisation, data directory resolution.
+// Data sets as tensors: honest split, normalisation, data directory resolution;
+// Fashion-MNIST (real), synthetic IDX sets and CIFAR-10 batches (valid and corrupt).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 
-#include "nnilib/data/data.h"
 #include "nnilib/common/error.h"
+#include "nnilib/data/data.h"
 #include "test_util.h"
 
 TEST_CASE("the default split holds out 10,000 validation images and keeps the test set apart") {
   nnilib::DataOptions opt;
   opt.dir = testutil::data_dir();
-  const nnilib::FashionMnist d = nnilib::load_fashion_mnist(opt);
+  const nnilib::Dataset d = nnilib::load_dataset(opt);
   CHECK(d.train.size() == 50000);
   CHECK(d.val.size() == 10000);
   CHECK(d.test.size() == 10000);
@@ -39,19 +41,19 @@ TEST_CASE("the split is fixed by its seed, and sizes are configurable") {
   opt.val_size = 500;
   opt.train_size = 1000;
   opt.test_size = 300;
-  const auto a = nnilib::load_fashion_mnist(opt);
-  const auto b = nnilib::load_fashion_mnist(opt);
+  const auto a = nnilib::load_dataset(opt);
+  const auto b = nnilib::load_dataset(opt);
   CHECK(a.train.size() == 1000);
   CHECK(a.val.size() == 500);
   CHECK(a.test.size() == 300);
   CHECK(torch::equal(a.val.labels, b.val.labels));
   CHECK(torch::equal(a.train.images, b.train.images));
   opt.split_seed = 7;
-  const auto c = nnilib::load_fashion_mnist(opt);
+  const auto c = nnilib::load_dataset(opt);
   CHECK_FALSE(torch::equal(a.val.labels, c.val.labels));
   opt.val_size = 60000;
   CHECK_THROWS_WITH(
-      nnilib::load_fashion_mnist(opt),
+      nnilib::load_dataset(opt),
       "validation size 60000 must be between 0 (none: train on every training image) and 59999");
 }
 
@@ -64,12 +66,12 @@ TEST_CASE("the data directory: flag, then FMNIST_DATA_DIR, then Debian's path") 
   ::unsetenv("FMNIST_DATA_DIR");
   nnilib::DataOptions opt;
   opt.dir = testutil::temp_dir() + "/no-data-here";
-  CHECK_THROWS_AS(nnilib::load_fashion_mnist(opt), nnilib::DataError);
-  CHECK_THROWS_WITH(nnilib::load_fashion_mnist(opt),
+  CHECK_THROWS_AS(nnilib::load_dataset(opt), nnilib::DataError);
+  CHECK_THROWS_WITH(nnilib::load_dataset(opt),
                     Catch::EndsWith("no-data-here: data directory not found; set --data-dir or "
                                     "FMNIST_DATA_DIR, or install Debian's dataset-fashion-mnist"));
   std::filesystem::create_directories(opt.dir);
-  CHECK_THROWS_WITH(nnilib::load_fashion_mnist(opt),
+  CHECK_THROWS_WITH(nnilib::load_dataset(opt),
                     Catch::Contains("no-data-here/train-images-idx3-ubyte.gz: not found"));
 }
 
@@ -84,4 +86,90 @@ TEST_CASE("seeded permutations are permutations and depend only on the seed") {
   const auto q = nnilib::seeded_permutation(10, 42);
   CAPTURE(q);
   CHECK(q.size() == 10);
+}
+
+TEST_CASE("data sets by name: shapes, classes, default directories, unknown names") {
+  CHECK(nnilib::dataset_info("fashion-mnist").mean == std::vector<float>{0.2860f});
+  CHECK(nnilib::dataset_info("emnist-balanced").classes == 47);
+  CHECK(nnilib::dataset_info("emnist-letters").classes == 27);  // labels 1-26
+  const nnilib::DatasetInfo cifar = nnilib::dataset_info("cifar10");
+  CHECK(cifar.channels == 3);
+  CHECK(cifar.height == 32);
+  CHECK_THROWS_WITH(nnilib::dataset_info("imagenet"),
+                    "unknown data set \"imagenet\" (accepted: fashion-mnist, mnist, kmnist, "
+                    "emnist-balanced, emnist-byclass, emnist-bymerge, emnist-digits, "
+                    "emnist-letters, emnist-mnist, cifar10, idx)");
+  CHECK_THROWS_WITH(nnilib::resolve_data_dir(nnilib::dataset_info("mnist"), ""),
+                    "--dataset mnist needs --data-dir: the directory that holds its files");
+}
+
+TEST_CASE("any IDX set: size and classes from its files, statistics from its training split") {
+  nnilib::DataOptions opt;
+  opt.dataset = "idx";
+  opt.dir = testutil::idx_set("idx20", "", 300, 100, 20, 16, 3, "test");  // test-* names work too
+  opt.val_size = 50;
+  const nnilib::Dataset d = nnilib::load_dataset(opt);
+  CHECK(d.info.height == 20);
+  CHECK(d.info.width == 16);
+  CHECK(d.info.classes == 3);
+  CHECK(d.train.images.sizes() == torch::IntArrayRef({250, 1, 20, 16}));
+  CHECK(d.test.size() == 100);
+  // Normalized with the training images' own mean and standard deviation.
+  REQUIRE(d.info.mean.size() == 1);
+  CHECK(d.train.images.mean().item<double>() == Approx(0.0).margin(1e-4));
+  CHECK(d.train.images.std(/*unbiased=*/false).item<double>() == Approx(1.0).margin(1e-4));
+  CHECK(d.info.model_input().classes == 3);
+
+  // A named IDX set with a prefix (EMNIST), read by directory.
+  opt.dataset = "emnist-digits";
+  opt.dir = testutil::idx_set("emnist", "emnist-digits-", 200, 50, 28, 28, 10, "test");
+  CHECK(nnilib::load_dataset(opt).train.size() == 150);
+  // A label beyond the set's classes names the file.
+  opt.dataset = "mnist";
+  opt.dir = testutil::idx_set("mnist-bad", "", 200, 50, 28, 28, 12);
+  CHECK_THROWS_WITH(nnilib::load_dataset(opt),
+                    Catch::Contains("mnist-bad/train-labels-idx1-ubyte: label 10 at index 10 is "
+                                    "out of range 0-9"));
+  // Images of another size than the set's.
+  opt.dir = testutil::idx_set("mnist-size", "", 200, 50, 20, 20, 10);
+  CHECK_THROWS_WITH(nnilib::load_dataset(opt),
+                    Catch::Contains("train-images-idx3-ubyte: images are 20x20, expected 28x28"));
+}
+
+TEST_CASE("CIFAR-10 batches: 3x32x32 per channel, corrupt batches name the file") {
+  nnilib::DataOptions opt;
+  opt.dataset = "cifar10";
+  opt.dir = testutil::cifar_set("cifar", 40);  // its cifar-10-batches-bin/ is found
+  opt.val_size = 20;
+  const nnilib::Dataset d = nnilib::load_dataset(opt);
+  CHECK(d.train.images.sizes() == torch::IntArrayRef({180, 3, 32, 32}));
+  CHECK(d.test.size() == 40);
+  CHECK(d.info.mean.size() == 3);
+  // Each channel normalized by its own statistics over the training images.
+  const torch::Tensor per_channel = d.train.images.transpose(0, 1).reshape({3, -1});
+  for (int c = 0; c < 3; ++c) {
+    CHECK(per_channel[c].mean().item<double>() == Approx(0.0).margin(1e-4));
+    CHECK(per_channel[c].std(/*unbiased=*/false).item<double>() == Approx(1.0).margin(1e-4));
+  }
+  // The first record of data_batch_1 went somewhere: labels are 0-9.
+  CHECK(d.train.labels.max().item<int64_t>() <= 9);
+
+  const std::string batch = opt.dir + "/cifar-10-batches-bin/data_batch_3.bin";
+  { std::ofstream(batch, std::ios::app) << "x"; }  // one byte too many
+  CHECK_THROWS_WITH(nnilib::load_dataset(opt),
+                    batch +
+                        ": 122921 bytes is not a whole number of CIFAR-10 records (3073 bytes "
+                        "each)");
+  CHECK_THROWS_AS(nnilib::load_dataset(opt), nnilib::DataError);
+  testutil::cifar_batch(batch, 40, 0);
+  {
+    std::fstream f(batch, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(3073 * 5);
+    f.put(static_cast<char>(11));
+  }
+  CHECK_THROWS_WITH(nnilib::load_dataset(opt),
+                    batch + ": label 11 of record 5 is out of range 0-9");
+  std::filesystem::remove(batch);
+  CHECK_THROWS_WITH(nnilib::load_dataset(opt),
+                    Catch::StartsWith(batch + ": not found (CIFAR-10's binary version"));
 }

@@ -512,3 +512,43 @@ TEST_CASE("standalone: --checkpoint, then --resume-from continues the run, a bad
   CHECK_THAT(error_line(cut.err), Catch::StartsWith("fmnist-trial: error: " + ckpt + ": "));
   CHECK_THAT(cut.out, !Catch::Contains("epoch"));
 }
+
+TEST_CASE("standalone: --dataset cifar10 trains a 3-channel model, a missing file is exit 4") {
+  TempDir dir("fmnist-cifar");
+  const std::string data = testutil::cifar_set("fmnist-cifar", 60);
+  const auto argv = [&](const std::string& data_dir) {
+    return std::vector<std::string>{NNILIB_FMNIST_TRIAL,
+                                    "--dataset",
+                                    "cifar10",
+                                    "--data-dir",
+                                    data_dir,
+                                    "--val-size",
+                                    "100",
+                                    "--threads",
+                                    "1",
+                                    "--params",
+                                    R"({"num_blocks": 5, "epochs": 1, "batch_size": 32})",
+                                    "--output-dir",
+                                    dir.path()};
+  };
+  const auto r = run_process(argv(data), {}, 120s, dir);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  const nlohmann::json summary =
+      nlohmann::json::parse(nnilib::standin::read_whole_file(dir.path() + "/summary.json"));
+  CHECK(summary["dataset"] == "cifar10");
+  CHECK(summary["train_size"] == 200);
+  CHECK(summary["test_size"] == 60);
+  // Five blocks halve 32 down to 1: a valid model here, refused for 28x28 images.
+  CHECK_THAT(summary["architecture"].get<std::string>(), Catch::EndsWith("fc10"));
+  std::filesystem::remove(data + "/cifar-10-batches-bin/test_batch.bin");
+  const auto missing = run_process(argv(data), {}, 60s, dir);
+  CHECK(missing.exit_code == 4);
+  CHECK_THAT(missing.err, Catch::Contains("test_batch.bin: not found"));
+  // Checking parameters needs no data; training MNIST needs to be told where it is.
+  CHECK(run_process({NNILIB_FMNIST_TRIAL, "--dataset", "mnist", "--dry-run"}, {}, 60s, dir)
+            .exit_code == 0);
+  const auto mnist = run_process({NNILIB_FMNIST_TRIAL, "--dataset", "mnist"}, {}, 60s, dir);
+  CHECK(mnist.exit_code == 3);
+  CHECK_THAT(mnist.err, Catch::Contains("--dataset mnist needs --data-dir"));
+}

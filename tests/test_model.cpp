@@ -239,3 +239,19 @@ TEST_CASE("to_nhwc gives one-channel tensors NHWC strides, which contiguous() do
   const torch::Tensor out = torch::conv2d(y, model->parameters().front(), {}, 1, 1);
   CHECK(out.suggest_memory_format() == torch::MemoryFormat::ChannelsLast);
 }
+
+TEST_CASE("the model takes the data set's images and classes") {
+  const nlohmann::json params = {{"num_blocks", 5}, {"head", "flatten"}, {"hidden_units", 0}};
+  // 5 blocks halve 32 -> 1 (CIFAR-10): fine; at 28 (Fashion-MNIST) the fifth gets 0x0.
+  const nnilib::TrialSpec cifar =
+      nnilib::trial_spec_from_parameters(params, nnilib::ModelInput{3, 32, 32, 10});
+  nnilib::Cnn model(cifar.model);
+  CHECK(model->forward(torch::zeros({2, 3, 32, 32})).sizes() == torch::IntArrayRef({2, 10}));
+  CHECK(nnilib::estimate_cost(cifar.model).params == nnilib::count_parameters(*model));
+  CHECK_THROWS_WITH(nnilib::trial_spec_from_parameters(params), Catch::Contains("block 5"));
+  // 47 classes (EMNIST balanced), one channel of 28x28.
+  const nnilib::TrialSpec emnist =
+      nnilib::trial_spec_from_parameters({{"num_blocks", 2}}, nnilib::ModelInput{1, 28, 28, 47});
+  nnilib::Cnn m2(emnist.model);
+  CHECK(m2->forward(torch::zeros({1, 1, 28, 28})).sizes() == torch::IntArrayRef({1, 47}));
+}

@@ -18,12 +18,12 @@
 
 #include "nni_standin/child_process.h"
 #include "nni_standin/metric_files.h"
-#include "runner/channel_server.h"
 #include "nnilib/common/error.h"
 #include "nnilib/runner/experiment_config.h"
 #include "nnilib/runner/experiment_report.h"
 #include "nnilib/runner/experiment_store.h"
 #include "nnilib/runner/trial_process.h"
+#include "runner/channel_server.h"
 #include "runner/gpu_scheduler.h"
 
 using nlohmann::json;

@@ -7,23 +7,23 @@
 #include <functional>
 #include <map>
 
-#include "train/augment.h"
 #include "nnilib/data/data.h"
 #include "nnilib/model/model.h"
 #include "nnilib/train/trainer.h"
 #include "test_util.h"
+#include "train/augment.h"
 
 using nlohmann::json;
 
 namespace {
 
-nnilib::FashionMnist subset(int64_t train = 2000, int64_t val = 1000, int64_t test = 500) {
+nnilib::Dataset subset(int64_t train = 2000, int64_t val = 1000, int64_t test = 500) {
   nnilib::DataOptions opt;
   opt.dir = testutil::data_dir();
   opt.val_size = val;
   opt.train_size = train;
   opt.test_size = test;
-  return nnilib::load_fashion_mnist(opt);
+  return nnilib::load_dataset(opt);
 }
 
 struct Recorder : nnilib::TrainObserver {
@@ -161,7 +161,7 @@ TEST_CASE("without a validation split training runs and reports no validation fi
   opt.val_size = 0;
   opt.train_size = 1000;
   opt.test_size = 500;
-  const auto data = nnilib::load_fashion_mnist(opt);
+  const auto data = nnilib::load_dataset(opt);
   CHECK(data.val.size() == 0);
   const auto spec = nnilib::trial_spec_from_parameters(json{{"epochs", 1}});
   Recorder rec;
@@ -189,10 +189,25 @@ TEST_CASE("learning-rate schedules follow their formulas") {
   CHECK(nnilib::scheduled_learning_rate(h, 100, 100) == Approx(0.004 / 1e4));
 }
 
+TEST_CASE("a crop of 3-channel images pads each channel with its own black") {
+  const torch::Tensor x = torch::ones({16, 3, 8, 8});
+  nnilib::Augmentation crop;
+  crop.crop_padding = 4;
+  torch::manual_seed(5);
+  const torch::Tensor c = nnilib::augment(x, crop, {-1.0f, -2.0f, -3.0f});
+  CHECK(c.sizes() == x.sizes());
+  // Every pixel is the image's (1) or its channel's padding.
+  for (int ch = 0; ch < 3; ++ch) {
+    const torch::Tensor v = c.select(1, ch);
+    CHECK((v.eq(1) | v.eq(-1.0f - ch)).all().item<bool>());
+    CHECK(v.eq(-1.0f - ch).any().item<bool>());  // a 4-pixel shift shows padding somewhere
+  }
+}
+
 TEST_CASE("augmentation keeps shapes, is seeded, and does what each option says") {
   const auto data = subset();
   const torch::Tensor x = data.train.images.narrow(0, 0, 64);
-  const float black = data.train.images.min().item<float>();
+  const std::vector<float> black = {data.train.images.min().item<float>()};
   nnilib::Augmentation none;
   CHECK(nnilib::augment(x, none, black).data_ptr() == x.data_ptr());
 
@@ -219,7 +234,7 @@ TEST_CASE("augmentation keeps shapes, is seeded, and does what each option says"
   CHECK(c1.sizes() == x.sizes());
   CHECK(torch::equal(c1, c2));
   // Each crop is the image shifted by at most 3 pixels: some shift reproduces it.
-  const torch::Tensor padded = torch::constant_pad_nd(x, {3, 3, 3, 3}, black);
+  const torch::Tensor padded = torch::constant_pad_nd(x, {3, 3, 3, 3}, black[0]);
   for (int64_t i = 0; i < 8; ++i) {
     bool found = false;
     for (int dy = 0; dy <= 6 && !found; ++dy)
@@ -250,8 +265,8 @@ bool native_bf16() {
   return f.amx_bf16 || f.avx512_bf16;
 }
 
-const nnilib::FashionMnist& tiny() {
-  static const nnilib::FashionMnist data = subset(/*train=*/96, /*val=*/64, /*test=*/64);
+const nnilib::Dataset& tiny() {
+  static const nnilib::Dataset data = subset(/*train=*/96, /*val=*/64, /*test=*/64);
   return data;
 }
 

@@ -3,8 +3,10 @@
 
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
@@ -12,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nnilib/common/error.h"
+#include "nnilib/data/cifar.h"
 
 namespace testutil {
 
@@ -64,6 +67,60 @@ inline std::vector<nlohmann::json> every_block_combination() {
                          {"dropout", 0.2}});
         }
   return all;
+}
+
+// ---- synthetic data sets (dataset.h) ------------------------------------------
+
+// Writes an uncompressed IDX file of unsigned bytes.
+inline void write_idx(const std::string& path, const std::vector<uint32_t>& dims,
+                      const std::vector<uint8_t>& data) {
+  std::ofstream out(path, std::ios::binary);
+  const uint8_t magic[4] = {0, 0, 0x08, static_cast<uint8_t>(dims.size())};
+  out.write(reinterpret_cast<const char*>(magic), 4);
+  for (uint32_t d : dims) {
+    const uint8_t be[4] = {static_cast<uint8_t>(d >> 24), static_cast<uint8_t>(d >> 16),
+                           static_cast<uint8_t>(d >> 8), static_cast<uint8_t>(d)};
+    out.write(reinterpret_cast<const char*>(be), 4);
+  }
+  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+}
+
+// A synthetic IDX set of n train and m test images of h x w, labels k mod classes.
+inline std::string idx_set(const std::string& name, const std::string& prefix, uint32_t n,
+                           uint32_t m, uint32_t h, uint32_t w, int classes,
+                           const std::string& test_word = "t10k") {
+  const std::string dir = temp_dir() + "/" + name;
+  std::filesystem::create_directories(dir);
+  for (const auto& [split, count] :
+       {std::pair<std::string, uint32_t>{"train", n}, {test_word, m}}) {
+    std::vector<uint8_t> images(static_cast<size_t>(count) * h * w), labels(count);
+    for (size_t i = 0; i < images.size(); ++i) images[i] = static_cast<uint8_t>((i * 37) % 256);
+    for (uint32_t i = 0; i < count; ++i) labels[i] = static_cast<uint8_t>(i % classes);
+    write_idx(dir + "/" + prefix + split + "-images-idx3-ubyte", {count, h, w}, images);
+    write_idx(dir + "/" + prefix + split + "-labels-idx1-ubyte", {count}, labels);
+  }
+  return dir;
+}
+
+// A synthetic CIFAR-10 batch of `records` records: label r % 10, pixels from r.
+inline void cifar_batch(const std::string& path, int records, int first_label = 0) {
+  std::ofstream out(path, std::ios::binary);
+  for (int r = 0; r < records; ++r) {
+    std::vector<char> record(nnilib::kCifarRecordBytes);
+    record[0] = static_cast<char>((first_label + r) % 10);
+    for (int i = 1; i < nnilib::kCifarRecordBytes; ++i)
+      record[static_cast<size_t>(i)] = static_cast<char>((r * 7 + i * (1 + i / 1024)) % 256);
+    out.write(record.data(), static_cast<std::streamsize>(record.size()));
+  }
+}
+
+inline std::string cifar_set(const std::string& name, int per_batch) {
+  const std::string dir = temp_dir() + "/" + name + "/cifar-10-batches-bin";
+  std::filesystem::create_directories(dir);
+  for (int k = 1; k <= 5; ++k)
+    cifar_batch(dir + "/data_batch_" + std::to_string(k) + ".bin", per_batch, k);
+  cifar_batch(dir + "/test_batch.bin", per_batch);
+  return temp_dir() + "/" + name;
 }
 
 }  // namespace testutil

@@ -15,15 +15,16 @@
 
 #include <unistd.h>
 
-#include "nnilib/train/blas.h"
 #include "nnilib/common/error.h"
 #include "nnilib/common/file_io.h"
 #include "nnilib/common/json_limits.h"
+#include "nnilib/data/dataset.h"
 #include "nnilib/model/params.h"
 #include "nnilib/space/space.h"
+#include "nnilib/train/blas.h"
 #include "nnilib/train/trainer.h"
-#include "nnilib/trial/trial.h"
 #include "nnilib/trial/protocol.h"
+#include "nnilib/trial/trial.h"
 #include "nnilib/trial/trial_environment.h"
 
 namespace {
@@ -243,7 +244,7 @@ struct Cli {
 
 // Validates a search space, prints its summary and size, and checks that what it
 // samples is accepted by this trial (the names and ranges of params.h).
-int check_space(const std::string& path) {
+int check_space(const std::string& path, const nnilib::ModelInput& input) {
   const nnilib::SearchSpace space = nnilib::SearchSpace::load(path);
   std::printf("%s", space.summary().c_str());
   const nnilib::GridSize size = space.grid_size();
@@ -258,7 +259,7 @@ int check_space(const std::string& path) {
     const nlohmann::json sample = space.sample(rng);
     nnilib::TrialSpec spec;
     try {
-      spec = nnilib::trial_spec_from_parameters(sample);
+      spec = nnilib::trial_spec_from_parameters(sample, input);
     } catch (const nnilib::ParamError& e) {
       throw nnilib::ParamError(path + ": sampled parameters " + sample.dump() +
                                " are refused by the trial: " + e.what());
@@ -357,7 +358,8 @@ int run(const Cli& cli) {
                 trial.trial_id().c_str(), trial.experiment_id().c_str(), trial.sequence_id(),
                 trial.channel_name().c_str(), params.dump().c_str());
   }
-  const nnilib::TrialSpec spec = nnilib::trial_spec_from_parameters(params);
+  const nnilib::TrialSpec spec =
+      nnilib::trial_spec_from_parameters(params, nnilib::dataset_for_model(cli.data).model_input());
   if (cli.print_params) {
     std::printf("params %s\n", spec.parameters.dump().c_str());
     std::fflush(stdout);
@@ -432,7 +434,8 @@ int run(const Cli& cli) {
 int main(int argc, char** argv) {
   Cli cli;
   CLI::App app{
-      "fmnist-trial: train one CNN on Fashion-MNIST, as an NNI trial or standalone.\n"
+      "fmnist-trial: train one CNN on Fashion-MNIST (or --dataset), as an NNI trial or "
+      "standalone.\n"
       "Under NNI (nnictl or fmnist-nas) the parameters come from NNI and every epoch is\n"
       "reported; run by hand, they come from --params / --params-file."};
   app.footer(parameter_help());
@@ -453,12 +456,17 @@ int main(int argc, char** argv) {
   app.add_option("--sample", cli.sample_space,
                  "train one random point of this search_space.json (seeded by --seed); "
                  "--params / --params-file override its values");
+  app.add_option("--dataset", cli.data.dataset,
+                 "the data set: " + nnilib::dataset_names() +
+                     " (any IDX set: size and classes from its files); the model takes its "
+                     "image size, channels and classes")
+      ->capture_default_str();
   app.add_option("--data-dir", cli.data.dir,
-                 "Fashion-MNIST IDX files (default: $FMNIST_DATA_DIR, else "
-                 "/usr/share/datasets/fashion-mnist)");
+                 "the data set's files (Fashion-MNIST: default $FMNIST_DATA_DIR, else "
+                 "/usr/share/datasets/fashion-mnist; the others: required)");
   app.add_option("--val-size", cli.data.val_size,
-                 "training images held out for validation (0 = none: train on all 60,000 and "
-                 "report the test accuracy)")
+                 "training images held out for validation (0 = none: train on all of them "
+                 "and report the test accuracy)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--train-size", cli.data.train_size, "training images to use (0 = all the rest)")
@@ -548,7 +556,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   try {
-    if (!cli.check_space.empty()) return check_space(cli.check_space);
+    if (!cli.check_space.empty())
+      return check_space(cli.check_space, nnilib::dataset_for_model(cli.data).model_input());
     nnilib::ensure_fast_openblas(argv, "fmnist-trial");
     return run(cli);
   } catch (const nnilib::Error& e) {

@@ -77,10 +77,10 @@ std::string hex_magic(const uint8_t* p) {
   return buf;
 }
 
-}  // namespace
-
-IdxArray read_idx(const std::string& path, int expected_ndims) {
-  IdxStream in(path);
+// Reads and checks the header: the magic number and the dimensions; returns them and
+// the payload size they declare.
+std::vector<int64_t> read_header(IdxStream& in, const std::string& path, int expected_ndims,
+                                 uint64_t& payload) {
   uint8_t p[4 + 4 * 255];
   const uint64_t got = in.read(p, 4);
   if (got == 0) throw DataError(path + ": empty file (expected an IDX header)");
@@ -100,21 +100,37 @@ IdxArray read_idx(const std::string& path, int expected_ndims) {
     throw DataError(path + ": truncated IDX header (" + std::to_string(4 + got_dims) +
                     " bytes, need " + std::to_string(header) + ")");
   }
-  IdxArray array;
-  uint64_t payload = 1;
+  std::vector<int64_t> dims;
+  payload = 1;
   for (int d = 0; d < expected_ndims; ++d) {
     uint32_t dim = big_endian_u32(p + 4 + 4 * d);
     if (dim > (1u << 30)) {
       throw DataError(path + ": dimension " + std::to_string(d) + " is implausibly large (" +
                       std::to_string(dim) + ")");
     }
-    array.dims.push_back(dim);
+    dims.push_back(dim);
     payload = dim == 0 ? 0 : std::min(payload * dim, kMaxIdxBytes + 1);  // no overflow
   }
   if (payload > kMaxIdxBytes) {
     throw DataError(path + ": the header declares more than " + std::to_string(kMaxIdxBytes) +
                     " data bytes (4 GiB), the most this reader accepts");
   }
+  return dims;
+}
+
+}  // namespace
+
+std::vector<int64_t> read_idx_dims(const std::string& path, int expected_ndims) {
+  IdxStream in(path);
+  uint64_t payload = 0;
+  return read_header(in, path, expected_ndims, payload);
+}
+
+IdxArray read_idx(const std::string& path, int expected_ndims) {
+  IdxStream in(path);
+  IdxArray array;
+  uint64_t payload = 0;
+  array.dims = read_header(in, path, expected_ndims, payload);
   // Read exactly what the header declares, growing as data arrives (a header that
   // promises more than the file holds costs no memory up front).
   constexpr uint64_t kChunk = uint64_t{1} << 24;

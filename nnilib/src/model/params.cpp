@@ -551,7 +551,7 @@ void apply_budget(const json& budget, Hyperparameters& h, json& applied) {
 
 }  // namespace
 
-TrialSpec trial_spec_from_parameters(const json& params) {
+TrialSpec trial_spec_from_parameters(const json& params, const ModelInput& input) {
   if (!params.is_object()) {
     throw ParamError("parameters must be a JSON object, got " + json_type_name(params) +
                      "; accepted names: " + accepted_names());
@@ -576,6 +576,10 @@ TrialSpec trial_spec_from_parameters(const json& params) {
   TrialSpec spec;
   spec.seed_model = space_name.empty();
   spec.model = spec.seed_model ? seed_model(applied) : space_model(applied);
+  spec.model.in_channels = input.channels;
+  spec.model.in_height = input.height;
+  spec.model.in_width = input.width;
+  spec.model.num_classes = input.classes;
   spec.hyper = training_of(applied);
   if (flat.contains(kTrialBudgetKey))
     apply_budget(flat[kTrialBudgetKey], spec.hyper, applied.applied());

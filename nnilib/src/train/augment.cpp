@@ -7,9 +7,15 @@ namespace {
 
 // Random crop: each image is padded by `p` and an H x W window is taken at a
 // random offset, with one gather over the whole batch.
-torch::Tensor random_crop(const torch::Tensor& x, int p, float background) {
+torch::Tensor random_crop(const torch::Tensor& x, int p, const std::vector<float>& background) {
   const int64_t b = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-  const torch::Tensor padded = torch::constant_pad_nd(x, {p, p, p, p}, background).contiguous();
+  torch::Tensor padded;
+  if (background.size() == 1) {
+    padded = torch::constant_pad_nd(x, {p, p, p, p}, background[0]).contiguous();
+  } else {  // one value per channel: pad the difference with 0
+    const torch::Tensor bg = torch::tensor(background, x.options()).view({1, c, 1, 1});
+    padded = torch::constant_pad_nd(x - bg, {p, p, p, p}, 0).add_(bg).contiguous();
+  }
   const auto long_options = torch::TensorOptions().dtype(torch::kLong).device(x.device());
   const torch::Tensor dy = torch::randint(0, 2 * p + 1, {b, 1, 1}, long_options);
   const torch::Tensor dx = torch::randint(0, 2 * p + 1, {b, 1, 1}, long_options);
@@ -48,7 +54,8 @@ torch::Tensor random_erasing(const torch::Tensor& x, double p) {
 
 }  // namespace
 
-torch::Tensor augment(const torch::Tensor& images, const Augmentation& aug, float background) {
+torch::Tensor augment(const torch::Tensor& images, const Augmentation& aug,
+                      const std::vector<float>& background) {
   torch::NoGradGuard no_grad;
   torch::Tensor x = images;
   if (aug.crop_padding > 0) x = random_crop(x, aug.crop_padding, background);

@@ -2,9 +2,9 @@
 #include <algorithm>
 #include <chrono>
 
-#include "train/autocast.h"
 #include "nnilib/model/model.h"
 #include "nnilib/train/precision.h"
+#include "train/autocast.h"
 
 namespace nnilib {
 namespace {

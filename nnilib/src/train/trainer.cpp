@@ -8,14 +8,14 @@
 #include <sstream>
 #include <thread>
 
-#include "train/autocast.h"
-#include "train/checkpoint.h"
-#include "train/augment.h"
-#include "nnilib/data/data.h"
 #include "nnilib/common/error.h"
 #include "nnilib/common/file_io.h"
+#include "nnilib/data/data.h"
 #include "nnilib/model/model.h"
 #include "nnilib/trial/protocol.h"
+#include "train/augment.h"
+#include "train/autocast.h"
+#include "train/checkpoint.h"
 
 namespace nnilib {
 namespace {
@@ -230,7 +230,7 @@ EpochStats epoch_from_json(const nlohmann::json& j) {
 
 }  // namespace
 
-TrainResult train(const TrialSpec& spec, const FashionMnist& host_data, const TrainOptions& options,
+TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOptions& options,
                   TrainObserver& observer) {
   const auto t0 = Clock::now();
   const torch::Device device = resolve_device(options.device);
@@ -249,7 +249,17 @@ TrainResult train(const TrialSpec& spec, const FashionMnist& host_data, const Tr
       resolve_precision(spec.model, options.precision, device, tuning.mkldnn);
   torch::manual_seed(options.seed);  // after the probe, which draws random numbers
 
-  const FashionMnist data = device.is_cpu() ? host_data : to_device(host_data, device);
+  const DatasetInfo& info = host_data.info;
+  const ModelSpec& m = spec.model;
+  if (m.in_channels != info.channels || m.in_height != info.height || m.in_width != info.width ||
+      m.num_classes != info.classes)
+    throw ParamError(
+        "the model takes " + std::to_string(m.in_channels) + "x" + std::to_string(m.in_height) +
+        "x" + std::to_string(m.in_width) + " images of " + std::to_string(m.num_classes) +
+        " classes, the data set " + info.name + " has " + std::to_string(info.channels) + "x" +
+        std::to_string(info.height) + "x" + std::to_string(info.width) + " of " +
+        std::to_string(info.classes) + " (build the spec with the data set's model_input())");
+  const Dataset data = device.is_cpu() ? host_data : to_device(host_data, device);
   Cnn model(spec.model);
   model->to(device);
   if (tuning.channels_last) to_channels_last(*model);
@@ -257,12 +267,15 @@ TrainResult train(const TrialSpec& spec, const FashionMnist& host_data, const Tr
       make_optimizer(model->parameters(), spec.hyper);
   const Augmentation& aug = spec.hyper.augmentation;
   // Padding of a random crop takes the value of a black pixel, as torchvision pads
-  // before normalizing: 0 normalized by data.h's constants (no pass over the data).
-  const float background = (0.0f - kPixelMean) / kPixelStd;
+  // before normalizing: 0 normalized by the data set's statistics, per channel.
+  std::vector<float> background;
+  for (std::size_t c = 0; c < info.mean.size(); ++c)
+    background.push_back((0.0f - info.mean[c]) / info.std[c]);
   const auto loss_options =
       torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(spec.hyper.label_smoothing);
 
   TrainResult result;
+  result.start.dataset = info.name;
   result.start.device = device.str();
   result.start.threads = threads;
   result.start.precision = precision.bf16 ? "bf16" : "fp32";
@@ -294,9 +307,13 @@ TrainResult train(const TrialSpec& spec, const FashionMnist& host_data, const Tr
   nlohmann::json identity_parameters = spec.parameters;
   identity_parameters.erase("epochs");
   identity_parameters.erase(kTrialBudgetKey);
-  const nlohmann::json identity = {
-      {"parameters", identity_parameters}, {"seed", options.seed}, {"train_size", n},
-      {"val_size", data.val.size()},       {"batch_size", batch},  {"schedule_steps", total_steps}};
+  const nlohmann::json identity = {{"parameters", identity_parameters},
+                                   {"seed", options.seed},
+                                   {"train_size", n},
+                                   {"val_size", data.val.size()},
+                                   {"batch_size", batch},
+                                   {"schedule_steps", total_steps},
+                                   {"dataset", info.name}};
   if (!options.resume_from.empty()) {
     const CheckpointMeta meta =
         load_checkpoint(options.resume_from, identity, model, *optimizer, device);
@@ -420,7 +437,7 @@ TrainResult train(const TrialSpec& spec, const FashionMnist& host_data, const Tr
 
 TrainResult train(const TrialSpec& spec, const DataOptions& data, const TrainOptions& options,
                   TrainObserver& observer) {
-  return train(spec, load_fashion_mnist(data), options, observer);
+  return train(spec, load_dataset(data), options, observer);
 }
 
 std::string format_epoch(const EpochStats& e, int epochs) {
@@ -439,6 +456,7 @@ nlohmann::json summary_json(const TrialSpec& spec, const TrainResult& r) {
   nlohmann::json j = {
       {"parameters", spec.parameters},
       {"architecture", r.start.architecture},
+      {"dataset", r.start.dataset},
       {"optimizer", to_string(spec.hyper.optimizer)},
       {"schedule", to_string(spec.hyper.schedule)},
       {"device", r.start.device},

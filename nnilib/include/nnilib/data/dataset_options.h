@@ -10,12 +10,13 @@ namespace nnilib {
 /// Default location of Debian's dataset-fashion-mnist package.
 inline constexpr const char* kDefaultDataDir = "/usr/share/datasets/fashion-mnist";
 
-/// How to load and split Fashion-MNIST.
+/// Which data set to load and how to split it.
 struct DataOptions {
-  std::string dir;           ///< "" = resolve_data_dir("")
-  int64_t val_size = 10000;  ///< held out of the 60,000 training images for validation
+  std::string dataset = "fashion-mnist";  ///< a name of dataset.h's dataset_info()
+  std::string dir;                        ///< "" = resolve_data_dir(info, "")
+  int64_t val_size = 10000;               ///< held out of the training images for validation
   int64_t train_size = 0;    ///< training images to use after the split; 0 = all the rest
-  int64_t test_size = 0;     ///< test images to use; 0 = all 10,000
+  int64_t test_size = 0;     ///< test images to use; 0 = all
   uint64_t split_seed = 42;  ///< fixed so that every trial validates on the same images
 };
 

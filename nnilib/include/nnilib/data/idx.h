@@ -21,6 +21,10 @@ struct IdxArray {
 /// oversized files are rejected). Throws DataError("<path>: <what is wrong>").
 IdxArray read_idx(const std::string& path, int expected_ndims);
 
+/// The dimensions in the header of an IDX file of unsigned bytes (the data is not
+/// read); the same checks of the header as read_idx().
+std::vector<int64_t> read_idx_dims(const std::string& path, int expected_ndims);
+
 /// Images and labels read from a matching pair of IDX files.
 struct LabeledImages {
   IdxArray images;  ///< [N, rows, cols]
@@ -29,6 +33,7 @@ struct LabeledImages {
 
 /// Reads an image file (3 dims, rows x cols as given) and a label file (1 dim)
 /// and checks that they agree: same item count, every label in [0, num_classes).
+/// The images of LabeledImages are [N, rows, cols] here, [N, C, H, W] from cifar.h.
 LabeledImages read_idx_pair(const std::string& images_path, const std::string& labels_path,
                             int64_t rows, int64_t cols, int num_classes);
 

@@ -33,6 +33,15 @@ struct ConvBlockSpec {
   bool separable = false;
 };
 
+/// What a model takes and gives: image channels and size, and the classes (the data
+/// set's; Fashion-MNIST's by default).
+struct ModelInput {
+  int channels = 1;
+  int height = 28;
+  int width = 28;
+  int classes = 10;
+};
+
 /// A CNN: convolution blocks, then the head (flatten or global average pooling)
 /// -> [Linear(hidden) -> activation] -> dropout -> Linear(classes).
 struct ModelSpec {

@@ -77,9 +77,10 @@ inline constexpr int kMaxBlocks = 5;
 /// Validates `params` (a JSON object in NNI's shape: nested choices are objects
 /// with "_name"; missing names take their defaults) and builds the TrialSpec.
 /// Without model-space names it is the seed's CNN: Conv(valid)+ReLU,
-/// Conv(valid)+ReLU, MaxPool 2, Flatten, Linear+ReLU, Linear(10). Throws
-/// ParamError naming the parameter and listing what is accepted.
-TrialSpec trial_spec_from_parameters(const nlohmann::json& params);
+/// Conv(valid)+ReLU, MaxPool 2, Flatten, Linear+ReLU, Linear(classes). The model takes
+/// `input` (the data set's images and classes). Throws ParamError naming the parameter
+/// and listing what is accepted, or the block that shrinks the feature map below 1x1.
+TrialSpec trial_spec_from_parameters(const nlohmann::json& params, const ModelInput& input = {});
 
 /// Expands nested choices: {"conv2": {"_name": "residual", "channels": 64}} becomes
 /// {"conv2_type": "residual", "conv2_channels": 64}; {"optimizer": {"_name": "sgd",

@@ -14,7 +14,7 @@
 
 namespace nnilib {
 
-struct FashionMnist;  // data.h (torch)
+struct Dataset;  // data.h (torch)
 
 /// Performance switches of the training loop. The defaults are the fastest measured
 /// on CPU (docs/benchmarks.md says what each one buys); results do not depend on them
@@ -67,6 +67,7 @@ struct EpochStats {
 
 /// Facts known once the model is built, before the first batch.
 struct TrainStart {
+  std::string dataset;  ///< its name (dataset.h)
   std::string device;
   int threads = 0;
   std::string precision;         ///< what runs: "fp32" or "bf16"
@@ -112,7 +113,7 @@ int resolve_threads(int requested);
 /// Trains `spec` on `data` (see data.h). Throws DivergedError when the loss
 /// becomes NaN or infinite (checked every few batches and at the end of each epoch),
 /// UsageError for an unavailable device.
-TrainResult train(const TrialSpec& spec, const FashionMnist& data, const TrainOptions& options,
+TrainResult train(const TrialSpec& spec, const Dataset& data, const TrainOptions& options,
                   TrainObserver& observer);
 
 /// Loads the data set described by `data` and trains on it.
