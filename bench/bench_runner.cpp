@@ -24,12 +24,12 @@
 #include <httplib.h>
 #include <unistd.h>
 
-#include "runner/channel_server.h"
 #include "nnilib/runner/experiment_config.h"
 #include "nnilib/runner/experiment_store.h"
 #include "nnilib/runner/runner.h"
-#include "nnilib/trial/trial.h"
 #include "nnilib/runner/trial_process.h"
+#include "nnilib/trial/trial.h"
+#include "runner/channel_server.h"
 
 namespace {
 

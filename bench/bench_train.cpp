@@ -23,8 +23,8 @@
 #include <fstream>
 #include <map>
 
-#include "nnilib/train/blas.h"
 #include "nnilib/data/data.h"
+#include "nnilib/train/blas.h"
 #include "nnilib/train/trainer.h"
 
 namespace {

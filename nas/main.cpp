@@ -23,17 +23,17 @@
 #include <unistd.h>
 
 #include "nnilib/common/error.h"
-#include "nnilib/runner/experiment_config.h"
-#include "nnilib/runner/experiment_report.h"
-#include "nnilib/runner/experiment_store.h"
 #include "nnilib/common/file_io.h"
 #include "nnilib/common/json_limits.h"
 #include "nnilib/model/params.h"
+#include "nnilib/runner/experiment_config.h"
+#include "nnilib/runner/experiment_report.h"
+#include "nnilib/runner/experiment_store.h"
 #include "nnilib/runner/runner.h"
 #include "nnilib/runner/runner_view.h"
 #include "nnilib/runner/trial_process.h"
-#include "nnilib/tuner/tuner_registry.h"
 #include "nnilib/trial/protocol.h"
+#include "nnilib/tuner/tuner_registry.h"
 
 namespace {
 
