@@ -393,6 +393,7 @@ int cmd_show(const std::string& dir_arg, int width) {
   options.width = width > 0 ? width : (isatty(1) ? nnilib::terminal_size(1).first : 120);
   options.mode = l.mode;
   options.now = nnilib::unix_now();
+  options.experiment_dir = l.dir;
   std::printf("%s", nnilib::format_trials_table(l.trials, options).c_str());
   if (const auto best = nnilib::best_trial(l.trials, l.mode)) {
     std::printf("\nbest: trial %lld %s, final %s\n  parameters %s\n",

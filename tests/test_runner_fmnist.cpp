@@ -12,6 +12,7 @@
 #include "nni_standin/child_process.h"
 #include "nni_standin/metric_files.h"
 #include "nnilib/runner/experiment_store.h"
+#include "nnilib/trial/progress.h"
 #include "test_util.h"
 
 using nlohmann::json;
@@ -86,6 +87,13 @@ TEST_CASE(
     CHECK(*t.final_default > 0.3);  // it learns, even on 512 images
     const std::string trial_dir = exp + "/trials/" + t.trial_id;
     CHECK(std::filesystem::exists(trial_dir + "/summary.json"));  // NNI_OUTPUT_DIR
+    // Where it was inside its epoch, last written at the epoch's last batch.
+    const auto progress = nnilib::read_trial_progress(trial_dir);
+    REQUIRE(progress);
+    CHECK(progress->epoch == 1);
+    CHECK(progress->epochs == 1);
+    CHECK(progress->batch == progress->batches);
+    CHECK(progress->images_per_second > 0);
     // 2 cores shared by 2 concurrent trials: one thread each.
     CHECK(
         json::parse(nnilib::standin::read_whole_file(trial_dir + "/summary.json")).at("threads") ==

@@ -23,6 +23,7 @@
 #include "nnilib/runner/experiment_report.h"
 #include "nnilib/runner/experiment_store.h"
 #include "nnilib/runner/trial_process.h"
+#include "nnilib/trial/progress.h"
 #include "runner/channel_server.h"
 #include "runner/gpu_scheduler.h"
 
@@ -541,6 +542,11 @@ TEST_CASE("report: parameters flattened, abbreviated, key parameters, best trial
   CHECK(nnilib::abbreviate_parameter("learning_rate") == "lr");
   CHECK(nnilib::abbreviate_parameter("nb_units") == "nu");
   CHECK(nnilib::abbreviate_parameter("lr") == "lr");
+  // Numbered blocks stay apart: "c1" and "c4/c", never "c" beside "c/c".
+  CHECK(nnilib::abbreviate_parameter("conv1") == "c1");
+  CHECK(nnilib::abbreviate_parameter("conv4/channels") == "c4/c");
+  CHECK(nnilib::abbreviate_parameter("optimizer/learning_rate") == "o/lr");
+  CHECK(nnilib::abbreviate_parameter("block_2024") == "b2024");
   CHECK(nnilib::abbreviate_parameters({"size_a", "speed_a"}) ==
         std::vector<std::string>{"size_a", "speed_a"});  // "sa" twice: full names
 
@@ -573,6 +579,45 @@ TEST_CASE("report: parameters flattened, abbreviated, key parameters, best trial
                         Catch::Contains("lr=learning_rate") && !Catch::Contains("fixed"));
   options.max_rows = 2;
   CHECK_THAT(nnilib::format_trials_table(trials, options), Catch::Contains("2 more trial(s)"));
+}
+
+TEST_CASE("report: a running trial's progress file shows in the table, a bad one is ignored") {
+  TempDir dir("progress");
+  auto t = trial_record("T0001", 0, {{"lr", 0.1}});
+  t.status = nnilib::kRunning;
+  t.started_at = 1000.0;
+  const std::string trial_dir = dir.path() + "/trials/T0001";
+  std::filesystem::create_directories(trial_dir);
+  nnilib::TrialProgress p;
+  p.epoch = 3;
+  p.epochs = 9;
+  p.batch = 188;
+  p.batches = 391;
+  p.images_per_second = 312.4;
+  p.eta_seconds = 80;
+  p.time = 1.7e9;
+  nnilib::write_trial_progress(trial_dir, p);
+  const auto back = nnilib::read_trial_progress(trial_dir);
+  REQUIRE(back);
+  CHECK(back->to_json() == p.to_json());
+  CHECK(p.brief() == "e3/9 48% 312/s 1:20");
+  nnilib::TableOptions options;
+  options.width = 160;
+  options.now = 1100.0;
+  options.experiment_dir = dir.path();
+  const std::string table = nnilib::format_trials_table({t}, options);
+  CHECK_THAT(table, Catch::Contains("progress") && Catch::Contains("e3/9 48% 312/s 1:20"));
+  // Without the directory (or the file) there is no progress column.
+  options.experiment_dir.clear();
+  CHECK_THAT(nnilib::format_trials_table({t}, options), !Catch::Contains("progress"));
+  // What a trial writes is not trusted: too large, not an object, out of range.
+  for (const std::string& bad :
+       {std::string(5000, ' ') + "{}", std::string("[1]"), std::string("{\"epoch\": -1}"),
+        std::string(R"({"epoch": 1, "epochs": 1, "batch": 9, "batches": 3, )"
+                    R"("images_per_second": 1, "eta_seconds": 0, "time": 0})")}) {
+    std::ofstream(trial_dir + "/progress.json") << bad;
+    CHECK(!nnilib::read_trial_progress(trial_dir));
+  }
 
   trials[0].reason = "exit code 3: bad, \"quoted\"";
   const std::string csv = nnilib::export_csv(trials);

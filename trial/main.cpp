@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -23,6 +25,7 @@
 #include "nnilib/space/space.h"
 #include "nnilib/train/blas.h"
 #include "nnilib/train/trainer.h"
+#include "nnilib/trial/progress.h"
 #include "nnilib/trial/protocol.h"
 #include "nnilib/trial/trial.h"
 #include "nnilib/trial/trial_environment.h"
@@ -54,8 +57,14 @@ bool interrupted() { return g_signal.load() != 0; }
 /// a signal.
 class TrialObserver : public nnilib::TrainObserver {
  public:
-  TrialObserver(nnilib::Trial& trial, int epochs, bool quiet, bool validated)
-      : trial_(trial), epochs_(epochs), quiet_(quiet), validated_(validated) {}
+  /// `progress_dir`: where progress.json goes every 2 s ("": nowhere).
+  TrialObserver(nnilib::Trial& trial, int epochs, bool quiet, bool validated,
+                std::string progress_dir)
+      : trial_(trial),
+        epochs_(epochs),
+        quiet_(quiet),
+        validated_(validated),
+        progress_dir_(std::move(progress_dir)) {}
   void on_start(const nnilib::TrainStart& s) override {
     if (quiet_) return;
     std::printf("model  %s\n", s.architecture.c_str());
@@ -84,11 +93,38 @@ class TrialObserver : public nnilib::TrainObserver {
   }
   bool stop_requested() override { return interrupted(); }
 
+  // The runner's table shows where a trial is inside its epoch (trial/progress.h).
+  void on_batch(const nnilib::BatchProgress& b) override {
+    if (progress_dir_.empty() || b.epoch_seconds <= 0) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_progress_ < std::chrono::seconds(2) && b.batch < b.batches) return;
+    last_progress_ = now;
+    nnilib::TrialProgress p;
+    p.epoch = b.epoch;
+    p.epochs = b.epochs;
+    p.batch = b.batch;
+    p.batches = b.batches;
+    p.images_per_second = static_cast<double>(b.images) / b.epoch_seconds;
+    // Training time left at this epoch's pace (evaluations not counted).
+    const double per_batch = b.epoch_seconds / static_cast<double>(b.batch);
+    p.eta_seconds =
+        per_batch * static_cast<double>((b.batches - b.batch) + (b.epochs - b.epoch) * b.batches);
+    p.time = static_cast<double>(std::time(nullptr));
+    try {
+      nnilib::write_trial_progress(progress_dir_, p);
+    } catch (const nnilib::IoError& e) {
+      std::fprintf(stderr, "fmnist-trial: warning: %s; no more progress files\n", e.what());
+      progress_dir_.clear();
+    }
+  }
+
  private:
   nnilib::Trial& trial_;
   int epochs_;
   bool quiet_;
   bool validated_;
+  std::string progress_dir_;
+  std::chrono::steady_clock::time_point last_progress_{};
 };
 
 // Parameters as given by --params or --params-file: a JSON object, or a one-line error.
@@ -398,7 +434,9 @@ int run(const Cli& cli) {
       cli.max_memory.empty() ? default_memory_limit() : parse_size(cli.max_memory, "--max-memory"),
       cli.quiet);
   if (cli.dry_run) return 0;  // parameters valid, cost printed, within the limits
-  TrialObserver observer(trial, spec.hyper.epochs, cli.quiet, cli.data.val_size > 0);
+  // Under a runner (not standalone), progress.json goes next to the trial's results.
+  TrialObserver observer(trial, spec.hyper.epochs, cli.quiet, cli.data.val_size > 0,
+                         trial.standalone() || cli.no_save ? "" : out_dir);
   const nnilib::TrainResult result = nnilib::train(spec, cli.data, options, observer);
   const nlohmann::json summary = nnilib::summary_json(spec, result);
   if (!summary_path.empty())

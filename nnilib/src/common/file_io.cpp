@@ -27,8 +27,8 @@ bool write_all(int fd, std::string_view bytes) {
 
 }  // namespace
 
-void write_file_atomically(const std::string& path, std::string_view bytes,
-                           const std::string& what) {
+void write_file_atomically(const std::string& path, std::string_view bytes, const std::string& what,
+                           bool durable) {
   const std::string tmp = path + ".tmp";
   auto fail = [&](int error) {
     ::unlink(tmp.c_str());
@@ -39,7 +39,7 @@ void write_file_atomically(const std::string& path, std::string_view bytes,
     const int error = errno;
     throw IoError(path + ": cannot write " + what + " (" + std::strerror(error) + ")");
   }
-  if (!write_all(fd, bytes) || ::fdatasync(fd) != 0) {
+  if (!write_all(fd, bytes) || (durable && ::fdatasync(fd) != 0)) {
     const int error = errno;
     ::close(fd);
     fail(error);

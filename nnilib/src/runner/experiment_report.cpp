@@ -1,4 +1,5 @@
 #include "nnilib/runner/experiment_report.h"
+#include "nnilib/trial/progress.h"
 
 #include <algorithm>
 #include <cctype>
@@ -111,11 +112,12 @@ std::string abbreviate_parameter(const std::string& name) {
     if (end == std::string::npos) end = name.size();
     const std::string word = name.substr(start, end - start);
     if (!word.empty()) {
-      if (std::isdigit(static_cast<unsigned char>(word.back())) && word.size() <= 4) {
-        out += word;
-      } else {
-        out += word[0];
-      }
+      // A numbered word keeps its number ("conv1" -> "c1", "c1" -> "c1"): blocks 1 and 4
+      // must not both read "c".
+      std::size_t digits = word.size();
+      while (digits > 0 && std::isdigit(static_cast<unsigned char>(word[digits - 1]))) --digits;
+      out += digits == 0 || digits == word.size() ? word.substr(0, digits == 0 ? word.size() : 1)
+                                                  : word.substr(0, 1) + word.substr(digits);
     }
     if (end < name.size() && name[end] == '/') out += '/';
     start = end + 1;
@@ -224,8 +226,21 @@ std::string format_trials_table(const std::vector<TrialRecord>& trials,
     left_out = trials.size() - rows.size();
   }
 
-  //  seq trial status ep latest best final time params
+  // Progress inside the epoch of running trials, when they report it.
+  std::map<std::size_t, std::string> progress;
+  if (!options.experiment_dir.empty()) {
+    for (std::size_t i : rows) {
+      if (trials[i].status != kRunning) continue;
+      if (const auto p =
+              read_trial_progress(options.experiment_dir + "/trials/" + trials[i].trial_id))
+        progress[i] = p->brief();
+    }
+  }
+  const std::size_t progress_width = progress.empty() ? 0 : 24;
+
+  //  seq trial status [progress] ep latest best final time params
   const std::string header = pad("  #", 5) + pad("trial", 7) + pad("status", 14) +
+                             (progress_width ? pad("progress", progress_width) : "") +
                              pad("ep", 4, true) + pad("latest", 9, true) + pad("best", 9, true) +
                              pad("final", 9, true) + pad("time", 9, true) + "  ";
   const std::size_t param_width = width > header.size() ? width - header.size() : 0;
@@ -233,14 +248,15 @@ std::string format_trials_table(const std::vector<TrialRecord>& trials,
   for (std::size_t i : rows) {
     const TrialRecord& t = trials[i];
     const bool is_best = best && best->trial_id == t.trial_id;
-    std::string line = pad((is_best ? "*" : " ") + pad(std::to_string(t.sequence), 3, true), 5) +
-                       pad(t.trial_id, 7) + pad(t.status, 14) +
-                       pad(t.started_at ? std::to_string(t.intermediate_count) : "-", 4, true) +
-                       pad(format_metric(t.latest_default), 9, true) +
-                       pad(format_metric(trial_best_value(t, options.mode)), 9, true) +
-                       pad(format_metric(t.final_default), 9, true) +
-                       pad(t.started_at ? format_duration(t.duration(options.now)) : "-", 9, true) +
-                       "  ";
+    std::string line =
+        pad((is_best ? "*" : " ") + pad(std::to_string(t.sequence), 3, true), 5) +
+        pad(t.trial_id, 7) + pad(t.status, 14) +
+        (progress_width ? pad(progress.count(i) ? progress[i] : "", progress_width) : "") +
+        pad(t.started_at ? std::to_string(t.intermediate_count) : "-", 4, true) +
+        pad(format_metric(t.latest_default), 9, true) +
+        pad(format_metric(trial_best_value(t, options.mode)), 9, true) +
+        pad(format_metric(t.final_default), 9, true) +
+        pad(t.started_at ? format_duration(t.duration(options.now)) : "-", 9, true) + "  ";
     std::string params;
     const auto flat = parameter_leaves(t.parameters);
     for (std::size_t k = 0; k < keys.size(); ++k) {

@@ -69,6 +69,7 @@ void ConsoleView::redraw(const RunnerState& state, bool force) {
   options.mode = state.mode;
   options.now = unix_now();
   options.max_rows = static_cast<std::size_t>(std::max(3, height / 2 - 4));
+  options.experiment_dir = state.experiment_dir;
   std::string block = status_line(state);
   if (static_cast<int>(block.size()) > options.width)
     block.resize(static_cast<std::size_t>(options.width));

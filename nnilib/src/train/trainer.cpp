@@ -387,6 +387,8 @@ TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOp
         }
       }
       seen += len;
+      observer.on_batch(
+          {epoch, spec.hyper.epochs, batch_number, steps_per_epoch, seen, seconds_since(te)});
     }
     if (result.interrupted) break;
     const double train_seconds = seconds_since(te);

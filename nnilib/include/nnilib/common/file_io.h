@@ -10,9 +10,11 @@ namespace nnilib {
 /// Writes `bytes` to `<path>.tmp`, flushes it to disk and renames it over `path`:
 /// a reader sees the old file or the whole new one, never a part. On any failure
 /// the temporary file is removed and IoError("<path>: cannot write <what> (<why>)")
-/// is thrown; `path` keeps its previous content.
+/// is thrown; `path` keeps its previous content. `durable` false skips the flush to disk
+/// (for a file rewritten every few seconds whose loss in a power cut does not matter:
+/// the rename still keeps readers from seeing a part).
 void write_file_atomically(const std::string& path, std::string_view bytes,
-                           const std::string& what = "the file");
+                           const std::string& what = "the file", bool durable = true);
 
 /// Throws IoError("<dir>: cannot write in the output directory (<why>)") unless a
 /// file can be created in `dir` now (checked by creating and removing one, which

@@ -25,9 +25,9 @@ std::vector<std::pair<std::string, nlohmann::json>> parameter_leaves(
 /// them when fewer than two trials, or when none differ), in first-seen order.
 std::vector<std::string> key_parameters(const std::vector<TrialRecord>& trials);
 
-/// A short name for a parameter: the initials of its "_"-separated words, a
-/// word ending in digits kept whole ("filter_size_c1" -> "fsc1",
-/// "learning_rate" -> "lr"); a name of up to 4 characters is kept.
+/// A short name for a parameter: the initials of its "_"- and "/"-separated words, a
+/// word ending in digits keeping them ("filter_size_c1" -> "fsc1", "conv4/channels" ->
+/// "c4/c", "learning_rate" -> "lr"); a name of up to 4 characters is kept.
 std::string abbreviate_parameter(const std::string& name);
 
 /// Abbreviations for `names`, made unique (a clash keeps the full names).
@@ -55,9 +55,13 @@ struct TableOptions {
   /// Show at most this many trials (0: all): the running ones, the best and the
   /// latest; a line says how many were left out.
   std::size_t max_rows = 0;
+  /// The experiment directory: running trials then show where they are inside their
+  /// epoch (trial/progress.h: "e3/9 47% 312/s 1:20") when they write progress.json.
+  std::string experiment_dir;
 };
 
-/// The trials table: sequence, trial id, status, epochs (intermediate results),
+/// The trials table: sequence, trial id, status, progress (running trials, with
+/// options.experiment_dir), epochs (intermediate results),
 /// latest and best intermediate, final result, time, and the key parameters
 /// (abbreviated, with a legend line). Lines end with "\n"; none is wider than
 /// options.width.

@@ -79,6 +79,16 @@ struct TrainStart {
   std::string architecture;
 };
 
+/// Where training is inside an epoch, after a batch.
+struct BatchProgress {
+  int epoch = 0;   ///< 1-based
+  int epochs = 0;  ///< of this run
+  int64_t batch = 0;
+  int64_t batches = 0;       ///< of an epoch
+  int64_t images = 0;        ///< trained in this epoch so far
+  double epoch_seconds = 0;  ///< since this epoch began
+};
+
 /// Receives progress; the trainer polls stop_requested() before every batch.
 /// on_epoch() is called for the epochs trained in this run (not for resumed ones).
 class TrainObserver {
@@ -86,6 +96,8 @@ class TrainObserver {
   virtual ~TrainObserver() = default;
   virtual void on_start(const TrainStart&) {}
   virtual void on_epoch(const EpochStats&) {}
+  /// After every training batch (keep it cheap: throttle what it writes).
+  virtual void on_batch(const BatchProgress&) {}
   virtual bool stop_requested() { return false; }
 };
 
