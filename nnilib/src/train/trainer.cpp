@@ -230,6 +230,152 @@ EpochStats epoch_from_json(const nlohmann::json& j) {
 
 }  // namespace
 
+namespace {
+
+// The model must take the data set's images and give its classes.
+void check_model_fits(const ModelSpec& m, const DatasetInfo& info) {
+  if (m.in_channels == info.channels && m.in_height == info.height && m.in_width == info.width &&
+      m.num_classes == info.classes)
+    return;
+  throw ParamError("the model takes " + std::to_string(m.in_channels) + "x" +
+                   std::to_string(m.in_height) + "x" + std::to_string(m.in_width) + " images of " +
+                   std::to_string(m.num_classes) + " classes, the data set " + info.name + " has " +
+                   std::to_string(info.channels) + "x" + std::to_string(info.height) + "x" +
+                   std::to_string(info.width) + " of " + std::to_string(info.classes) +
+                   " (build the spec with the data set's model_input())");
+}
+
+// What a training run works with from its first epoch to its last.
+struct Run {
+  Run(const TrialSpec& s, const TrainOptions& o, const Dataset& d, TrainObserver& obs,
+      torch::Device dev, ResolvedPrecision p)
+      : spec(s),
+        options(o),
+        data(d),
+        observer(obs),
+        device(dev),
+        precision(std::move(p)),
+        model(s.model),
+        loss_options(torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(
+            s.hyper.label_smoothing)) {}
+
+  const TrialSpec& spec;
+  const TrainOptions& options;
+  const Dataset& data;
+  TrainObserver& observer;
+  torch::Device device;
+  ResolvedPrecision precision;
+  Cnn model;
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+  std::vector<torch::Tensor> params;
+  // Padding of a random crop takes the value of a black pixel, as torchvision pads
+  // before normalizing: 0 normalized by the data set's statistics, per channel.
+  std::vector<float> background;
+  torch::nn::functional::CrossEntropyFuncOptions loss_options;
+  torch::Tensor x_buffer, y_buffer;  // reused batches (LoopTuning::reuse_batch)
+  int64_t steps_per_epoch = 0;
+  int64_t total_steps = 0;  // of the learning-rate schedule
+  int64_t step = 0;         // steps taken, resumed ones included
+};
+
+// One epoch's training: the sums its statistics come from.
+struct EpochTotals {
+  torch::Tensor loss_sum;  // on the device: read every kDivergenceCheck batches
+  torch::Tensor correct;
+  int64_t seen = 0;
+  bool interrupted = false;
+};
+
+// What the run is about to do, for the observer and the summary.
+TrainStart start_of(const Run& r, int threads) {
+  TrainStart start;
+  start.dataset = r.data.info.name;
+  start.device = r.device.str();
+  start.threads = threads;
+  start.precision = r.precision.bf16 ? "bf16" : "fp32";
+  start.precision_reason = r.precision.reason;
+  start.train_size = r.data.train.size();
+  start.val_size = r.data.val.size();
+  start.test_size = r.options.evaluate_test ? r.data.test.size() : 0;
+  start.cost = estimate_cost(r.spec.model);
+  start.architecture = describe(r.spec.model);
+  return start;
+}
+
+// Trains one epoch over a fresh shuffle of the training images.
+EpochTotals train_epoch(Run& r, int epoch, Clock::time_point started) {
+  const LoopTuning& tuning = r.options.tuning;
+  const Augmentation& aug = r.spec.hyper.augmentation;
+  const Split& train = r.data.train;
+  const int64_t n = train.size();
+  const int64_t batch = r.spec.hyper.batch_size;
+  r.model->train();
+  // Per-epoch shuffle: one index permutation; batches are gathered with index_select.
+  const torch::Tensor perm =
+      torch::randperm(n, torch::TensorOptions().dtype(torch::kLong)).to(r.device);
+  EpochTotals t;
+  t.loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(r.device));
+  t.correct = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(r.device));
+  for (int64_t i = 0; i < n; i += batch) {
+    if (r.observer.stop_requested()) {
+      t.interrupted = true;
+      break;
+    }
+    const int64_t len = std::min(batch, n - i);
+    const torch::Tensor idx = perm.narrow(0, i, len);
+    torch::Tensor x, y;
+    if (tuning.reuse_batch && len == batch) {
+      torch::index_select_out(r.x_buffer, train.images, 0, idx);
+      torch::index_select_out(r.y_buffer, train.labels, 0, idx);
+      x = r.x_buffer;
+      y = r.y_buffer;
+    } else {
+      x = train.images.index_select(0, idx);
+      y = train.labels.index_select(0, idx);
+    }
+    if (aug.any()) x = augment(x, aug, r.background);
+    if (tuning.channels_last) x = to_nhwc(x);
+    if (tuning.grads_to_none) {
+      for (auto& p : r.params) p.mutable_grad() = torch::Tensor();
+    } else {
+      r.optimizer->zero_grad();
+    }
+    if (r.spec.hyper.schedule != Schedule::kConstant) {
+      set_learning_rate(*r.optimizer, scheduled_learning_rate(r.spec.hyper, r.step, r.total_steps));
+    }
+    ++r.step;
+    torch::Tensor logits;
+    {
+      AutocastScope autocast(r.precision.bf16, r.device, at::kBFloat16);
+      logits = r.model->forward(x);
+    }
+    // Loss and metrics in float32 (bf16 logits are cast up first).
+    logits = logits.to(torch::kFloat);
+    const torch::Tensor loss = torch::nn::functional::cross_entropy(logits, y, r.loss_options);
+    loss.backward();
+    r.optimizer->step();
+    // Accumulated on the device and read every kDivergenceCheck batches: no
+    // device-to-host sync per batch. A NaN or infinite loss stays in the sum.
+    t.loss_sum += loss.detach().to(torch::kDouble) * len;
+    t.correct += logits.detach().argmax(1).eq(y).sum();
+    const int64_t batch_number = i / batch + 1;
+    if (batch_number % kDivergenceCheck == 0 || i + len >= n) {
+      const double sum = t.loss_sum.item<double>();
+      if (!std::isfinite(sum)) {
+        throw DivergedError("training diverged: loss is " + std::to_string(sum) + " by epoch " +
+                            std::to_string(epoch) + ", batch " + std::to_string(batch_number) +
+                            " (try a lower learning_rate)");
+      }
+    }
+    t.seen += len;
+    r.observer.on_batch({epoch, r.spec.hyper.epochs, batch_number, r.steps_per_epoch, t.seen,
+                         seconds_since(started)});
+  }
+  return t;
+}
+
+}  // namespace
+
 TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOptions& options,
                   TrainObserver& observer) {
   const auto t0 = Clock::now();
@@ -250,58 +396,32 @@ TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOp
   torch::manual_seed(options.seed);  // after the probe, which draws random numbers
 
   const DatasetInfo& info = host_data.info;
-  const ModelSpec& m = spec.model;
-  if (m.in_channels != info.channels || m.in_height != info.height || m.in_width != info.width ||
-      m.num_classes != info.classes)
-    throw ParamError(
-        "the model takes " + std::to_string(m.in_channels) + "x" + std::to_string(m.in_height) +
-        "x" + std::to_string(m.in_width) + " images of " + std::to_string(m.num_classes) +
-        " classes, the data set " + info.name + " has " + std::to_string(info.channels) + "x" +
-        std::to_string(info.height) + "x" + std::to_string(info.width) + " of " +
-        std::to_string(info.classes) + " (build the spec with the data set's model_input())");
+  check_model_fits(spec.model, info);
   const Dataset data = device.is_cpu() ? host_data : to_device(host_data, device);
-  Cnn model(spec.model);
-  model->to(device);
-  if (tuning.channels_last) to_channels_last(*model);
-  const std::unique_ptr<torch::optim::Optimizer> optimizer =
-      make_optimizer(model->parameters(), spec.hyper);
-  const Augmentation& aug = spec.hyper.augmentation;
-  // Padding of a random crop takes the value of a black pixel, as torchvision pads
-  // before normalizing: 0 normalized by the data set's statistics, per channel.
-  std::vector<float> background;
+  Run r(spec, options, data, observer, device, precision);
+  r.model->to(device);
+  if (tuning.channels_last) to_channels_last(*r.model);
+  r.optimizer = make_optimizer(r.model->parameters(), spec.hyper);
   for (std::size_t c = 0; c < info.mean.size(); ++c)
-    background.push_back((0.0f - info.mean[c]) / info.std[c]);
-  const auto loss_options =
-      torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(spec.hyper.label_smoothing);
+    r.background.push_back((0.0f - info.mean[c]) / info.std[c]);
 
   TrainResult result;
-  result.start.dataset = info.name;
-  result.start.device = device.str();
-  result.start.threads = threads;
-  result.start.precision = precision.bf16 ? "bf16" : "fp32";
-  result.start.precision_reason = precision.reason;
-  result.start.train_size = data.train.size();
-  result.start.val_size = data.val.size();
-  result.start.test_size = options.evaluate_test ? data.test.size() : 0;
-  result.start.cost = estimate_cost(spec.model);
-  result.start.architecture = describe(spec.model);
+  result.start = start_of(r, threads);
   observer.on_start(result.start);
 
   const int64_t n = data.train.size();
   const int64_t batch = spec.hyper.batch_size;
-  std::vector<torch::Tensor> params = model->parameters();
-  torch::Tensor x_buffer = torch::empty({0}, data.train.images.options());
-  torch::Tensor y_buffer = torch::empty({0}, data.train.labels.options());
-  const auto index_options = torch::TensorOptions().dtype(torch::kLong).device(device);
-  const int64_t steps_per_epoch = (n + batch - 1) / batch;
+  r.params = r.model->parameters();
+  r.x_buffer = torch::empty({0}, data.train.images.options());
+  r.y_buffer = torch::empty({0}, data.train.labels.options());
+  r.steps_per_epoch = (n + batch - 1) / batch;
   const int schedule_epochs =
       options.schedule_epochs > 0 ? options.schedule_epochs : spec.hyper.epochs;
   if (schedule_epochs < spec.hyper.epochs)
     throw UsageError("--schedule-epochs " + std::to_string(schedule_epochs) + " is less than the " +
                      std::to_string(spec.hyper.epochs) +
                      " epochs to train: the learning-rate schedule must span them all");
-  const int64_t total_steps = steps_per_epoch * schedule_epochs;
-  int64_t step = 0;
+  r.total_steps = r.steps_per_epoch * schedule_epochs;
   int first_epoch = 1;
   // What a checkpoint must agree on to be continued by this run.
   nlohmann::json identity_parameters = spec.parameters;
@@ -312,89 +432,30 @@ TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOp
                                    {"train_size", n},
                                    {"val_size", data.val.size()},
                                    {"batch_size", batch},
-                                   {"schedule_steps", total_steps},
+                                   {"schedule_steps", r.total_steps},
                                    {"dataset", info.name}};
   if (!options.resume_from.empty()) {
     const CheckpointMeta meta =
-        load_checkpoint(options.resume_from, identity, model, *optimizer, device);
+        load_checkpoint(options.resume_from, identity, r.model, *r.optimizer, device);
     if (meta.epoch > spec.hyper.epochs)
       throw ParamError(options.resume_from + ": holds " + std::to_string(meta.epoch) +
                        " epochs, more than the " + std::to_string(spec.hyper.epochs) + " to train");
     first_epoch = meta.epoch + 1;
-    step = meta.step;
+    r.step = meta.step;
     result.resumed_epochs = meta.epoch;
     for (const auto& j : meta.curve) add_epoch(result, epoch_from_json(j));
   }
   for (int epoch = first_epoch; epoch <= spec.hyper.epochs && !result.interrupted; ++epoch) {
     const auto te = Clock::now();
-    model->train();
-    // Per-epoch shuffle: one index permutation; batches are gathered with index_select.
-    const torch::Tensor perm =
-        torch::randperm(n, torch::TensorOptions().dtype(torch::kLong)).to(device);
-    torch::Tensor loss_sum =
-        torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(device));
-    torch::Tensor correct = torch::zeros({}, index_options);
-    int64_t seen = 0;
-    for (int64_t i = 0; i < n; i += batch) {
-      if (observer.stop_requested()) {
-        result.interrupted = true;
-        break;
-      }
-      const int64_t len = std::min(batch, n - i);
-      const torch::Tensor idx = perm.narrow(0, i, len);
-      torch::Tensor x, y;
-      if (tuning.reuse_batch && len == batch) {
-        torch::index_select_out(x_buffer, data.train.images, 0, idx);
-        torch::index_select_out(y_buffer, data.train.labels, 0, idx);
-        x = x_buffer;
-        y = y_buffer;
-      } else {
-        x = data.train.images.index_select(0, idx);
-        y = data.train.labels.index_select(0, idx);
-      }
-      if (aug.any()) x = augment(x, aug, background);
-      if (tuning.channels_last) x = to_nhwc(x);
-      if (tuning.grads_to_none) {
-        for (auto& p : params) p.mutable_grad() = torch::Tensor();
-      } else {
-        optimizer->zero_grad();
-      }
-      if (spec.hyper.schedule != Schedule::kConstant) {
-        set_learning_rate(*optimizer, scheduled_learning_rate(spec.hyper, step, total_steps));
-      }
-      ++step;
-      torch::Tensor logits;
-      {
-        AutocastScope autocast(precision.bf16, device, at::kBFloat16);
-        logits = model->forward(x);
-      }
-      // Loss and metrics in float32 (bf16 logits are cast up first).
-      logits = logits.to(torch::kFloat);
-      const torch::Tensor loss = torch::nn::functional::cross_entropy(logits, y, loss_options);
-      loss.backward();
-      optimizer->step();
-      // Accumulated on the device and read every kDivergenceCheck batches: no
-      // device-to-host sync per batch. A NaN or infinite loss stays in the sum.
-      loss_sum += loss.detach().to(torch::kDouble) * len;
-      correct += logits.detach().argmax(1).eq(y).sum();
-      const int64_t batch_number = i / batch + 1;
-      if (batch_number % kDivergenceCheck == 0 || i + len >= n) {
-        const double sum = loss_sum.item<double>();
-        if (!std::isfinite(sum)) {
-          throw DivergedError("training diverged: loss is " + std::to_string(sum) + " by epoch " +
-                              std::to_string(epoch) + ", batch " + std::to_string(batch_number) +
-                              " (try a lower learning_rate)");
-        }
-      }
-      seen += len;
-      observer.on_batch(
-          {epoch, spec.hyper.epochs, batch_number, steps_per_epoch, seen, seconds_since(te)});
+    const EpochTotals totals = train_epoch(r, epoch, te);
+    if (totals.interrupted) {
+      result.interrupted = true;
+      break;
     }
-    if (result.interrupted) break;
     const double train_seconds = seconds_since(te);
     const auto tv = Clock::now();
-    const Evaluation val = evaluate(model, data.val, options.eval_batch_size, tuning.channels_last,
-                                    precision.bf16, observer);
+    const Evaluation val = evaluate(r.model, data.val, options.eval_batch_size,
+                                    tuning.channels_last, precision.bf16, observer);
     const double val_seconds = seconds_since(tv);
     if (val.interrupted) {
       result.interrupted = true;
@@ -402,11 +463,12 @@ TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOp
     }
     EpochStats e;
     e.epoch = epoch;
-    e.train_loss = loss_sum.item<double>() / static_cast<double>(seen);
-    e.train_accuracy = static_cast<double>(correct.item<int64_t>()) / static_cast<double>(seen);
+    e.train_loss = totals.loss_sum.item<double>() / static_cast<double>(totals.seen);
+    e.train_accuracy =
+        static_cast<double>(totals.correct.item<int64_t>()) / static_cast<double>(totals.seen);
     e.val_loss = val.loss;
     e.val_accuracy = val.accuracy;
-    e.images_per_second = static_cast<double>(seen) / train_seconds;
+    e.images_per_second = static_cast<double>(totals.seen) / train_seconds;
     e.eval_images_per_second = static_cast<double>(data.val.size()) / val_seconds;
     e.epoch_seconds = seconds_since(te);
     e.elapsed_seconds = seconds_since(t0);
@@ -415,15 +477,15 @@ TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOp
       CheckpointMeta meta;
       meta.identity = identity;
       meta.epoch = epoch;
-      meta.step = step;
+      meta.step = r.step;
       for (const EpochStats& s : result.curve) meta.curve.push_back(epoch_json(s));
-      save_checkpoint(options.checkpoint_path, meta, model, *optimizer, device);
+      save_checkpoint(options.checkpoint_path, meta, r.model, *r.optimizer, device);
     }
     observer.on_epoch(e);
   }
   if (!result.curve.empty()) result.final_val_accuracy = result.curve.back().val_accuracy;
   if (!result.interrupted && options.evaluate_test && data.test.size() > 0) {
-    const Evaluation test = evaluate(model, data.test, options.eval_batch_size,
+    const Evaluation test = evaluate(r.model, data.test, options.eval_batch_size,
                                      tuning.channels_last, precision.bf16, observer);
     result.interrupted = test.interrupted;
     if (!test.interrupted) {
@@ -432,7 +494,7 @@ TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOp
     }
   }
   if (!options.weights_path.empty() && !result.interrupted)
-    save_weights(model, options.weights_path);
+    save_weights(r.model, options.weights_path);
   result.seconds = seconds_since(t0);
   return result;
 }
