@@ -14,7 +14,6 @@
 #include <nlohmann/json.hpp>
 
 #include "nnilib/common/error.h"
-#include "nnilib/data/cifar.h"
 
 namespace testutil {
 
@@ -71,6 +70,9 @@ inline std::vector<nlohmann::json> every_block_combination() {
 
 // ---- synthetic data sets (dataset.h) ------------------------------------------
 
+/// Bytes of a CIFAR-10 record: a label, then 32x32 red, green and blue.
+inline constexpr int kCifarRecord = 1 + 3 * 32 * 32;
+
 // Writes an uncompressed IDX file of unsigned bytes.
 inline void write_idx(const std::string& path, const std::vector<uint32_t>& dims,
                       const std::vector<uint8_t>& data) {
@@ -106,9 +108,9 @@ inline std::string idx_set(const std::string& name, const std::string& prefix, u
 inline void cifar_batch(const std::string& path, int records, int first_label = 0) {
   std::ofstream out(path, std::ios::binary);
   for (int r = 0; r < records; ++r) {
-    std::vector<char> record(nnilib::kCifarRecordBytes);
+    std::vector<char> record(kCifarRecord);
     record[0] = static_cast<char>((first_label + r) % 10);
-    for (int i = 1; i < nnilib::kCifarRecordBytes; ++i)
+    for (int i = 1; i < kCifarRecord; ++i)
       record[static_cast<size_t>(i)] = static_cast<char>((r * 7 + i * (1 + i / 1024)) % 256);
     out.write(record.data(), static_cast<std::streamsize>(record.size()));
   }

@@ -1,4 +1,4 @@
-#include "nnilib/data/cifar.h"
+#include "data/cifar.h"
 
 #include <cstring>
 #include <filesystem>

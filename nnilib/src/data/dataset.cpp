@@ -4,8 +4,8 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "data/cifar.h"
 #include "nnilib/common/error.h"
-#include "nnilib/data/cifar.h"
 #include "nnilib/data/dataset_options.h"
 
 namespace nnilib {
