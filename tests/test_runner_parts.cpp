@@ -579,6 +579,19 @@ TEST_CASE("report: parameters flattened, abbreviated, key parameters, best trial
                         Catch::Contains("lr=learning_rate") && !Catch::Contains("fixed"));
   options.max_rows = 2;
   CHECK_THAT(nnilib::format_trials_table(trials, options), Catch::Contains("2 more trial(s)"));
+
+  trials[0].reason = "exit code 3: bad, \"quoted\"";
+  const std::string csv = nnilib::export_csv(trials);
+  CHECK_THAT(csv, Catch::StartsWith("sequence,trial_id,status,attempt,parameter_id,fixed,"
+                                    "learning_rate,intermediate_count"));
+  CHECK_THAT(csv, Catch::Contains("\"exit code 3: bad, \"\"quoted\"\"\""));
+  CHECK(std::count(csv.begin(), csv.end(), '\n') == 5);
+
+  CHECK(nnilib::format_metric(0.91234) == "0.9123");
+  CHECK(nnilib::format_metric(std::nullopt) == "-");
+  CHECK(nnilib::format_duration(75) == "1:15");
+  CHECK(nnilib::format_duration(3725) == "1:02:05");
+  CHECK(nnilib::format_time(0.0) == "1970-01-01T00:00:00Z");
 }
 
 TEST_CASE("report: a running trial's progress file shows in the table, a bad one is ignored") {
@@ -618,19 +631,6 @@ TEST_CASE("report: a running trial's progress file shows in the table, a bad one
     std::ofstream(trial_dir + "/progress.json") << bad;
     CHECK(!nnilib::read_trial_progress(trial_dir));
   }
-
-  trials[0].reason = "exit code 3: bad, \"quoted\"";
-  const std::string csv = nnilib::export_csv(trials);
-  CHECK_THAT(csv, Catch::StartsWith("sequence,trial_id,status,attempt,parameter_id,fixed,"
-                                    "learning_rate,intermediate_count"));
-  CHECK_THAT(csv, Catch::Contains("\"exit code 3: bad, \"\"quoted\"\"\""));
-  CHECK(std::count(csv.begin(), csv.end(), '\n') == 5);
-
-  CHECK(nnilib::format_metric(0.91234) == "0.9123");
-  CHECK(nnilib::format_metric(std::nullopt) == "-");
-  CHECK(nnilib::format_duration(75) == "1:15");
-  CHECK(nnilib::format_duration(3725) == "1:02:05");
-  CHECK(nnilib::format_time(0.0) == "1970-01-01T00:00:00Z");
 }
 
 TEST_CASE("experiment config: to_json and from_json round-trip (what resume reads back)") {
