@@ -73,15 +73,23 @@ def main():
     parser.add_argument("--at", default="5,10,15,20",
                         help="wall minutes for the table (default 5,10,15,20)")
     parser.add_argument("--title", default="Best validation accuracy so far, default space, 2 cores")
+    parser.add_argument("--budget", type=float, default=0,
+                        help="maxExperimentDuration in minutes: a line marks it (trials that "
+                             "were running then still finish and report after it)")
+    parser.add_argument("--labels", default="",
+                        help="comma-separated names for the curves (default: tuner + assessor)")
     args = parser.parse_args()
 
+    labels = [l.strip() for l in args.labels.split(",")] if args.labels else []
+    if labels and len(labels) != len(args.exports):
+        sys.exit("plot_search.py: --labels needs one name per export")
     runs = []
-    for path in args.exports:
+    for k, path in enumerate(args.exports):
         with open(path) as f:
             export = json.load(f)
         maximize = export["experiment"].get("optimize_mode", "maximize") == "maximize"
         curve = best_so_far(events_of(export, path), maximize)
-        runs.append((label_of(export["experiment"]), curve, export))
+        runs.append((labels[k] if labels else label_of(export["experiment"]), curve, export))
 
     minutes = [float(m) for m in args.at.split(",")]
     header = ["search"] + [f"best at {m:g} min" for m in minutes]
@@ -119,6 +127,9 @@ def main():
         ys = [best for _, best in curve] + [curve[-1][1]]
         ax.step(xs, ys, where="post", label=label, linewidth=1.6)
     ax.axhline(SEED_ACCURACY, color="grey", linestyle=":", linewidth=1)
+    if args.budget > 0:
+        ax.axvline(args.budget, color="black", linestyle="--", linewidth=0.8)
+        ax.text(args.budget, 0.851, " budget", fontsize=8)
     ax.text(0.2, SEED_ACCURACY + 0.0005, "seed project's 91.4%", color="grey", fontsize=8)
     low = min((best for _, curve, _ in runs for _, best in curve[1:2]), default=0.85)
     ax.set_ylim(max(0.85, min(low, SEED_ACCURACY) - 0.01), None)

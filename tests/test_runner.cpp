@@ -148,8 +148,8 @@ bool wait_for(const Experiment& e,
     if (std::filesystem::exists(e.exp() + "/experiment.db", ec)) {
       try {
         if (pred(e.store().trials())) return true;
-      } catch (const nnilib::IoError&) {
-        // created but not yet initialised
+      } catch (const nnilib::Error&) {
+        // created but not yet initialised: no schema yet (UsageError) or locked (IoError)
       }
     }
     std::this_thread::sleep_for(50ms);
