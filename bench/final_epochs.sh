@@ -5,18 +5,20 @@
 # behind fmnist-nas's default --final-epochs (docs/results.md).
 #   bash bench/final_epochs.sh PARAMS.json OUT "10 20 40" [SLOTS]
 # SLOTS runs at a time, one thread each (default 2: the two cores). Longest first, so
-# the slots end together. Run it on a quiet machine.
+# the slots end together. Run it on a quiet machine. $FMNIST_TRIAL names another
+# fmnist-trial (default: build/fmnist-trial).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 params=${1:?usage: bench/final_epochs.sh PARAMS.json OUT \"10 20 40\" [SLOTS]}
 out=${2:?usage: bench/final_epochs.sh PARAMS.json OUT \"10 20 40\" [SLOTS]}
 epochs=${3:?usage: bench/final_epochs.sh PARAMS.json OUT \"10 20 40\" [SLOTS]}
 slots=${4:-2}
+trial=${FMNIST_TRIAL:-$root/build/fmnist-trial}
 mkdir -p "$out"
 run_one() {
   local e=$1
   mkdir -p "$out/e$e"
-  "$root/build/fmnist-trial" --params-file "$params" \
+  "$trial" --params-file "$params" \
     --params "{\"epochs\": $e}" --val-size 0 --threads 1 --output-dir "$out/e$e" --quiet \
     > "$out/e$e/log" 2>&1 || true  # the table says which failed
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main command: sets up, builds, and runs the default experiment (config.yml:
-# TPE + Medianstop over the model space of search_space.json, 2 hours) with the
+# BOHB over the model space of search_space.json, 2 hours) with the
 # embedded runner fmnist-nas on the real Fashion-MNIST. It prints the experiment
 # directory, then a live table of the trials (plain lines when not on a terminal),
 # and at the end the best trial and its parameters (<experiment dir>/best.json), then

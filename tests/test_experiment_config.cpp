@@ -354,14 +354,20 @@ TEST_CASE("experiment config: options of NNI that the embedded runner refuses po
       "config.yml: unknown field \"trainingService.machineList\" (NNI rejects unknown fields too)");
 }
 
-TEST_CASE("the shipped configs load: the default search and the seed's experiment") {
+TEST_CASE("the shipped configs load: the default search, nnictl's and the seed's experiment") {
   const std::string root = NNILIB_SOURCE_DIR;
   const ExperimentConfig main = ExperimentConfig::load(root + "/config.yml");
   CHECK(main.trial_concurrency == 2);
   CHECK(main.max_experiment_duration_s == 7200);
-  CHECK(main.tuner.name == "TPE");
-  CHECK(main.assessor.has_value());
+  CHECK(main.tuner.name == "BOHB");
+  CHECK(!main.assessor.has_value());
   CHECK(main.search_space.grid_size().to_string() == "infinite");
+  // The same space for nnictl, with NNI's TPE and Medianstop.
+  const ExperimentConfig nnictl = ExperimentConfig::load(root + "/examples/nnictl/config.yml");
+  CHECK(nnictl.tuner.name == "TPE");
+  CHECK(nnictl.assessor.has_value());
+  CHECK(nnictl.trial_code_directory == root);
+  CHECK(nnictl.search_space_file == root + "/search_space.json");
   const ExperimentConfig seed = ExperimentConfig::load(root + "/examples/seed/config.yml");
   CHECK(seed.max_trial_number == 10);
   CHECK(seed.search_space.grid_size().to_string() == "infinite");  // learning_rate is uniform

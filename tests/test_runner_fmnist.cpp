@@ -166,7 +166,7 @@ TEST_CASE("runner with the real fmnist-trial: --final-train keeps its time insid
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   INFO(describe(r));
   REQUIRE(r.exit_code == 0);
-  // The estimate (a trial's seconds per epoch x 2 epochs x 1.2, + 30 s) is subtracted
+  // The estimate (a trial's seconds per epoch, scaled, x 2 epochs x 1.25, + 30 s) is subtracted
   // from the 45 s: the search stops well before, and search plus final training fit.
   CHECK_THAT(r.out, Catch::Contains("are kept for the final training"));
   CHECK(seconds < 45 + 10);
