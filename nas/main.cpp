@@ -154,17 +154,19 @@ int final_threads(const RunCli& cli) {
 // the threads, docs/results.md), times the final
 // epochs, times 1.25, plus 30 s for starting, loading and the test set. Without a
 // summary (a trial that is not fmnist-trial): its wall time per reported epoch, not
-// scaled. Read once per trial.
+// scaled. Worked out once per trial (the runner asks on every pass of its loop).
 class FinalEstimate {
  public:
   FinalEstimate(const RunCli& cli, std::string dir) : cli_(cli), dir_(std::move(dir)) {}
 
   double operator()(const nnilib::TrialRecord& best) {
     if (!best.started_at || !best.ended_at || best.intermediate_count == 0) return 0;
-    auto it = per_epoch_.find(best.trial_id);
-    if (it == per_epoch_.end()) it = per_epoch_.emplace(best.trial_id, per_epoch(best)).first;
-    const int epochs = final_parameters(cli_, best.parameters)["epochs"].get<int>();
-    return it->second * epochs * 1.25 + 30.0;
+    auto it = seconds_.find(best.trial_id);
+    if (it == seconds_.end()) {
+      const int epochs = final_parameters(cli_, best.parameters)["epochs"].get<int>();
+      it = seconds_.emplace(best.trial_id, per_epoch(best) * epochs * 1.25 + 30.0).first;
+    }
+    return it->second;
   }
 
  private:
@@ -188,7 +190,7 @@ class FinalEstimate {
 
   const RunCli& cli_;
   std::string dir_;
-  std::map<std::string, double> per_epoch_;  // trial id -> final seconds per epoch
+  std::map<std::string, double> seconds_;  // trial id -> its final training's estimate
 };
 
 // Retrains the best parameters on all 60,000 training images (--val-size 0) with
@@ -227,16 +229,9 @@ int final_train(const RunCli& cli, const nnilib::RunResult& result, const std::s
   launch.own_process_group = false;                        // the terminal's Ctrl-C reaches it
   // GPUs as the trials had them (every trial has ended by now): trialGpuNumber 0 hides
   // them, N gives the first N of gpuIndices (else of every GPU), unset leaves them.
-  const auto config = nnilib::ExperimentConfig::from_json(result.experiment.config, dir);
-  if (config.trial_gpu_number) {
-    std::vector<int> gpus;
-    for (int k = 0; k < *config.trial_gpu_number; ++k)
-      if (config.gpu_indices.empty() || k < static_cast<int>(config.gpu_indices.size()))
-        gpus.push_back(config.gpu_indices.empty() ? k : config.gpu_indices[k]);
-    std::string visible;
-    for (int g : gpus) visible += (visible.empty() ? "" : ",") + std::to_string(g);
-    launch.environment["CUDA_VISIBLE_DEVICES"] = visible;
-  }
+  if (const auto gpus = nnilib::final_training_gpus(
+          nnilib::ExperimentConfig::from_json(result.experiment.config, dir)))
+    launch.environment["CUDA_VISIBLE_DEVICES"] = *gpus;
   nnilib::TrialProcess process(launch);
   int forwarded = g_signals.load();
   nnilib::ProcessExit exit;

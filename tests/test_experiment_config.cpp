@@ -453,7 +453,7 @@ TEST_CASE("experiment config: GPUs as NNI's local training service takes them") 
         "config.yml: trainingService.useActiveGpu is required with trialGpuNumber > 0 (as in "
         "NNI): true to share GPUs with other programs (a desktop), false to wait for idle ones");
   const std::string rule = "must be GPU indices: a list of integers >= 0, one, or \"0,1\", got ";
-  for (const std::string& bad_indices : {"[-1]", "\"0,x\"", "[[0]]", "{a: 1}", "\"\"", "[]"}) {
+  for (const std::string bad_indices : {"[-1]", "\"0,x\"", "[[0]]", "{a: 1}", "\"\"", "[]"}) {
     INFO(bad_indices);
     CHECK_THAT(parse_error("searchSpace: {}\ntrialCommand: t\ntuner: {name: TPE}\n"
                            "trainingService: {platform: local, gpuIndices: " +

@@ -38,16 +38,19 @@ std::string existing(const std::string& dir, const std::string& stem) {
   return "";
 }
 
+// How to get the files of `info` where they are missing.
+std::string where_to_get(const DatasetInfo& info) {
+  return info.name == "fashion-mnist"
+             ? "; set --data-dir or FMNIST_DATA_DIR, or install Debian's dataset-fashion-mnist"
+             : "; point --data-dir at the directory of the " + info.name + " files";
+}
+
 std::string need_idx(const std::string& dir, const std::vector<std::string>& stems,
                      const DatasetInfo& info) {
   for (const std::string& stem : stems)
     if (std::string p = existing(dir, stem); !p.empty()) return p;
-  std::string hint = info.name == "fashion-mnist"
-                         ? "; set --data-dir or FMNIST_DATA_DIR, or install Debian's "
-                           "dataset-fashion-mnist"
-                         : "; point --data-dir at the directory of the " + info.name + " files";
   throw DataError(dir + "/" + stems.front() + ".gz: not found (nor " + stems.front() +
-                  " without .gz)" + hint);
+                  " without .gz)" + where_to_get(info));
 }
 
 }  // namespace
@@ -100,11 +103,7 @@ std::string resolve_data_dir(const DatasetInfo& info, const std::string& flag) {
 DatasetFiles find_dataset_files(const DatasetInfo& info, const std::string& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
-    throw DataError(dir + ": data directory not found" +
-                    (info.name == "fashion-mnist"
-                         ? "; set --data-dir or FMNIST_DATA_DIR, or install Debian's "
-                           "dataset-fashion-mnist"
-                         : "; point --data-dir at the " + info.name + " files"));
+    throw DataError(dir + ": data directory not found" + where_to_get(info));
   }
   DatasetFiles files;
   if (info.format == DataFormat::kCifar10) {

@@ -762,18 +762,10 @@ ExperimentConfig ExperimentConfig::from_json(const nlohmann::ordered_json& j,
 }
 
 OptimizeMode optimize_mode_of(const ExperimentConfig& config) {
-  // The tuner knows its own default (TPE minimizes) and reads optimize_mode as it acts
-  // on it ("Minimize" too); Random and GridSearch leave it to the assessor.
-  if (const auto mode =
-          make_tuner(config.tuner.name, config.tuner.class_args, config.search_space, 0)
-              ->optimize_mode())
-    return *mode;
-  if (config.assessor) {
-    if (const auto mode =
-            make_assessor(config.assessor->name, config.assessor->class_args)->optimize_mode())
-      return *mode;
-  }
-  return OptimizeMode::kMaximize;
+  const auto tuner = make_tuner(config.tuner.name, config.tuner.class_args, config.search_space, 0);
+  const auto assessor =
+      config.assessor ? make_assessor(config.assessor->name, config.assessor->class_args) : nullptr;
+  return ranking_mode(*tuner, assessor.get());
 }
 
 }  // namespace nnilib

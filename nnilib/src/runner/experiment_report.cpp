@@ -116,8 +116,7 @@ std::string abbreviate_parameter(const std::string& name) {
       // must not both read "c".
       std::size_t digits = word.size();
       while (digits > 0 && std::isdigit(static_cast<unsigned char>(word[digits - 1]))) --digits;
-      out += digits == 0 || digits == word.size() ? word.substr(0, digits == 0 ? word.size() : 1)
-                                                  : word.substr(0, 1) + word.substr(digits);
+      out += digits == 0 ? word : word.substr(0, 1) + word.substr(digits);
     }
     if (end < name.size() && name[end] == '/') out += '/';
     start = end + 1;

@@ -171,10 +171,13 @@ GpuScheduler::GpuScheduler(std::vector<GpuInfo> gpus, std::vector<int> only, boo
   for (GpuInfo& g : gpus) gpus_.push_back({std::move(g), 0});
 }
 
+bool GpuScheduler::allowed(int index) const {
+  return only_.empty() || std::count(only_.begin(), only_.end(), index) > 0;
+}
+
 int GpuScheduler::usable() const {
   int n = 0;
-  for (const Gpu& g : gpus_)
-    if (only_.empty() || std::count(only_.begin(), only_.end(), g.info.index) > 0) ++n;
+  for (const Gpu& g : gpus_) n += allowed(g.info.index) ? 1 : 0;
   return n;
 }
 
@@ -192,7 +195,7 @@ GpuScheduler::Gpu* GpuScheduler::find(int index) {
 std::vector<const GpuScheduler::Gpu*> GpuScheduler::candidates() const {
   std::vector<const Gpu*> c;
   for (const Gpu& g : gpus_) {
-    if (!only_.empty() && std::count(only_.begin(), only_.end(), g.info.index) == 0) continue;
+    if (!allowed(g.info.index)) continue;
     // Another program's compute process: skipped unless useActiveGpu. A GPU our own
     // trials hold is busy with them, not with someone else.
     if (!use_active_ && g.info.active && g.held == 0) continue;

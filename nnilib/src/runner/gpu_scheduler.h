@@ -59,6 +59,7 @@ class GpuScheduler {
     GpuInfo info;
     double held = 0;  // trials' shares on it
   };
+  bool allowed(int index) const;  // among gpuIndices (all when none were given)
   std::vector<const Gpu*> candidates() const;
   Gpu* find(int index);
 

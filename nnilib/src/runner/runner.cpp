@@ -206,7 +206,6 @@ class Session {
     state_.assessor = config_.assessor ? config_.assessor->name : "";
     state_.concurrency = config_.trial_concurrency;
     state_.max_trial_number = config_.max_trial_number;
-    state_.mode = optimize_mode_of(config_);
     base_elapsed_ = state_.experiment.elapsed_s;
     const bool resumed = state_.experiment.sessions > 0;
 
@@ -242,6 +241,7 @@ class Session {
     tuner_ = make_tuner(config_.tuner.name, config_.tuner.class_args, config_.search_space, seed);
     if (config_.assessor)
       assessor_ = make_assessor(config_.assessor->name, config_.assessor->class_args);
+    state_.mode = ranking_mode(*tuner_, assessor_.get());
     std::vector<ImportedTrial> imported;
     for (const TrialRecord& t : state_.trials) {
       if (t.finished() && !t.interrupted) {
@@ -462,8 +462,9 @@ class Session {
     } catch (const ParamError& e) {
       throw ParamError(what + " needs this machine's GPUs, and " + e.what());
     }
-    std::string listed;
-    for (const GpuInfo& g : info) listed += (listed.empty() ? "" : ",") + std::to_string(g.index);
+    std::vector<int> indices;
+    for (const GpuInfo& g : info) indices.push_back(g.index);
+    const std::string listed = cuda_visible_devices(indices);  // "0,1,2"
     for (int index : config_.gpu_indices)
       if (std::none_of(info.begin(), info.end(),
                        [&](const GpuInfo& g) { return g.index == index; }))
@@ -860,6 +861,19 @@ bool experiment_running(const std::string& experiment_dir) {
   const bool locked = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
   ::close(fd);
   return locked;
+}
+
+std::optional<std::string> final_training_gpus(const ExperimentConfig& config) {
+  if (!config.trial_gpu_number) return std::nullopt;
+  std::vector<int> gpus;
+  for (int k = 0; k < *config.trial_gpu_number; ++k) {
+    if (config.gpu_indices.empty()) {
+      gpus.push_back(k);
+    } else if (k < static_cast<int>(config.gpu_indices.size())) {
+      gpus.push_back(config.gpu_indices[static_cast<std::size_t>(k)]);
+    }
+  }
+  return cuda_visible_devices(gpus);
 }
 
 int available_cores() {

@@ -11,6 +11,14 @@ Assessor::~Assessor() = default;
 
 std::optional<OptimizeMode> Assessor::optimize_mode() const { return std::nullopt; }
 
+OptimizeMode ranking_mode(const Tuner& tuner, const Assessor* assessor) {
+  if (const auto mode = tuner.optimize_mode()) return *mode;
+  if (assessor != nullptr) {
+    if (const auto mode = assessor->optimize_mode()) return *mode;
+  }
+  return OptimizeMode::kMaximize;
+}
+
 MedianstopAssessor::MedianstopAssessor(OptimizeMode mode, int start_step)
     : high_better_(mode == OptimizeMode::kMaximize),
       start_step_(static_cast<std::size_t>(std::max(start_step, 0))) {}

@@ -69,9 +69,8 @@ struct ExperimentConfig {
   static ExperimentConfig from_json(const nlohmann::ordered_json& j, const std::string& where);
 };
 
-/// The direction the experiment optimizes: the tuner's (Tuner::optimize_mode(): its
-/// classArgs.optimize_mode in any case, else its own default, TPE minimize as NNI 3.0's
-/// code), else the assessor's, else maximize (Random and GridSearch without one).
+/// The direction the experiment optimizes: ranking_mode() (tuner/assessor.h) of the
+/// config's tuner and assessor, for readers of a stored experiment (show, export).
 OptimizeMode optimize_mode_of(const ExperimentConfig& config);
 
 /// An NNI duration, "90s", "30m", "2h", "1d" (a decimal number and one unit,

@@ -155,4 +155,9 @@ bool experiment_running(const std::string& experiment_dir);
 /// The cores this process may run on (sched_getaffinity), at least 1.
 int available_cores();
 
+/// CUDA_VISIBLE_DEVICES for a training run after the search (every trial has ended, so
+/// nothing is read): the first trialGpuNumber GPUs of gpuIndices (else 0 .. N-1), ""
+/// for trialGpuNumber 0, nullopt (leave the variable alone) when it is not given.
+std::optional<std::string> final_training_gpus(const ExperimentConfig& config);
+
 }  // namespace nnilib

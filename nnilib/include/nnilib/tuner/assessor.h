@@ -56,6 +56,11 @@ class MedianstopAssessor : public Assessor {
   std::map<std::string, std::vector<double>> completed_;  // trial -> running averages
 };
 
+/// Which way trials rank under `tuner` and `assessor` (may be null): the tuner's
+/// optimize_mode() (its classArgs, any case, else its default: TPE minimizes), else the
+/// assessor's, else maximize (Random and GridSearch without optimize_mode).
+OptimizeMode ranking_mode(const Tuner& tuner, const Assessor* assessor);
+
 /// Builds the assessor NNI calls `name` (case-insensitive: Medianstop) with
 /// NNI's `classArgs` (object or null). Throws ParamError naming the assessor
 /// and the argument for an unknown name, unknown key or ill-typed value.
