@@ -173,9 +173,12 @@ class FinalEstimate {
   double per_epoch(const nnilib::TrialRecord& best) const {
     const double wall =
         (*best.ended_at - *best.started_at) / static_cast<double>(best.intermediate_count);
+    // A trial writes its summary: read at most 16 MiB of it (a real one is a few KiB).
+    const auto text = nnilib::read_small_file(
+        nnilib::ExperimentPaths{dir_}.trial_dir(best.trial_id) + "/summary.json", 16 << 20);
+    if (!text) return wall;
     try {
-      const auto s = nnilib::parse_bounded_json<nlohmann::json>(
-          read_text(nnilib::ExperimentPaths{dir_}.trial_dir(best.trial_id) + "/summary.json"));
+      const auto s = nnilib::parse_bounded_json<nlohmann::json>(*text);
       const double seconds = s.at("seconds").get<double>();
       const int trained = s.at("epochs_completed").get<int>() - s.value("resumed_epochs", 0);
       const double images = s.at("train_size").get<double>();

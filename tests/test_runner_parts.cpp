@@ -19,6 +19,7 @@
 #include "nni_standin/child_process.h"
 #include "nni_standin/metric_files.h"
 #include "nnilib/common/error.h"
+#include "nnilib/common/file_io.h"
 #include "nnilib/runner/experiment_config.h"
 #include "nnilib/runner/experiment_report.h"
 #include "nnilib/runner/experiment_store.h"
@@ -623,6 +624,11 @@ TEST_CASE("report: a running trial's progress file shows in the table, a bad one
   // Without the directory (or the file) there is no progress column.
   options.experiment_dir.clear();
   CHECK_THAT(nnilib::format_trials_table({t}, options), !Catch::Contains("progress"));
+  // Files other processes write are read up to a bound (nnilib/common/file_io.h).
+  std::ofstream(dir.path() + "/small") << "12345";
+  CHECK(nnilib::read_small_file(dir.path() + "/small", 5) == "12345");
+  CHECK(!nnilib::read_small_file(dir.path() + "/small", 4));
+  CHECK(!nnilib::read_small_file(dir.path() + "/none", 4));
   // What a trial writes is not trusted: too large, not an object, out of range.
   for (const std::string& bad :
        {std::string(5000, ' ') + "{}", std::string("[1]"), std::string("{\"epoch\": -1}"),

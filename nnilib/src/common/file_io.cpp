@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "nnilib/common/error.h"
 
@@ -46,6 +47,21 @@ void write_file_atomically(const std::string& path, std::string_view bytes, cons
   }
   if (::close(fd) != 0) fail(errno);
   if (::rename(tmp.c_str(), path.c_str()) != 0) fail(errno);
+}
+
+std::optional<std::string> read_small_file(const std::string& path, std::size_t max_bytes) {
+  std::error_code ec;
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (!ec && size > max_bytes) return std::nullopt;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  // Sized by what the file holds now, one byte more to see it grow past the bound.
+  std::string text((ec ? max_bytes : static_cast<std::size_t>(size)) + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(max_bytes + 1));
+  const auto got = static_cast<std::size_t>(in.gcount());
+  if (got > max_bytes) return std::nullopt;
+  text.resize(got);
+  return text;
 }
 
 void check_writable_dir(const std::string& dir) {

@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 
 #include "nnilib/common/file_io.h"
 #include "nnilib/common/json_limits.h"
@@ -10,7 +9,7 @@
 namespace nnilib {
 
 namespace {
-constexpr std::streamsize kMaxProgressBytes = 4096;
+constexpr std::size_t kMaxProgressBytes = 4096;
 }  // namespace
 
 nlohmann::json TrialProgress::to_json() const {
@@ -43,13 +42,9 @@ void write_trial_progress(const std::string& dir, const TrialProgress& progress)
 }
 
 std::optional<TrialProgress> read_trial_progress(const std::string& dir) {
-  std::ifstream in(dir + "/" + kProgressFile, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::string text(kMaxProgressBytes + 1, '\0');
-  in.read(text.data(), kMaxProgressBytes + 1);
-  if (in.gcount() > kMaxProgressBytes) return std::nullopt;
-  text.resize(static_cast<std::size_t>(in.gcount()));
-  const auto j = parse_bounded_json<nlohmann::json>(text);
+  const auto text = read_small_file(dir + "/" + kProgressFile, kMaxProgressBytes);
+  if (!text) return std::nullopt;
+  const auto j = parse_bounded_json<nlohmann::json>(*text);
   if (!j.is_object()) return std::nullopt;
   const auto number = [&j](const char* key, double max) -> std::optional<double> {
     const auto it = j.find(key);

@@ -2,6 +2,8 @@
 // is one clear IoError and never leaves half a file behind. Free of LibTorch.
 #pragma once
 
+#include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -15,6 +17,11 @@ namespace nnilib {
 /// the rename still keeps readers from seeing a part).
 void write_file_atomically(const std::string& path, std::string_view bytes,
                            const std::string& what = "the file", bool durable = true);
+
+/// The whole content of `path` when it can be read and holds at most `max_bytes`;
+/// std::nullopt otherwise. For files another process writes (a trial's progress or
+/// summary), which must not make the reader hold more than it expects.
+std::optional<std::string> read_small_file(const std::string& path, std::size_t max_bytes);
 
 /// Throws IoError("<dir>: cannot write in the output directory (<why>)") unless a
 /// file can be created in `dir` now (checked by creating and removing one, which
