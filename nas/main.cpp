@@ -7,6 +7,9 @@
 //   fmnist-nas resume <dir>                   continue after Ctrl-C, a crash or kill -9
 //   fmnist-nas show <dir>                     trials table and the best trial
 //   fmnist-nas export <dir> --format csv|json
+//   fmnist-nas serve <dir>...                 the dashboard of finished or running ones
+//   fmnist-nas report <dir>... --html FILE    the dashboard as one self-contained page
+// run and resume serve the dashboard of their experiment (docs/dashboard.md).
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -17,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -25,6 +29,8 @@
 #include "nnilib/common/error.h"
 #include "nnilib/common/file_io.h"
 #include "nnilib/common/json_limits.h"
+#include "nnilib/dashboard/dashboard_server.h"
+#include "nnilib/dashboard/html_report.h"
 #include "nnilib/model/params.h"
 #include "nnilib/runner/experiment_config.h"
 #include "nnilib/runner/experiment_report.h"
@@ -64,6 +70,37 @@ void install_signal_handlers() {
 // the final training should be").
 constexpr int kDefaultFinalEpochs = 30;
 
+// The dashboard's port unless --port says (NNI's web UI default); when it is taken,
+// the next free one up to 19 later.
+constexpr int kDefaultPort = 8080;
+
+// Starts the dashboard of `dirs`; prints its address. A run goes on without it when the
+// port cannot be bound (a warning), serve fails (SystemError).
+std::unique_ptr<nnilib::DashboardServer> start_dashboard(const std::vector<std::string>& dirs,
+                                                         const std::string& host, int port,
+                                                         bool control, const std::string& webui,
+                                                         bool required) {
+  nnilib::DashboardServer::Options options;
+  options.host = host;
+  options.port = port;
+  options.try_next_ports = port == kDefaultPort;
+  options.control = control;
+  options.nni_webui = webui;
+  try {
+    auto server = std::make_unique<nnilib::DashboardServer>(dirs, options);
+    const std::string moved =
+        server->port() != port && port != 0 ? " (port " + std::to_string(port) + " is taken)" : "";
+    std::printf("dashboard: %s%s\n", server->url().c_str(), moved.c_str());
+    std::fflush(stdout);
+    return server;
+  } catch (const nnilib::SystemError& e) {
+    if (required) throw;
+    std::fflush(stdout);
+    std::fprintf(stderr, "fmnist-nas: warning: no dashboard: %s\n", e.what());
+    return nullptr;
+  }
+}
+
 struct RunCli {
   std::string config = "config.yml";
   std::string experiment_dir;
@@ -78,6 +115,10 @@ struct RunCli {
   int final_epochs = kDefaultFinalEpochs;
   std::string trial_binary;
   std::vector<std::string> final_args;
+  // The dashboard (docs/dashboard.md).
+  bool dashboard = true;
+  std::string host = "127.0.0.1";
+  int port = kDefaultPort;
 };
 
 std::string shell_quote(const std::string& s) {
@@ -310,6 +351,9 @@ int run_session(const RunCli& cli, const std::string& dir) {
     // The final training happens inside maxExperimentDuration: the search leaves it time.
     options.final_reserve_s = FinalEstimate(cli, dir);
   }
+  // Served until this session ends, the final training included.
+  const auto dashboard =
+      cli.dashboard ? start_dashboard({dir}, cli.host, cli.port, true, "", false) : nullptr;
   const nnilib::RunResult result = nnilib::run_experiment(dir, options);
   print_result(result, dir, !live);
   if (result.interrupted) return static_cast<int>(ExitCode::kInterrupted);
@@ -449,6 +493,8 @@ int cmd_export(const std::string& dir_arg, const std::string& format, const std:
   return 0;
 }
 
+void add_address_options(CLI::App* app, std::string& host, int& port);
+
 void add_session_options(CLI::App* app, RunCli& cli) {
   app->add_option("--cores", cli.cores,
                   "cores shared by the concurrent trials (default: all this process may use); "
@@ -482,6 +528,47 @@ void add_session_options(CLI::App* app, RunCli& cli) {
                   "an extra argument for the final fmnist-trial (repeatable), e.g. "
                   "--final-arg=--threads --final-arg=2")
       ->allow_extra_args(false);
+  app->add_flag("--dashboard,!--no-dashboard", cli.dashboard,
+                "serve the experiment's live dashboard while it runs (docs/dashboard.md)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  add_address_options(app, cli.host, cli.port);
+}
+
+// --host and --port of the dashboard (run, resume, serve).
+void add_address_options(CLI::App* app, std::string& host, int& port) {
+  app->add_option("--host", host,
+                  "the dashboard's address: 127.0.0.1 (this machine only) unless given, e.g. "
+                  "0.0.0.0 for every interface (no login: prefer an SSH tunnel)")
+      ->capture_default_str();
+  app->add_option("--port", port,
+                  "the dashboard's port (0: any free one); the default 8080 moves to the next "
+                  "free port up to 8099")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+}
+
+// Serves the dashboard of `dirs` until SIGINT or SIGTERM.
+int cmd_serve(const std::vector<std::string>& dir_args, const std::string& host, int port,
+              const std::string& webui) {
+  std::vector<std::string> dirs;
+  for (const std::string& d : dir_args) dirs.push_back(experiment_dir_of(d));
+  install_signal_handlers();
+  const auto server = start_dashboard(dirs, host, port, false, webui, true);
+  std::printf("serving %zu experiment(s) read-only; Ctrl-C stops\n", dirs.size());
+  std::fflush(stdout);
+  while (g_first_signal.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  return 0;
+}
+
+int cmd_report(const std::vector<std::string>& dir_args, const std::string& output) {
+  std::vector<std::string> dirs;
+  for (const std::string& d : dir_args) {
+    dirs.push_back(experiment_dir_of(d));
+    nnilib::ExperimentPaths{dirs.back()}.require_existing();
+  }
+  nnilib::write_file_atomically(output, nnilib::dashboard_report_html(dirs), "the report");
+  std::printf("report: %s\n", output.c_str());
+  return 0;
 }
 
 }  // namespace
@@ -537,6 +624,25 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"csv", "json"}));
   exp->add_option("--output,-o", export_output, "write to this file (default: stdout)");
 
+  std::vector<std::string> serve_dirs;
+  std::string serve_host = "127.0.0.1", serve_webui;
+  int serve_port = kDefaultPort;
+  CLI::App* serve = app.add_subcommand(
+      "serve", "serve the dashboard of finished or running experiments, read-only");
+  serve->add_option("dir", serve_dirs, "experiment directories")->required();
+  add_address_options(serve, serve_host, serve_port);
+  serve->add_option("--nni-webui", serve_webui,
+                    "also serve NNI's own web UI (the `static` folder of an NNI installation, "
+                    "nni_node/static) at /, for the first experiment; the dashboard moves to "
+                    "/dashboard/");
+
+  std::vector<std::string> report_dirs;
+  std::string report_html;
+  CLI::App* report = app.add_subcommand(
+      "report", "write the dashboard of experiments as one self-contained HTML file");
+  report->add_option("dir", report_dirs, "experiment directories")->required();
+  report->add_option("--html", report_html, "the HTML file to write")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -548,6 +654,8 @@ int main(int argc, char** argv) {
     if (resume->parsed()) return cmd_resume(resume_cli, resume_dir);
     if (show->parsed()) return cmd_show(show_dir, show_width);
     if (exp->parsed()) return cmd_export(export_dir, export_format, export_output);
+    if (serve->parsed()) return cmd_serve(serve_dirs, serve_host, serve_port, serve_webui);
+    if (report->parsed()) return cmd_report(report_dirs, report_html);
     return static_cast<int>(ExitCode::kUsage);
   } catch (const nnilib::Error& e) {
     std::fflush(stdout);

@@ -15,8 +15,11 @@ packages=(
   libyaml-cpp-dev                  # YAML: NNI's experiment config.yml, read by the embedded runner
   zlib1g-dev                       # reading the gzipped IDX files
   libsqlite3-dev                   # SQLite: the embedded runner's experiment database
+  libjs-chart.js                   # Chart.js: the dashboard's charts, embedded in fmnist-nas at build time
   curl                             # the runner tests' bash trials talk to it as non-C++ NNI trials do
   catch2                           # unit tests (Catch2 v2)
+  chromium chromium-driver python3-selenium  # the dashboard's real-browser test (tests/browser)
+  fonts-liberation                 # legible text in that test's screenshots
   clang libclang-rt-14-dev         # the ASan+UBSan test suite and the libFuzzer targets (scripts/sanitize.sh, fuzz.sh)
   dataset-fashion-mnist            # the real data set, /usr/share/datasets/fashion-mnist
 )

@@ -62,6 +62,21 @@ CREATE TABLE metrics (
 );
 )sql";
 
+// The dashboard's requests to the runner (ExperimentStore::request_control). Also
+// added to a database made before the table existed when a runner opens it: schema
+// version 1 either way, older readers ignore the table.
+constexpr const char* kControlSchema = R"sql(
+CREATE TABLE IF NOT EXISTS control (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  action       TEXT NOT NULL,               -- cancel, stop, limits
+  target       TEXT NOT NULL DEFAULT '',    -- cancel: the trial id
+  value        TEXT NOT NULL DEFAULT 'null',-- limits: a JSON object
+  requested_at REAL NOT NULL,
+  applied_at   REAL,                        -- null until the runner handled it
+  result       TEXT NOT NULL DEFAULT ''     -- what it did, or why not (one line)
+);
+)sql";
+
 // A prepared statement with positional binding.
 class Statement {
  public:
@@ -275,6 +290,7 @@ ExperimentStore ExperimentStore::create(const std::string& path,
   store.exec("PRAGMA synchronous=NORMAL");
   Transaction tx(store.db_, store.path_);
   store.exec(kSchema);
+  store.exec(kControlSchema);
   store.exec("PRAGMA user_version=" + std::to_string(kSchemaVersion));
   Statement s(store.db_,
               "INSERT INTO experiment (id, name, config, seed, status, end_reason, created_at, "
@@ -325,7 +341,10 @@ ExperimentStore ExperimentStore::open(const std::string& path, bool read_only) {
   if (version > kSchemaVersion)
     throw UsageError(path + ": written by a newer fmnist-nas (schema " + std::to_string(version) +
                      ", this one reads " + std::to_string(kSchemaVersion) + ")");
-  if (!read_only) store.exec("PRAGMA synchronous=NORMAL");
+  if (!read_only) {
+    store.exec("PRAGMA synchronous=NORMAL");
+    store.exec(kControlSchema);
+  }
   return store;
 }
 
@@ -528,6 +547,70 @@ void ExperimentStore::reset_trial(const std::string& trial_id) {
               path_);
   s.bind(1, trial_id).run();
   tx.commit();
+}
+
+namespace {
+
+ControlRecord read_control(const Statement& s, const std::string& path) {
+  ControlRecord c;
+  c.id = s.integer(0);
+  c.action = s.text(1);
+  c.target = s.text(2);
+  c.value = parse_stored(s.text(3), path, "control value");
+  c.requested_at = s.real(4);
+  c.applied_at = s.opt_real(5);
+  c.result = s.text(6);
+  return c;
+}
+
+constexpr const char* kControlColumns =
+    "id, action, target, value, requested_at, applied_at, result";
+
+}  // namespace
+
+std::int64_t ExperimentStore::request_control(const ControlRecord& request) {
+  Transaction tx(db_, path_);
+  Statement s(db_, "INSERT INTO control (action, target, value, requested_at) VALUES (?, ?, ?, ?)",
+              path_);
+  s.bind(1, request.action)
+      .bind(2, request.target)
+      .bind(3, request.value.dump())
+      .bind(4, request.requested_at)
+      .run();
+  const std::int64_t id = sqlite3_last_insert_rowid(db_);
+  tx.commit();
+  return id;
+}
+
+std::vector<ControlRecord> ExperimentStore::pending_controls() const {
+  std::vector<ControlRecord> out;
+  Statement s(db_,
+              (std::string("SELECT ") + kControlColumns +
+               " FROM control WHERE applied_at IS NULL ORDER BY id")
+                  .c_str(),
+              path_);
+  while (s.step()) out.push_back(read_control(s, path_));
+  return out;
+}
+
+void ExperimentStore::control_handled(std::int64_t id, double at, const std::string& result) {
+  Transaction tx(db_, path_);
+  Statement s(db_, "UPDATE control SET applied_at = ?, result = ? WHERE id = ?", path_);
+  s.bind(1, at).bind(2, result).bind(3, id).run();
+  tx.commit();
+}
+
+std::vector<ControlRecord> ExperimentStore::controls() const {
+  std::vector<ControlRecord> out;
+  {
+    Statement exists(db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'control'",
+                     path_);
+    if (!exists.step()) return out;
+  }
+  Statement s(db_, (std::string("SELECT ") + kControlColumns + " FROM control ORDER BY id").c_str(),
+              path_);
+  while (s.step()) out.push_back(read_control(s, path_));
+  return out;
 }
 
 }  // namespace nnilib

@@ -22,6 +22,7 @@
 #include "nnilib/common/error.h"
 #include "nnilib/common/file_io.h"
 #include "nnilib/common/json_limits.h"
+#include "nnilib/common/json_text.h"
 #include "nnilib/runner/experiment_report.h"
 #include "nnilib/runner/trial_process.h"
 #include "nnilib/trial/protocol.h"
@@ -146,7 +147,7 @@ class DirectoryLock {
 };
 
 // Why the runner asked a trial to stop.
-enum class StopCause { kNone, kAssessor, kTrialDuration, kFault, kRunnerStop };
+enum class StopCause { kNone, kAssessor, kTrialDuration, kFault, kRunnerStop, kUserCancel };
 
 struct ActiveTrial {
   std::size_t index = 0;  // into Session::state_.trials
@@ -283,6 +284,7 @@ class Session {
     ChannelServer::Options server_options;
     // Two per running trial, and room for stray connections (each dropped after 1 s).
     server_options.threads = std::min(64, 2 * config_.trial_concurrency + 48);
+    server_threads_ = server_options.threads;
     server_.emplace(server_options);
     // A trial's exit (SIGCHLD) or a stop signal (wake_runner) ends the loop's wait.
     wakeup_.emplace([this] { server_->wake(); });
@@ -299,6 +301,7 @@ class Session {
     submit();  // the first trials start now, not after the loop's first wait
     for (;;) {
       check_signals();
+      check_control();
       // Sleeps until a channel event, a trial's exit, a signal or the next deadline:
       // no periodic wake-ups that would take a core from a training trial.
       for (ChannelEvent& e : server_->wait_events(time_to_next_deadline(last_tick)))
@@ -352,16 +355,8 @@ class Session {
   void check_signals() {
     if (!stopping_ && options_.stop_signal) {
       if (const int sig = options_.stop_signal(); sig != 0) {
-        stopping_ = true;
         stop_signal_ = sig;
-        end_reason_ = "interrupted by " + signal_name(sig);
-        state_.stopping = true;
-        server_->close_all();
-        char grace[32];
-        std::snprintf(grace, sizeof grace, "%.1f", options_.kill_grace.count() / 1000.0);
-        note(end_reason_ + ": stopping " + std::to_string(active_.size()) +
-             " running trial(s) (SIGINT, SIGKILL after " + grace + " s)");
-        for (ActiveTrial& a : active_) request_stop(a, StopCause::kRunnerStop, end_reason_);
+        stop("interrupted by " + signal_name(sig));
       }
     }
     if (stopping_ && !killed_now_ && options_.kill_now && options_.kill_now()) {
@@ -371,12 +366,97 @@ class Session {
     }
   }
 
+  // The dashboard's requests (the database's control table), at most every 250 ms.
+  void check_control() {
+    const auto now = steady::now();
+    if (now - last_control_check_ < std::chrono::milliseconds(250)) return;
+    last_control_check_ = now;
+    for (const ControlRecord& c : store_->pending_controls()) {
+      std::string result;
+      try {
+        result = apply_control(c);
+      } catch (const Error& e) {
+        result = std::string("refused: ") + e.what();
+      }
+      store_->control_handled(c.id, unix_now(), result);
+      note("dashboard: " + result);
+    }
+  }
+
+  std::string apply_control(const ControlRecord& c) {
+    if (c.action == "cancel") {
+      for (ActiveTrial& a : active_) {
+        TrialRecord& t = state_.trials[a.index];
+        if (t.trial_id != c.target) continue;
+        if (a.stop != StopCause::kNone) return "trial " + trial_label(t) + " is already stopping";
+        request_stop(a, StopCause::kUserCancel, "canceled from the dashboard");
+        return "trial " + trial_label(t) + " canceled";
+      }
+      return "refused: trial " + c.target + " is not running";
+    }
+    if (c.action == "stop") {
+      if (stopping_) return "the experiment is already stopping";
+      stop("stopped from the dashboard");
+      return "experiment stopped; fmnist-nas resume continues it";
+    }
+    if (c.action == "limits") {
+      const LimitChange change = parse_limit_change(c.value);
+      if (change.trial_concurrency && 2 * *change.trial_concurrency > server_threads_)
+        throw ParamError("trialConcurrency " + std::to_string(*change.trial_concurrency) +
+                         " is more than this session's channel serves (" +
+                         std::to_string(server_threads_ / 2) + "); resume with it instead");
+      std::string what;
+      if (change.max_trial_number) {
+        config_.max_trial_number = *change.max_trial_number;
+        state_.max_trial_number = config_.max_trial_number;
+        what += " maxTrialNumber " + std::to_string(*change.max_trial_number);
+      }
+      if (change.max_experiment_duration_s) {
+        config_.max_experiment_duration_s = *change.max_experiment_duration_s;
+        what += " maxExperimentDuration " +
+                format_duration(static_cast<double>(*change.max_experiment_duration_s));
+      }
+      if (change.trial_concurrency) {
+        config_.trial_concurrency = *change.trial_concurrency;
+        state_.concurrency = config_.trial_concurrency;
+        what += " trialConcurrency " + std::to_string(*change.trial_concurrency);
+      }
+      state_.experiment.config = config_.to_json();
+      state_.experiment.elapsed_s = elapsed();
+      store_->update_experiment(state_.experiment);
+      // A raised limit lets a search that a limit had ended go on (check_limits and
+      // submit() decide again); a stop signal or the tuner's end stay final.
+      if (no_more_ && !stopping_ && limit_ended_) {
+        no_more_ = false;
+        limit_ended_ = false;
+        state_.stopping = false;
+        end_reason_.clear();
+      }
+      return "limits set:" + what;
+    }
+    return "refused: unknown action " + json_quote(c.action);
+  }
+
+  // Stops the experiment (resumable): no new trials, SIGINT to the running ones.
+  void stop(const std::string& reason) {
+    stopping_ = true;
+    end_reason_ = reason;
+    state_.stopping = true;
+    server_->close_all();
+    char grace[32];
+    std::snprintf(grace, sizeof grace, "%.1f", options_.kill_grace.count() / 1000.0);
+    note(end_reason_ + ": stopping " + std::to_string(active_.size()) +
+         " running trial(s) (SIGINT, SIGKILL after " + grace + " s)");
+    for (ActiveTrial& a : active_) request_stop(a, StopCause::kRunnerStop, end_reason_);
+  }
+
   void check_limits() {
     if (no_more_ || stopping_) return;
     if (config_.max_experiment_duration_s &&
         elapsed() >= static_cast<double>(*config_.max_experiment_duration_s)) {
       no_more("maxExperimentDuration " + format_duration(*config_.max_experiment_duration_s) +
               " reached");
+      limit_ended_ = true;
       return;
     }
     const double reserve = final_reserve();
@@ -386,6 +466,7 @@ class Session {
           "the last " + format_duration(reserve) + " of maxExperimentDuration " +
           format_duration(*config_.max_experiment_duration_s) + " are kept for the final training";
       no_more(why);
+      limit_ended_ = true;
       for (ActiveTrial& a : active_)
         if (a.stop == StopCause::kNone) request_stop(a, StopCause::kTrialDuration, why);
     }
@@ -412,6 +493,7 @@ class Session {
       const auto count = static_cast<std::int64_t>(state_.trials.size());
       if (rerun_.empty() && config_.max_trial_number && count >= *config_.max_trial_number) {
         no_more("maxTrialNumber " + std::to_string(*config_.max_trial_number) + " reached");
+        limit_ended_ = true;
         break;
       }
       std::vector<int> gpus;
@@ -731,6 +813,14 @@ class Session {
           t.reason = a.stop_reason + "; resume runs it again";
         }
         break;
+      case StopCause::kUserCancel:
+        if (exit.exited() && exit.exit_code == 0 && a.final_received) {
+          t.status = kSucceeded;  // it finished as it was canceled
+        } else {
+          t.status = kUserCanceled;
+          t.reason = a.stop_reason;
+        }
+        break;
       case StopCause::kAssessor:
       case StopCause::kTrialDuration:
         t.status = kEarlyStopped;
@@ -835,7 +925,10 @@ class Session {
   bool stopping_ = false;
   bool killed_now_ = false;
   bool no_more_ = false;
+  bool limit_ended_ = false;  // no_more_ because of maxTrialNumber / maxExperimentDuration
   int stop_signal_ = 0;
+  int server_threads_ = 0;
+  steady::time_point last_control_check_{};
   std::string end_reason_;
 };
 
@@ -1004,6 +1097,55 @@ std::string event_line(RunnerEvent event, const TrialRecord* trial, const std::s
 }
 
 void wake_runner() noexcept { Wakeup::notify(); }
+
+nlohmann::json LimitChange::to_json() const {
+  nlohmann::json j = nlohmann::json::object();
+  if (max_trial_number) j["maxTrialNumber"] = *max_trial_number;
+  if (max_experiment_duration_s) j["maxExperimentDuration"] = *max_experiment_duration_s;
+  if (trial_concurrency) j["trialConcurrency"] = *trial_concurrency;
+  return j;
+}
+
+LimitChange parse_limit_change(const nlohmann::json& value) {
+  if (!value.is_object() || value.empty())
+    throw ParamError(
+        "limits: expected an object with maxTrialNumber, maxExperimentDuration "
+        "or trialConcurrency, got " +
+        json_brief(value));
+  // A whole number in [low, high], or ParamError naming the field.
+  auto whole = [](const nlohmann::json& v, const std::string& name, double low, double high) {
+    if (!v.is_number() || !std::isfinite(v.get<double>()) ||
+        v.get<double>() != std::floor(v.get<double>()) || v.get<double>() < low ||
+        v.get<double>() > high) {
+      char range[64];
+      std::snprintf(range, sizeof range, "a whole number from %.0f to %.0f", low, high);
+      throw ParamError("limits: " + name + " must be " + range + ", got " + json_brief(v));
+    }
+    return static_cast<std::int64_t>(v.get<double>());
+  };
+  LimitChange change;
+  for (const auto& [key, v] : value.items()) {
+    if (key == "maxTrialNumber") {
+      change.max_trial_number = whole(v, key, 1, 1e9);
+    } else if (key == "maxExperimentDuration") {
+      if (v.is_string()) {
+        change.max_experiment_duration_s = parse_duration(v.get<std::string>());
+        if (*change.max_experiment_duration_s < 1 ||
+            *change.max_experiment_duration_s > 10LL * 366 * 86400)
+          throw ParamError("limits: maxExperimentDuration " + json_quote(v.get<std::string>()) +
+                           " is out of range (1 second to 10 years)");
+      } else {
+        change.max_experiment_duration_s = whole(v, key, 1, 10.0 * 366 * 86400);
+      }
+    } else if (key == "trialConcurrency") {
+      change.trial_concurrency = static_cast<int>(whole(v, key, 1, 64));
+    } else {
+      throw ParamError("limits: unknown field " + json_quote(key) +
+                       " (maxTrialNumber, maxExperimentDuration, trialConcurrency)");
+    }
+  }
+  return change;
+}
 
 RunResult run_experiment(const std::string& experiment_dir, const RunnerOptions& options) {
   Session session(experiment_dir, options);

@@ -80,6 +80,18 @@ struct MetricRecord {
   double received_at = 0;  ///< Unix time, seconds
 };
 
+/// A request to change a running experiment (the dashboard's control), as a row of the
+/// database's `control` table: the runner applies it and records the outcome.
+struct ControlRecord {
+  std::int64_t id = 0;
+  std::string action;    ///< "cancel" (target: a trial id), "stop", or "limits"
+  std::string target;    ///< the trial id of a cancel; "" otherwise
+  nlohmann::json value;  ///< limits: {"maxTrialNumber": 50, ...}; null otherwise
+  double requested_at = 0;
+  std::optional<double> applied_at;  ///< when the runner handled it (done or refused)
+  std::string result;                ///< one line: what the runner did, or why it did not
+};
+
 /// The `default` of a decoded metric value (a number, or an object's "default").
 double default_of(const nlohmann::json& value);
 
@@ -127,6 +139,16 @@ class ExperimentStore {
   /// Prepares an interrupted trial to run again: its metrics are deleted, its
   /// timings and outcome cleared, `attempt` incremented, status WAITING.
   void reset_trial(const std::string& trial_id);
+
+  // The control table: written by a dashboard, read and answered by the runner.
+  /// Records a request (applied_at null); returns its id.
+  std::int64_t request_control(const ControlRecord& request);
+  /// The requests not yet handled, oldest first.
+  std::vector<ControlRecord> pending_controls() const;
+  /// Marks a request handled at `at` with `result`.
+  void control_handled(std::int64_t id, double at, const std::string& result);
+  /// Every request, oldest first (none in a database made before the table existed).
+  std::vector<ControlRecord> controls() const;
 
  private:
   ExperimentStore(sqlite3* db, std::string path);

@@ -155,6 +155,22 @@ bool experiment_running(const std::string& experiment_dir);
 /// The cores this process may run on (sched_getaffinity), at least 1.
 int available_cores();
 
+/// A change of a running experiment's limits (the dashboard's "limits" control): each
+/// field that is set replaces the experiment's value.
+struct LimitChange {
+  std::optional<std::int64_t> max_trial_number;           ///< >= 1
+  std::optional<std::int64_t> max_experiment_duration_s;  ///< >= 1
+  std::optional<int> trial_concurrency;                   ///< 1 .. 64
+  /// {"maxTrialNumber": 50, "maxExperimentDuration": 10800, "trialConcurrency": 3}: the
+  /// fields that are set, durations in seconds.
+  nlohmann::json to_json() const;
+};
+
+/// Reads a limits request: an object with at least one of maxTrialNumber (a positive
+/// integer), maxExperimentDuration (seconds, or an NNI duration such as "3h") and
+/// trialConcurrency (1 to 64), nothing else. Throws ParamError naming the culprit.
+LimitChange parse_limit_change(const nlohmann::json& value);
+
 /// CUDA_VISIBLE_DEVICES for a training run after the search (every trial has ended, so
 /// nothing is read): the first trialGpuNumber GPUs of gpuIndices (else 0 .. N-1), ""
 /// for trialGpuNumber 0, nullopt (leave the variable alone) when it is not given.

@@ -1,0 +1,67 @@
+#!/bin/bash
+# The dashboard in a real browser (ctest: browser/dashboard): makes a finished and a
+# running experiment with bash+curl trials (trial.sh), serves both with
+# `fmnist-nas serve`, writes a report, and runs dashboard_browser_test.py (headless
+# Chromium through selenium) over them. Screenshots go to SCREENSHOTS.
+#   run_browser_test.sh FMNIST_NAS SCREENSHOTS
+set -euo pipefail
+nas=$1
+shots=$2
+here=$(cd "$(dirname "$0")" && pwd)
+for tool in /usr/bin/chromium /usr/bin/chromedriver; do
+  [ -x "$tool" ] || { echo "missing $tool: bash scripts/setup.sh installs it" >&2; exit 1; }
+done
+/usr/bin/python3 -c 'import selenium' 2>/dev/null ||
+  { echo "missing python3-selenium: bash scripts/setup.sh installs it" >&2; exit 1; }
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+mkdir -p "$shots"
+cp "$here/trial.sh" "$work/"
+config() {  # name trials concurrency env
+  cat > "$work/$1.yml" <<YML
+experimentName: browser-$1
+searchSpace:
+  learning_rate: {_type: loguniform, _value: [0.0001, 0.1]}
+  batch_size: {_type: choice, _value: [32, 64, 128]}
+  block: {_type: choice, _value: [{_name: plain, kernel: {_type: choice, _value: [3, 5]}}, {_name: residual}]}
+trialCommand: $4 exec ./trial.sh
+trialCodeDirectory: .
+trialConcurrency: $3
+maxTrialNumber: $2
+maxExperimentDuration: 10m
+tuner: {name: Random, classArgs: {optimize_mode: maximize}}
+trainingService: {platform: local}
+YML
+}
+config finished 6 2 "STEPS=5"
+config running 40 2 "STEPS=200 SLEEP=0.3"
+"$nas" run --config "$work/finished.yml" --experiment-dir "$work/finished" --id fin00001 \
+  --plain --no-dashboard > "$work/finished.log" 2>&1
+"$nas" run --config "$work/running.yml" --experiment-dir "$work/running" --id run00001 \
+  --plain --no-dashboard --kill-grace-ms 200 > "$work/running.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do [ -f "$work/running/experiment.db" ] && break; sleep 0.1; done
+"$nas" serve "$work/finished" "$work/running" --port 0 > "$work/serve.log" 2>&1 &
+pids+=($!)
+url=""
+for _ in $(seq 100); do
+  url=$(grep -oE 'http://127\.0\.0\.1:[0-9]+/' "$work/serve.log" || true)
+  [ -n "$url" ] && break
+  sleep 0.1
+done
+[ -n "$url" ] || { echo "serve printed no address:"; cat "$work/serve.log"; exit 1; }
+# The running experiment's trials have results before the browser looks.
+for _ in $(seq 150); do
+  curl -s "${url}api/experiments/run00001" | grep -q '"epochs":[2-9]' && break
+  sleep 0.2
+done
+"$nas" report "$work/finished" "$work/running" --html "$shots/report.html" > /dev/null
+nice -n 5 /usr/bin/python3 "$here/dashboard_browser_test.py" --url "$url" \
+  --finished fin00001 --running run00001 --screenshots "$shots" --report "$shots/report.html"
