@@ -352,8 +352,10 @@ int run_session(const RunCli& cli, const std::string& dir) {
     options.final_reserve_s = FinalEstimate(cli, dir);
   }
   // Served until this session ends, the final training included.
-  const auto dashboard =
-      cli.dashboard ? start_dashboard({dir}, cli.host, cli.port, true, "", false) : nullptr;
+  // (Not when another runner holds the experiment: run_experiment refuses it below.)
+  const auto dashboard = cli.dashboard && !nnilib::experiment_running(dir)
+                             ? start_dashboard({dir}, cli.host, cli.port, true, "", false)
+                             : nullptr;
   const nnilib::RunResult result = nnilib::run_experiment(dir, options);
   print_result(result, dir, !live);
   if (result.interrupted) return static_cast<int>(ExitCode::kInterrupted);

@@ -132,6 +132,21 @@ TEST_CASE("a residual block adds its input: zeroed convolutions make it the iden
   CHECK(torch::allclose(block->forward(x.clone()), x));
 }
 
+TEST_CASE("an inverted residual block adds its input: zeroed convolutions make it the identity") {
+  nnilib::ConvBlockSpec b;
+  b.out_channels = 3;  // same channels as the input: identity shortcut
+  b.kernel_size = 3;
+  b.padding = 1;
+  b.expansion = 4;
+  nnilib::ConvBlock block(3, b);
+  // expand 3->12 (1x1, bias), depthwise 12 (3x3, bias), project 12->3 (1x1, bias)
+  CHECK(nnilib::count_parameters(*block) == (3 * 12 + 12) + (12 * 9 + 12) + (12 * 3 + 3));
+  torch::NoGradGuard no_grad;
+  for (auto& p : block->parameters()) p.zero_();
+  const torch::Tensor x = torch::randn({2, 3, 6, 6});  // negative too: no activation after the sum
+  CHECK(torch::allclose(block->forward(x.clone()), x));
+}
+
 TEST_CASE("every rejected architecture gives its message") {
   const auto error = [](nnilib::ModelSpec spec) {
     try {

@@ -269,7 +269,7 @@ TEST_CASE("model space: each rejection names the culprit") {
              Catch::StartsWith("parameter \"conv1\" is an object without a string \"_name\""));
   CHECK(error_of(json::parse(R"({"conv1": {"_name": "dense"}})")) ==
         "parameter \"conv1_type\" = \"dense\" is not one of \"plain\", \"residual\", "
-        "\"separable\", \"separable_residual\"");
+        "\"separable\", \"separable_residual\", \"inverted_residual\"");
   CHECK(error_of(json{{"optimizer", "rmsprop"}}) ==
         "parameter \"optimizer\" = \"rmsprop\" is not one of \"adam\", \"adamw\", \"sgd\"");
   CHECK(error_of(json{{"dropout", 0.95}}) ==

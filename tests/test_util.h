@@ -45,12 +45,13 @@ inline std::string error_of(const std::function<void()>& f) {
   return "";
 }
 
-/// Two-block model-space parameters for every block kind (4), activation (4), pooling (3)
-/// and batch norm on/off (2): 96 sets; batch norm goes with a gap head, no batch norm with
+/// Two-block model-space parameters for every block kind (5), activation (4), pooling (3)
+/// and batch norm on/off (2): 120 sets; batch norm goes with a gap head, no batch norm with
 /// a flatten head and a hidden layer, so both heads are covered.
 inline std::vector<nlohmann::json> every_block_combination() {
   std::vector<nlohmann::json> all;
-  for (const char* type : {"plain", "residual", "separable", "separable_residual"})
+  for (const char* type :
+       {"plain", "residual", "separable", "separable_residual", "inverted_residual"})
     for (const char* act : {"relu", "gelu", "silu", "leaky_relu"})
       for (const char* pool : {"max", "avg", "none"})
         for (bool bn : {false, true}) {

@@ -444,6 +444,9 @@ DashboardServer::DashboardServer(std::vector<std::string> experiment_dirs, Optio
                         " taken or not bindable; choose another --port (0: any free one)");
   }
   m.thread = std::thread([&m] { m.server.listen_after_bind(); });
+  // Until it listens: stop() before that would be lost and the destructor's join hang.
+  for (int i = 0; i < 5000 && !m.server.is_running(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 DashboardServer::~DashboardServer() {

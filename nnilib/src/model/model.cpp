@@ -69,7 +69,7 @@ torch::Tensor pool(const ConvBlockSpec& b, const torch::Tensor& x) {
 }  // namespace
 
 ConvUnitImpl::ConvUnitImpl(int in_channels, int out_channels, int kernel_size, int padding,
-                           bool separable, bool batch_norm) {
+                           bool separable, bool batch_norm, int groups) {
   if (separable) {
     depthwise_ = register_module(
         "depthwise", torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels, in_channels,
@@ -86,6 +86,7 @@ ConvUnitImpl::ConvUnitImpl(int in_channels, int out_channels, int kernel_size, i
                             torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels, out_channels,
                                                                        /*kernel_size=*/kernel_size)
                                                   .padding(padding)
+                                                  .groups(groups)
                                                   .bias(!batch_norm)));
   }
   if (batch_norm) norm_ = register_module("norm", torch::nn::BatchNorm2d(out_channels));
@@ -98,6 +99,24 @@ torch::Tensor ConvUnitImpl::forward(torch::Tensor x) {
 }
 
 ConvBlockImpl::ConvBlockImpl(int in_channels, const ConvBlockSpec& spec) : spec_(spec) {
+  if (spec.expansion > 0) {
+    const int hidden = in_channels * spec.expansion;
+    first_ =
+        register_module("expand", ConvUnit(in_channels, hidden, /*kernel_size=*/1,
+                                           /*padding=*/0, /*separable=*/false, spec.batch_norm));
+    depthwise_ = register_module("depthwise",
+                                 ConvUnit(hidden, hidden, spec.kernel_size, spec.padding,
+                                          /*separable=*/false, spec.batch_norm, /*groups=*/hidden));
+    second_ =
+        register_module("project", ConvUnit(hidden, spec.out_channels, /*kernel_size=*/1,
+                                            /*padding=*/0, /*separable=*/false, spec.batch_norm));
+    if (in_channels != spec.out_channels) {
+      shortcut_ = register_module(
+          "shortcut", ConvUnit(in_channels, spec.out_channels, /*kernel_size=*/1, /*padding=*/0,
+                               /*separable=*/false, spec.batch_norm));
+    }
+    return;
+  }
   first_ = register_module("first", ConvUnit(in_channels, spec.out_channels, spec.kernel_size,
                                              spec.padding, spec.separable, spec.batch_norm));
   if (spec.residual) {
@@ -113,6 +132,11 @@ ConvBlockImpl::ConvBlockImpl(int in_channels, const ConvBlockSpec& spec) : spec_
 }
 
 torch::Tensor ConvBlockImpl::forward(torch::Tensor x) {
+  if (spec_.expansion > 0) {  // a linear bottleneck: no activation after the sum
+    torch::Tensor y = activate(spec_.activation, first_->forward(x));
+    y = second_->forward(activate(spec_.activation, depthwise_->forward(y)));
+    return pool(spec_, y + (shortcut_ ? shortcut_->forward(x) : x));
+  }
   torch::Tensor y = first_->forward(x);
   if (spec_.residual) {
     y = second_->forward(activate(spec_.activation, y));

@@ -19,8 +19,10 @@ struct CostWalker {
     cost.peak_layer_floats = std::max(cost.peak_layer_floats, floats);
   }
   // A k x k convolution (or depthwise + pointwise pair) from `in` to `out` channels at
-  // the current (already padded-and-convolved) size; `bias` when no batch norm follows.
-  void conv(int64_t in, int64_t out, int64_t k, bool separable, bool batch_norm) {
+  // the current (already padded-and-convolved) size, in `groups` groups; a bias when no
+  // batch norm follows.
+  void conv(int64_t in, int64_t out, int64_t k, bool separable, bool batch_norm,
+            int64_t groups = 1) {
     const int64_t pixels = height * width;
     if (separable) {
       cost.params += in * k * k;  // depthwise, no bias
@@ -29,8 +31,8 @@ struct CostWalker {
       cost.params += in * out + (batch_norm ? 0 : out);
       cost.macs += pixels * in * out;
     } else {
-      cost.params += out * in * k * k + (batch_norm ? 0 : out);
-      cost.macs += pixels * out * in * k * k;
+      cost.params += out * (in / groups) * k * k + (batch_norm ? 0 : out);
+      cost.macs += pixels * out * (in / groups) * k * k;
     }
     keep(pixels * out);
     if (batch_norm) {
@@ -106,16 +108,30 @@ CostEstimate estimate_cost(const ModelSpec& spec) {
                        std::to_string(s.height) + "x" + std::to_string(s.width) +
                        " input (the feature map would shrink below 1x1)");
     }
-    if (b.residual && (oh != s.height || ow != s.width)) {
+    if (b.expansion < 0) throw ParamError("invalid expansion for " + where);
+    if ((b.residual || b.expansion > 0) && (oh != s.height || ow != s.width)) {
       throw ParamError("invalid padding for " + where + ": a residual block needs an odd kernel " +
                        "with \"same\" padding (kernel " + std::to_string(b.kernel_size) +
                        ", padding " + std::to_string(b.padding) + ")");
     }
     walk.height = oh;
     walk.width = ow;
-    walk.conv(s.channels, b.out_channels, b.kernel_size, b.separable, b.batch_norm);
-    walk.activation(b.out_channels);
-    if (b.residual) {
+    if (b.expansion > 0) {
+      // Expand, depthwise, project (each with its batch norm), the shortcut, the sum.
+      const int64_t hidden = int64_t{s.channels} * b.expansion;
+      walk.conv(s.channels, hidden, 1, false, b.batch_norm);
+      walk.activation(hidden);
+      walk.conv(hidden, hidden, b.kernel_size, false, b.batch_norm, /*groups=*/hidden);
+      walk.activation(hidden);
+      walk.conv(hidden, b.out_channels, 1, false, b.batch_norm);
+      if (s.channels != b.out_channels)
+        walk.conv(s.channels, b.out_channels, 1, false, b.batch_norm);
+      walk.activation(b.out_channels);  // the sum
+    } else {
+      walk.conv(s.channels, b.out_channels, b.kernel_size, b.separable, b.batch_norm);
+      walk.activation(b.out_channels);
+    }
+    if (b.residual && b.expansion == 0) {
       walk.conv(b.out_channels, b.out_channels, b.kernel_size, b.separable, b.batch_norm);
       if (s.channels != b.out_channels)
         walk.conv(s.channels, b.out_channels, 1, false, b.batch_norm);
@@ -166,9 +182,14 @@ int64_t estimate_training_memory(const CostEstimate& cost, int batch_size, int e
 std::string describe(const ModelSpec& spec) {
   std::ostringstream out;
   for (const ConvBlockSpec& b : spec.blocks) {
-    out << (b.residual ? "res" : "conv") << (b.separable ? "sep" : "") << b.out_channels << "k"
-        << b.kernel_size;
+    if (b.expansion > 0) {
+      out << "inv" << b.out_channels << "k" << b.kernel_size;
+    } else {
+      out << (b.residual ? "res" : "conv") << (b.separable ? "sep" : "") << b.out_channels << "k"
+          << b.kernel_size;
+    }
     if (b.padding > 0) out << "p" << b.padding;
+    if (b.expansion > 0) out << "x" << b.expansion;
     if (b.batch_norm) out << " bn";
     out << " " << to_string(b.activation);
     if (b.pool != Pool::kNone) out << " " << to_string(b.pool) << "pool" << b.pool_size;

@@ -41,8 +41,11 @@ std::vector<json> numbers(std::initializer_list<int> values) {
   return out;
 }
 
+// The expansion of an inverted_residual block (MobileNetV2's t = 6 is for wider
+// ImageNet models; 4 keeps a 28x28 block's hidden maps affordable on a CPU).
+constexpr int kInvertedExpansion = 4;
 const std::vector<json> kBlockTypes =
-    strings({"plain", "residual", "separable", "separable_residual"});
+    strings({"plain", "residual", "separable", "separable_residual", "inverted_residual"});
 const std::vector<json> kActivations = strings({"relu", "gelu", "silu", "leaky_relu"});
 const std::vector<json> kPools = strings({"max", "avg", "none"});
 const std::vector<json> kKernels = numbers({1, 3, 5, 7});
@@ -250,7 +253,8 @@ std::vector<ParamInfo> space_parameters() {
       {"num_blocks", kSpaceGroup, "int", {}, 1, kMaxBlocks, 3, "", "convolution blocks"},
       {"block_type", kSpaceGroup, "string", kBlockTypes, 0, 0, "plain", "",
        "default block type: one convolution (plain), two with a skip connection (residual); "
-       "separable = depthwise + pointwise convolutions"},
+       "separable = depthwise + pointwise convolutions; inverted_residual = MobileNetV2's "
+       "block (1x1 expand x4, depthwise, 1x1 project, skip)"},
       {"kernel_size", kSpaceGroup, "int", kKernels, 0, 0, 3, "",
        "default kernel size (\"same\" padding)"},
       {"batch_norm",
@@ -500,6 +504,7 @@ ModelSpec space_model(AppliedParameters& a) {
     const json type = a.value(prefix + "type", block_type);
     b.residual = type == "residual" || type == "separable_residual";
     b.separable = type == "separable" || type == "separable_residual";
+    b.expansion = type == "inverted_residual" ? kInvertedExpansion : 0;
     b.out_channels = a.value(prefix + "channels", default_channels(n)).get<int>();
     b.kernel_size = a.value(prefix + "kernel", kernel).get<int>();
     b.padding = b.kernel_size / 2;

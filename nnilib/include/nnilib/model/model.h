@@ -11,8 +11,9 @@ namespace nnilib {
 /// separable), then batch norm when asked for.
 class ConvUnitImpl : public torch::nn::Module {
  public:
+  /// `groups` > 1: a grouped convolution (in_channels groups: depthwise); not separable.
   ConvUnitImpl(int in_channels, int out_channels, int kernel_size, int padding, bool separable,
-               bool batch_norm);
+               bool batch_norm, int groups = 1);
   torch::Tensor forward(torch::Tensor x);
 
  private:
@@ -30,9 +31,10 @@ class ConvBlockImpl : public torch::nn::Module {
 
  private:
   ConvBlockSpec spec_;
-  ConvUnit first_{nullptr};
-  ConvUnit second_{nullptr};    ///< residual blocks only
-  ConvUnit shortcut_{nullptr};  ///< residual blocks that change the channel count
+  ConvUnit first_{nullptr};      ///< inverted residual: the 1x1 expansion
+  ConvUnit second_{nullptr};     ///< residual blocks only; inverted: the 1x1 projection
+  ConvUnit depthwise_{nullptr};  ///< inverted residual blocks only
+  ConvUnit shortcut_{nullptr};   ///< residual blocks that change the channel count
 };
 TORCH_MODULE(ConvBlock);
 

@@ -31,6 +31,12 @@ struct ConvBlockSpec {
   bool batch_norm = false;
   bool residual = false;
   bool separable = false;
+  /// > 0: an inverted residual block (MobileNetV2): a 1x1 convolution expanding to
+  /// in_channels x expansion channels, a depthwise k x k one, a 1x1 projection to
+  /// out_channels, plus the input (through a 1x1 convolution when the channel count
+  /// changes); no activation after the sum (a linear bottleneck). `residual` and
+  /// `separable` are ignored.
+  int expansion = 0;
 };
 
 /// What a model takes and gives: image channels and size, and the classes (the data
