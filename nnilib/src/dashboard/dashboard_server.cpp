@@ -11,12 +11,12 @@
 #include <thread>
 
 #include "dashboard/assets.h"
+#include "dashboard/experiment_view.h"
+#include "dashboard/nni_rest.h"
 #include "nnilib/common/error.h"
 #include "nnilib/common/file_io.h"
 #include "nnilib/common/json_limits.h"
 #include "nnilib/common/json_text.h"
-#include "nnilib/dashboard/experiment_view.h"
-#include "nnilib/dashboard/nni_rest.h"
 #include "nnilib/runner/experiment_store.h"
 #include "nnilib/runner/runner.h"
 

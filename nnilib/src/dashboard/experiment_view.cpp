@@ -1,4 +1,4 @@
-#include "nnilib/dashboard/experiment_view.h"
+#include "dashboard/experiment_view.h"
 
 #include <algorithm>
 #include <cstdio>

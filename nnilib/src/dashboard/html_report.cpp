@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "dashboard/assets.h"
+#include "dashboard/experiment_view.h"
 #include "nnilib/common/error.h"
-#include "nnilib/dashboard/experiment_view.h"
 
 namespace nnilib {
 namespace {

@@ -1,4 +1,4 @@
-#include "nnilib/dashboard/nni_rest.h"
+#include "dashboard/nni_rest.h"
 
 #include <cmath>
 #include <limits>
