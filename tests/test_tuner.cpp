@@ -603,13 +603,49 @@ TEST_CASE("tuner Hyperband: NNI's brackets for R 81, eta 3, its ids and both exe
              Catch::Contains("classArgs.eta"));
 }
 
+TEST_CASE("tuner BOHB: exec_mode parallelism starts the next bracket instead of idling") {
+  const SearchSpace space = parse(R"({"x": {"_type": "uniform", "_value": [0, 1]}})");
+  // min 1, max 9, eta 3 (the default experiment's): bracket 2 runs 9 for 1, 3 for 3, 1 for 9;
+  // bracket 1 runs 5 for 3 (ceil(3 * 3 / 2)), then 1 for 9.
+  auto t = nnilib::make_tuner("BOHB", {{"min_budget", 1}, {"max_budget", 9}}, space, 4);
+  std::int64_t id = 0;
+  std::vector<std::pair<std::int64_t, json>> round0;
+  for (int k = 0; k < 9; ++k, ++id) round0.emplace_back(id, *t->generate_parameters(id));
+  // All nine handed out and running: a free slot gets bracket 1's first configuration.
+  auto extra = t->generate_parameters(id);
+  REQUIRE(extra);
+  CHECK_THAT(t->wire_parameter_id(id).get<std::string>(), Catch::StartsWith("1_0_"));
+  CHECK((*extra)["TRIAL_BUDGET"].get<double>() == Approx(3));
+  ++id;
+  // Bracket 2's round ends: its three best go before bracket 1's four waiting ones.
+  for (const auto& [pid, p] : round0) t->receive_trial_result(pid, p, p["x"].get<double>());
+  for (const auto& [pid, p] : round0) t->trial_end(pid, true);
+  for (int k = 0; k < 3; ++k, ++id) {
+    REQUIRE(t->generate_parameters(id));
+    CHECK_THAT(t->wire_parameter_id(id).get<std::string>(), Catch::StartsWith("2_1_"));
+  }
+  for (int k = 0; k < 4; ++k, ++id) {
+    REQUIRE(t->generate_parameters(id));
+    CHECK_THAT(t->wire_parameter_id(id).get<std::string>(), Catch::StartsWith("1_0_"));
+  }
+  // Ids stay unique across brackets (the counter runs over the experiment).
+  std::set<std::string> ids;
+  for (std::int64_t k = 0; k < id; ++k) ids.insert(t->wire_parameter_id(k).get<std::string>());
+  CHECK(ids.size() == static_cast<std::size_t>(id));
+  CHECK_THAT(error_of([&] {
+               nnilib::make_tuner("BOHB", {{"exec_mode", "fast"}}, space, 0);
+             }),
+             Catch::Contains("classArgs.exec_mode"));
+}
+
 TEST_CASE("tuner BOHB: NNI's brackets one at a time, and its model beats random sampling") {
   const SearchSpace space = parse(R"({"x": {"_type": "uniform", "_value": [0, 1]},
                                       "y": {"_type": "choice", "_value": ["a", "b", "c"]}})");
   // min 1, max 27, eta 3: s_max 3; bracket 3 runs 27 configurations for 1, then 9 for 3,
-  // 3 for 9, 1 for 27; ids "<s>_<round>_<counter>".
-  auto t =
-      nnilib::make_tuner("BOHB", {{"min_budget", 1}, {"max_budget", 27}, {"eta", 3}}, space, 4);
+  // 3 for 9, 1 for 27; ids "<s>_<round>_<counter>". exec_mode serial: NNI's rule.
+  auto t = nnilib::make_tuner(
+      "BOHB", {{"min_budget", 1}, {"max_budget", 27}, {"eta", 3}, {"exec_mode", "serial"}}, space,
+      4);
   CHECK_FALSE(t->exhausted());
   const std::vector<std::pair<int, double>> rounds = {{27, 1}, {9, 3}, {3, 9}, {1, 27}};
   std::int64_t id = 0;

@@ -5,8 +5,12 @@
 // Brackets: s_max = floor(log_eta(max_budget / min_budget)); bracket s (s_max down to
 // 0, then again) starts n = ceil((s_max + 1) eta^s / (s + 1)) configurations at
 // r = max_budget / eta^s; round i runs floor(n / eta^i) of them for r eta^i. When every
-// trial of a round has ended, its best go on; a new bracket starts once the current one
-// has started its last round and a trial ends (NNI's serial rule). Ids: "<s>_<i>_<n>".
+// trial of a round has ended, its best go on. exec_mode parallelism (the default; not an
+// NNI BOHB argument, but Hyperband's, and what BOHB's own HpBandSter does): a new
+// bracket starts whenever a trial could start and no configuration waits, so no core
+// idles while a bracket's last rounds run; the jobs of older brackets go first. serial
+// (NNI's BOHB): a new bracket starts once the newest one has started its last round and
+// a trial ends. Ids: "<s>_<i>_<n>", n unique over the experiment.
 //
 // The model, per budget: once a budget has more than min_points_in_model results
 // (default: dimensions + 1), the best top_n_percent of them (at least
@@ -53,6 +57,7 @@ struct BohbArgs {
   double random_fraction = 1.0 / 3;
   double bandwidth_factor = 3;
   double min_bandwidth = 1e-3;
+  bool serial = false;  // exec_mode serial: NNI's one-bracket-at-a-time rule
 };
 
 // A product-kernel density over configuration vectors.
@@ -107,7 +112,11 @@ class BohbTuner : public Tuner {
 
   std::optional<nlohmann::json> generate_parameters(std::int64_t parameter_id) override {
     if (brackets_.empty()) open_bracket();
-    if (queue_.empty()) return std::nullopt;  // waits for the bracket's trials
+    if (queue_.empty() && !a_.serial) {  // a free slot and nothing waiting: the next bracket
+      --curr_s_;
+      open_bracket();
+    }
+    if (queue_.empty()) return std::nullopt;  // serial: waits for the bracket's trials
     Job job = queue_.front();
     queue_.pop_front();
     issued_[parameter_id] = job;
@@ -121,7 +130,7 @@ class BohbTuner : public Tuner {
     const auto it = issued_.find(parameter_id);
     if (it == issued_.end() || !std::isfinite(value)) return;
     const Job& job = it->second;
-    brackets_.at(job.s).halving.record(job.round, job.counter, value);
+    brackets_.at(job.iteration).halving.record(job.round, job.counter, value);
     add_result(job.budget, job.point, a_.mode == OptimizeMode::kMaximize ? -value : value);
   }
 
@@ -129,15 +138,22 @@ class BohbTuner : public Tuner {
     const auto it = issued_.find(parameter_id);
     if (it == issued_.end()) return;
     const Job job = it->second;
-    Bracket& b = brackets_.at(job.s);
+    Bracket& b = brackets_.at(job.iteration);
     if (b.halving.end_trial(job.round)) {
       const std::size_t next_round = b.halving.next_round();
       const double next_r = b.halving.next_budget();
       const std::vector<std::int64_t> best = b.halving.promote(job.round, a_.mode);
-      for (std::int64_t counter : best)
-        queue_.push_back({b.halving.s(), next_round, counter, b.points.at(counter), next_r});
+      // Before the jobs of newer brackets: an older bracket finishes first.
+      auto at = std::find_if(queue_.begin(), queue_.end(),
+                             [&](const Job& queued) { return queued.iteration > job.iteration; });
+      for (std::int64_t counter : best) {
+        at = queue_.insert(
+            at, {job.iteration, b.halving.s(), next_round, counter, b.points.at(counter), next_r});
+        ++at;
+      }
       b.halving.start_round(best.size());
-    } else if (b.halving.no_more_rounds() && job.s == curr_s_ && queue_.empty()) {
+    } else if (b.halving.no_more_rounds() && job.iteration == next_iteration_ - 1 &&
+               queue_.empty()) {
       --curr_s_;
       open_bracket();
     }
@@ -145,6 +161,7 @@ class BohbTuner : public Tuner {
 
  private:
   struct Job {
+    std::int64_t iteration;  // the bracket's number, in the order brackets opened
     int s;
     std::size_t round;
     std::int64_t counter;
@@ -158,16 +175,17 @@ class BohbTuner : public Tuner {
 
   void open_bracket() {
     if (curr_s_ < 0) curr_s_ = s_max_;
+    const std::int64_t iteration = next_iteration_++;
     Bracket b{HalvingBracket(curr_s_, s_max_, a_.eta, a_.max_budget), {}};
     const std::int64_t n = b.halving.next_size();
     const double r = b.halving.next_budget();
     for (std::int64_t k = 0; k < n; ++k) {
       const std::int64_t counter = next_counter_++;
       b.points[counter] = new_config();
-      queue_.push_back({curr_s_, 0, counter, b.points[counter], r});
+      queue_.push_back({iteration, curr_s_, 0, counter, b.points[counter], r});
     }
     b.halving.start_round(static_cast<std::size_t>(n));
-    brackets_.insert_or_assign(curr_s_, std::move(b));
+    brackets_.emplace(iteration, std::move(b));
   }
 
   // ---- the configuration vector ----------------------------------------------------
@@ -317,17 +335,18 @@ class BohbTuner : public Tuner {
   std::vector<std::size_t> levels_;  // per dimension: categorical levels, 0 = continuous
   int s_max_, curr_s_;
   std::int64_t next_counter_ = 0;
-  std::map<int, Bracket> brackets_;
+  std::int64_t next_iteration_ = 0;
+  std::map<std::int64_t, Bracket> brackets_;  // by iteration
   std::deque<Job> queue_;
   std::map<std::int64_t, Job> issued_;
   std::map<double, std::vector<std::pair<std::vector<double>, double>>> observations_;
   std::map<double, std::pair<Kde, Kde>> models_;  // budget -> (good, bad)
 };
 
-const std::vector<std::string> kBohbArgs{
-    "optimize_mode",       "min_budget",    "max_budget",  "eta",
-    "min_points_in_model", "top_n_percent", "num_samples", "random_fraction",
-    "bandwidth_factor",    "min_bandwidth", "seed"};
+const std::vector<std::string> kBohbArgs{"optimize_mode", "min_budget",          "max_budget",
+                                         "eta",           "min_points_in_model", "top_n_percent",
+                                         "num_samples",   "random_fraction",     "bandwidth_factor",
+                                         "min_bandwidth", "exec_mode",           "seed"};
 
 std::unique_ptr<Tuner> make_bohb(const nlohmann::json& args, const SearchSpace& space,
                                  std::uint64_t seed) {
@@ -349,6 +368,7 @@ std::unique_ptr<Tuner> make_bohb(const nlohmann::json& args, const SearchSpace& 
   if (b.random_fraction > 1) a.fail("random_fraction", "must be between 0 and 1");
   b.bandwidth_factor = a.number("bandwidth_factor", 3, 0, false);
   b.min_bandwidth = a.number("min_bandwidth", 1e-3, 0, false);
+  b.serial = *a.choice("exec_mode", "parallelism", {"parallelism", "serial"}, false) == "serial";
   const std::int64_t s = a.integer("seed", 0, 0, std::numeric_limits<std::int64_t>::max());
   return std::make_unique<BohbTuner>(space, a.has("seed") ? static_cast<std::uint64_t>(s) : seed,
                                      b);
