@@ -213,6 +213,9 @@ class Test:
 
     # -------------------------------------------------------------- the pages
 
+    def check_control(self, url, exp):
+        control_check(self, url, exp)
+
     def check_experiment(self, label, exp, running):
         frag = self.base + '#/e/' + urllib.parse.quote(exp, safe='')
         snap = self.snapshot(exp)
@@ -376,6 +379,8 @@ class Test:
             self.check_experiment('running', a.running, running=True)
             if a.report:
                 self.check_report(a.report)
+            if a.control_url:
+                self.check_control(a.control_url, a.control)
         finally:
             self.driver.quit()
         if self.problems:
@@ -383,6 +388,74 @@ class Test:
             return 1
         print('all dashboard checks passed')
         return 0
+
+
+def control_check(t, url, exp):
+    """The controls of a run's own dashboard, used as a person would: change a limit in
+    the form, cancel a running trial, stop the experiment (each confirm() accepted), and
+    see each applied by the runner through the API."""
+    from selenium.webdriver.common.by import By
+    base = url if url.endswith('/') else url + '/'
+    api = lambda path: json.load(urllib.request.urlopen(base + path, timeout=10))
+    snap_path = 'api/experiments/' + urllib.parse.quote(exp, safe='')
+    d = t.driver
+    t.origin = '{0.scheme}://{0.netloc}'.format(urllib.parse.urlsplit(base))  # its own server
+
+    def until(what, f, timeout=20):
+        end = time.time() + timeout
+        while time.time() < end:
+            try:
+                if f():
+                    return True
+            except Exception:  # the page or the server is changing: look again
+                pass
+            time.sleep(0.3)
+        t.problem('control: %s did not happen within %d s' % (what, timeout))
+        return False
+
+    def answer_ok():
+        return any('accepted' in e.text and 'ok' in e.get_attribute('class')
+                   for e in d.find_elements(By.CSS_SELECTOR, 'p.answer'))
+
+    def button(text):
+        for b in d.find_elements(By.TAG_NAME, 'button'):
+            if b.text == text and b.is_displayed():
+                return b
+        return None
+
+    d.get(base + '#/e/' + exp)
+    if not until('the control card showing', lambda: button('Stop experiment') is not None):
+        return
+    form = d.find_element(By.CSS_SELECTOR, 'form.limits')
+    form.find_elements(By.TAG_NAME, 'input')[0].send_keys('3')  # maxTrialNumber
+    button('Change limits').click()
+    until('the limits request accepted', answer_ok)
+    until('maxTrialNumber 3 applied by the runner',
+          lambda: api(snap_path)['limits']['maxTrialNumber'] == 3)
+    t.screenshot('control-overview')
+
+    running = [x['id'] for x in api(snap_path)['trials'] if x['status'] == 'RUNNING']
+    if not running:
+        t.problem('control: no running trial to cancel')
+        return
+    d.get(base + '#/e/' + exp + '/trial/' + running[0])
+    if until('the "Cancel trial" button', lambda: button('Cancel trial') is not None):
+        button('Cancel trial').click()
+        d.switch_to.alert.accept()
+        until('the cancel request accepted', answer_ok)
+        until('trial %s USER_CANCELED' % running[0],
+              lambda: api(snap_path + '/trials/' + running[0])['status'] == 'USER_CANCELED')
+    t.console_problems('control')
+    t.network_problems('control')
+
+    d.get(base + '#/e/' + exp)
+    if until('the "Stop experiment" button', lambda: button('Stop experiment') is not None):
+        button('Stop experiment').click()
+        d.switch_to.alert.accept()
+        until('the stop request accepted', answer_ok)
+    # The runner stops and its server with it; the page then says it cannot reach it.
+    print('ok   control                      limits, cancel and stop applied' if not any(
+        p.startswith('control') for p in t.problems) else 'FAIL control', flush=True)
 
 
 def common_expect(s):
@@ -412,6 +485,8 @@ def main():
     p.add_argument('--running', required=True, help='id of a running experiment it serves')
     p.add_argument('--screenshots', required=True, help='folder for one PNG per page')
     p.add_argument('--report', help='a report written by "fmnist-nas report --html"')
+    p.add_argument('--control-url', help="a `fmnist-nas run`'s own dashboard: its controls are used")
+    p.add_argument('--control', help='the id of the experiment that run runs')
     return Test(p.parse_args()).run()
 
 

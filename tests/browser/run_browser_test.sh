@@ -19,6 +19,7 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  cp "$work"/*.log "$shots/" 2>/dev/null || true  # the runs' output, to look at after a failure
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -63,5 +64,18 @@ for _ in $(seq 150); do
   sleep 0.2
 done
 "$nas" report "$work/finished" "$work/running" --html "$shots/report.html" > /dev/null
-nice -n 5 /usr/bin/python3 "$here/dashboard_browser_test.py" --url "$url" \
-  --finished fin00001 --running run00001 --screenshots "$shots" --report "$shots/report.html"
+# A run with its own dashboard (control on): the browser uses its buttons.
+config control 10 2 "STEPS=400 SLEEP=0.2"
+"$nas" run --config "$work/control.yml" --experiment-dir "$work/control" --id ctl00001 \
+  --plain --port 0 --kill-grace-ms 200 > "$work/control.log" 2>&1 &
+pids+=($!)
+control_url=""
+for _ in $(seq 100); do
+  control_url=$(grep -oE 'dashboard: http://127\.0\.0\.1:[0-9]+/' "$work/control.log" | cut -d' ' -f2 || true)
+  [ -n "$control_url" ] && break
+  sleep 0.1
+done
+[ -n "$control_url" ] || { echo "the run printed no dashboard:"; cat "$work/control.log"; exit 1; }
+/usr/bin/python3 "$here/dashboard_browser_test.py" --url "$url" \
+  --finished fin00001 --running run00001 --screenshots "$shots" --report "$shots/report.html" \
+  --control-url "$control_url" --control ctl00001

@@ -25,7 +25,7 @@ for ((i = 0; i < steps; i++)); do
   acc="0.$((base + i % 10))"
   printf '{"epoch": %d, "epochs": %d, "batch": 10, "batches": 20, "images_per_second": 300, "eta_seconds": 5, "time": %s}' \
     $((i + 1)) "$steps" "$(date +%s)" > "$NNI_OUTPUT_DIR/progress.json"
-  metric PERIODICAL $i "{${q}default${q}: $acc, ${q}val_loss${q}: 0.$((50 - i)), ${q}train_loss${q}: 0.$((60 - i))}"
+  metric PERIODICAL $i "{${q}default${q}: $acc, ${q}val_loss${q}: 0.$((50 - i % 40)), ${q}train_loss${q}: 0.$((60 - i % 40))}"
 done
 metric FINAL 0 "{${q}default${q}: $acc, ${q}test_accuracy${q}: $acc, ${q}params${q}: $((1000 + base)), ${q}macs${q}: $((5000 + base))}"
 echo "done: $acc"

@@ -388,9 +388,9 @@ class Session {
       for (ActiveTrial& a : active_) {
         TrialRecord& t = state_.trials[a.index];
         if (t.trial_id != c.target) continue;
-        if (a.stop != StopCause::kNone) return "trial " + trial_label(t) + " is already stopping";
+        if (a.stop != StopCause::kNone) return trial_label(t) + " is already stopping";
         request_stop(a, StopCause::kUserCancel, "canceled from the dashboard");
-        return "trial " + trial_label(t) + " canceled";
+        return trial_label(t) + " canceled";
       }
       return "refused: trial " + c.target + " is not running";
     }
