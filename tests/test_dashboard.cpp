@@ -91,19 +91,22 @@ struct Experiment {
   }
 };
 
-// The dashboard address a fmnist-nas process printed ("dashboard: http://...:port/").
-int wait_for_port(const ChildProcess& p) {
-  const std::regex line(R"(dashboard: http://127\.0\.0\.1:(\d+)/)");
+// The dashboard address a fmnist-nas process printed ("dashboard: http://...:port/" and,
+// on a run, "?control=<key>"): its port and its control key.
+std::pair<int, std::string> wait_for_address(const ChildProcess& p) {
+  const std::regex line(R"(dashboard: http://127\.0\.0\.1:(\d+)/(\?control=([0-9a-f]{32}))?)");
   for (int i = 0; i < 300; ++i) {
     std::smatch m;
     const std::string out = p.stdout_so_far();
-    if (std::regex_search(out, m, line)) return std::stoi(m[1]);
+    if (std::regex_search(out, m, line)) return {std::stoi(m[1]), m[3]};
     std::this_thread::sleep_for(20ms);
   }
   FAIL("no dashboard address printed; stdout: " << p.stdout_so_far()
                                                 << " stderr: " << p.stderr_so_far());
-  return 0;
+  return {0, ""};
 }
+
+int wait_for_port(const ChildProcess& p) { return wait_for_address(p).first; }
 
 json get_json(httplib::Client& c, const std::string& path, int status = 200) {
   auto r = c.Get(path.c_str());
@@ -320,8 +323,12 @@ TEST_CASE(
 TEST_CASE("dashboard: a run's dashboard is live and its controls reach the runner") {
   Experiment e(6, 1, "STEPS=200 SLEEP=0.1");
   ChildProcess run(e.run_argv({"--port", "0"}), {});
-  const int port = wait_for_port(run);
+  const auto [port, key] = wait_for_address(run);
+  REQUIRE(key.size() == 32);
   httplib::Client c("127.0.0.1", port);
+  // The page's requests carry the key of the printed address; one without it is refused.
+  httplib::Client keyless("127.0.0.1", port);
+  c.set_default_headers({{"X-Control-Key", key}});
   std::string id;
   REQUIRE(eventually([&] {
     auto r = c.Get("/api/experiments");
@@ -344,7 +351,16 @@ TEST_CASE("dashboard: a run's dashboard is live and its controls reach the runne
   REQUIRE(eventually([&] { return snapshot()["trials"][0]["epochs"].get<int>() > seen + 3; }));
 
   // Bad control requests: refused with the reason, nothing recorded.
-  auto r = post(c, api + "/limits", R"({"maxTrialNumber": 2})", "text/plain");
+  auto r = post(keyless, api + "/stop", "{}");
+  REQUIRE(r);
+  CHECK(r->status == 403);
+  CHECK_THAT(r->body, Catch::Contains("control needs the key"));
+  httplib::Client wrong_key("127.0.0.1", port);
+  wrong_key.set_default_headers({{"X-Control-Key", std::string(32, '0')}});
+  r = post(wrong_key, api + "/stop", "{}");
+  REQUIRE(r);
+  CHECK(r->status == 403);
+  r = post(c, api + "/limits", R"({"maxTrialNumber": 2})", "text/plain");
   REQUIRE(r);
   CHECK(r->status == 415);
   r = post(c, api + "/limits", R"({"maxTrialNumber": 0})");
@@ -358,7 +374,7 @@ TEST_CASE("dashboard: a run's dashboard is live and its controls reach the runne
   REQUIRE(r);
   CHECK(r->status == 404);
   httplib::Client cross("127.0.0.1", port);
-  cross.set_default_headers({{"Origin", "http://evil.example"}});
+  cross.set_default_headers({{"Origin", "http://evil.example"}, {"X-Control-Key", key}});
   r = cross.Post((api + "/stop").c_str(), "{}", "application/json");
   REQUIRE(r);
   CHECK(r->status == 403);
@@ -401,7 +417,9 @@ TEST_CASE("dashboard: a run's dashboard is live and its controls reach the runne
     second = now["trials"][1]["id"];
     return true;
   }));
-  auto killed = c.Delete(("/api/v1/nni/trial-jobs/" + second).c_str());
+  // (NNI's tools pass the key as the address's query parameter.)
+  CHECK(keyless.Delete(("/api/v1/nni/trial-jobs/" + second).c_str())->status == 403);
+  auto killed = keyless.Delete(("/api/v1/nni/trial-jobs/" + second + "?control=" + key).c_str());
   REQUIRE(killed);
   CHECK(killed->status == 200);
   REQUIRE(eventually([&] { return e.store().trial(second)->status == nnilib::kUserCanceled; }));

@@ -395,7 +395,10 @@ def control_check(t, url, exp):
     the form, cancel a running trial, stop the experiment (each confirm() accepted), and
     see each applied by the runner through the API."""
     from selenium.webdriver.common.by import By
-    base = url if url.endswith('/') else url + '/'
+    parts = urllib.parse.urlsplit(url)  # http://host:port/?control=<key>
+    base = '{0.scheme}://{0.netloc}{0.path}'.format(parts)
+    base = base if base.endswith('/') else base + '/'
+    page = base + ('?' + parts.query if parts.query else '')  # the address with its key
     api = lambda path: json.load(urllib.request.urlopen(base + path, timeout=10))
     snap_path = 'api/experiments/' + urllib.parse.quote(exp, safe='')
     d = t.driver
@@ -423,7 +426,7 @@ def control_check(t, url, exp):
                 return b
         return None
 
-    d.get(base + '#/e/' + exp)
+    d.get(page + '#/e/' + exp)
     if not until('the control card showing', lambda: button('Stop experiment') is not None):
         return
     form = d.find_element(By.CSS_SELECTOR, 'form.limits')
@@ -438,7 +441,7 @@ def control_check(t, url, exp):
     if not running:
         t.problem('control: no running trial to cancel')
         return
-    d.get(base + '#/e/' + exp + '/trial/' + running[0])
+    d.get(page + '#/e/' + exp + '/trial/' + running[0])
     if until('the "Cancel trial" button', lambda: button('Cancel trial') is not None):
         button('Cancel trial').click()
         d.switch_to.alert.accept()
@@ -448,7 +451,7 @@ def control_check(t, url, exp):
     t.console_problems('control')
     t.network_problems('control')
 
-    d.get(base + '#/e/' + exp)
+    d.get(page + '#/e/' + exp)
     if until('the "Stop experiment" button', lambda: button('Stop experiment') is not None):
         button('Stop experiment').click()
         d.switch_to.alert.accept()

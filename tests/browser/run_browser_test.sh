@@ -71,7 +71,7 @@ config control 10 2 "STEPS=400 SLEEP=0.2"
 pids+=($!)
 control_url=""
 for _ in $(seq 100); do
-  control_url=$(grep -oE 'dashboard: http://127\.0\.0\.1:[0-9]+/' "$work/control.log" | cut -d' ' -f2 || true)
+  control_url=$(grep -oE 'dashboard: http://127\.0\.0\.1:[0-9]+/\?control=[0-9a-f]+' "$work/control.log" | cut -d' ' -f2 || true)
   [ -n "$control_url" ] && break
   sleep 0.1
 done

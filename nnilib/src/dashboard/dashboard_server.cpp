@@ -17,6 +17,7 @@
 #include "nnilib/common/file_io.h"
 #include "nnilib/common/json_limits.h"
 #include "nnilib/common/json_text.h"
+#include "nnilib/common/secret.h"
 #include "nnilib/runner/experiment_store.h"
 #include "nnilib/runner/runner.h"
 
@@ -95,7 +96,8 @@ struct DashboardServer::Impl {
   httplib::Server server;
   std::thread thread;
   int port = 0;
-  std::string prefix;  // "" or "/dashboard"
+  std::string prefix;       // "" or "/dashboard"
+  std::string control_key;  // with options.control: what a control request must carry
 
   std::mutex mutex;
   std::map<std::string, Cached> snapshots;  // id -> its snapshot, at most 1 s old
@@ -168,24 +170,24 @@ struct DashboardServer::Impl {
       });
     });
 
-    server.Post(p + R"(/api/experiments/([^/]+)/trials/([^/]+)/cancel)",
-                [this](const Request& req, Response& res) {
-                  ControlRecord c;
-                  c.action = "cancel";
-                  c.target = req.matches[2];
-                  control(req.get_header_value("Content-Type"), req.body, res, req.matches[1], c);
-                });
+    server.Post(p + R"(/api/experiments/([^/]+)/trials/([^/]+)/cancel)", [this](const Request& req,
+                                                                                Response& res) {
+      ControlRecord c;
+      c.action = "cancel";
+      c.target = req.matches[2];
+      control(req, req.get_header_value("Content-Type"), req.body, res, req.matches[1], c);
+    });
     server.Post(p + R"(/api/experiments/([^/]+)/stop)", [this](const Request& req, Response& res) {
       ControlRecord c;
       c.action = "stop";
-      control(req.get_header_value("Content-Type"), req.body, res, req.matches[1], c);
+      control(req, req.get_header_value("Content-Type"), req.body, res, req.matches[1], c);
     });
-    server.Post(p + R"(/api/experiments/([^/]+)/limits)",
-                [this](const Request& req, Response& res) {
-                  ControlRecord c;
-                  c.action = "limits";
-                  control(req.get_header_value("Content-Type"), req.body, res, req.matches[1], c);
-                });
+    server.Post(
+        p + R"(/api/experiments/([^/]+)/limits)", [this](const Request& req, Response& res) {
+          ControlRecord c;
+          c.action = "limits";
+          control(req, req.get_header_value("Content-Type"), req.body, res, req.matches[1], c);
+        });
   }
 
   std::string snapshot(const Served& e) {
@@ -204,13 +206,22 @@ struct DashboardServer::Impl {
 
   // A control request: checked here, written into the experiment's database, applied
   // by its runner (which is woken at once when it runs in this process).
-  void control(const std::string& content_type, const std::string& request_body, Response& res,
-               const std::string& id, ControlRecord c) {
+  // `req` carries the control key (the X-Control-Key header or the `control` query
+  // parameter); `content_type` and `request_body` the request itself.
+  void control(const Request& req, const std::string& content_type, const std::string& request_body,
+               Response& res, const std::string& id, ControlRecord c) {
     guarded(res, [&] {
       if (!options.control)
         return send_error(res, 403,
                           "read-only: this server shows experiments; control an experiment "
                           "from the dashboard of the fmnist-nas run that runs it");
+      const std::string key = req.has_header("X-Control-Key")
+                                  ? req.get_header_value("X-Control-Key")
+                                  : req.get_param_value("control");
+      if (!same_secret(key, control_key))
+        return send_error(res, 403,
+                          "control needs the key of the dashboard's address as fmnist-nas "
+                          "printed it (.../?control=<key>)");
       if (content_type.rfind(kJson, 0) != 0)
         return send_error(res, 415, "a control request must be Content-Type: application/json");
       const Served* e = find(id);
@@ -309,7 +320,7 @@ struct DashboardServer::Impl {
       ControlRecord c;
       c.action = "cancel";
       c.target = req.matches[1];
-      control(kJson, "", res, experiments.front().id, c);
+      control(req, kJson, "", res, experiments.front().id, c);
       accepted_as_nni(res);
     });
     server.Put(base + "/experiment", [this](const Request& req, Response& res) {
@@ -330,7 +341,7 @@ struct DashboardServer::Impl {
                             "the body must be the experiment profile with params." + field->second);
         ControlRecord c;
         c.action = "limits";
-        control(kJson, dump(json{{field->second, profile["params"][field->second]}}), res,
+        control(req, kJson, dump(json{{field->second, profile["params"][field->second]}}), res,
                 experiments.front().id, c);
         accepted_as_nni(res);
       });
@@ -400,6 +411,7 @@ DashboardServer::DashboardServer(std::vector<std::string> experiment_dirs, Optio
     m.experiments.push_back({id, dir});
   }
   m.prefix = m.options.nni_webui.empty() ? "" : "/dashboard";
+  if (m.options.control) m.control_key = random_secret("the dashboard's control key");
   if (!m.options.nni_webui.empty() &&
       !fs::is_regular_file(fs::path(m.options.nni_webui) / "index.html"))
     throw UsageError(m.options.nni_webui +
@@ -460,7 +472,8 @@ std::string DashboardServer::url() const {
   const std::string& host = impl_->options.host;
   const std::string shown = host == "0.0.0.0" || host.empty() ? "127.0.0.1" : host;
   return "http://" + (shown.find(':') != std::string::npos ? "[" + shown + "]" : shown) + ":" +
-         std::to_string(impl_->port) + impl_->prefix + "/";
+         std::to_string(impl_->port) + impl_->prefix + "/" +
+         (impl_->control_key.empty() ? "" : "?control=" + impl_->control_key);
 }
 
 }  // namespace nnilib

@@ -1,7 +1,6 @@
 #include "runner/channel_server.h"
 
 #include <httplib.h>
-#include <sys/random.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -9,6 +8,7 @@
 
 #include "nnilib/common/error.h"
 #include "nnilib/common/json_limits.h"
+#include "nnilib/common/secret.h"
 
 namespace nnilib {
 namespace {
@@ -21,36 +21,6 @@ std::string excerpt(const std::string& text, std::size_t max = 100) {
   for (char& c : s)
     if (c == '\n' || c == '\r') c = ' ';
   return text.size() > max ? s + "..." : s;
-}
-
-// 128 bits from the kernel's random source, as 32 hex digits.
-std::string random_secret() {
-  unsigned char bytes[16];
-  std::size_t got = 0;
-  while (got < sizeof bytes) {
-    const ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw SystemError(std::string("cannot draw a channel secret (getrandom: ") +
-                        std::strerror(errno) + ")");
-    }
-    got += static_cast<std::size_t>(n);
-  }
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : bytes) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
-}
-
-// Compares in time independent of where the strings differ.
-bool same_secret(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
 }
 
 // A request path /env/<env>/<trial>/<secret>, split; false when it is not one.
@@ -120,7 +90,7 @@ std::string ChannelServer::url(const std::string& trial_id) const {
 }
 
 void ChannelServer::add_trial(const std::string& trial_id, const ParameterRecord& record) {
-  std::string secret = random_secret();
+  std::string secret = random_secret("a channel secret");
   std::lock_guard<std::mutex> lock(mutex_);
   trials_.erase(trial_id);
   trials_.emplace(trial_id, TrialChannel{record, MetricChecker(trial_id, record.parameter_id),

@@ -19,8 +19,9 @@ class DashboardServer {
     int port = 8080;                 ///< 0: any free port
     /// When `port` is taken, try the next ones up to port + 19 (the default port).
     bool try_next_ports = false;
-    /// Take control requests (cancel, stop, limits) for running experiments; off:
-    /// read-only (403), the server never writes a database.
+    /// Take control requests (cancel, stop, limits) for running experiments, each
+    /// carrying the server's control key (128 random bits, in url()); off: read-only
+    /// (403), the server never writes a database.
     bool control = false;
     /// NNI's web UI build (its `static` folder) to serve at "/"; the dashboard then
     /// moves to /dashboard/. Empty: the dashboard is at "/".
@@ -36,7 +37,8 @@ class DashboardServer {
   DashboardServer& operator=(const DashboardServer&) = delete;
 
   int port() const;
-  /// The dashboard's address, e.g. "http://127.0.0.1:8080/".
+  /// The dashboard's address, e.g. "http://127.0.0.1:8080/", with "?control=<key>"
+  /// when it takes control requests: whoever opens that address may control.
   std::string url() const;
 
  private:

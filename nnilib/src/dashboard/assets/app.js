@@ -242,13 +242,19 @@
     return getJSON('api/experiments/' + enc(id) + '/trials/' + enc(trial));
   }
 
+  /**
+   * The control key of a run's dashboard: the address fmnist-nas printed ends with
+   * ?control=<key>; whoever has it may control the experiment (docs/dashboard.md).
+   */
+  const CONTROL_KEY = new URLSearchParams(window.location.search).get('control') || '';
+
   /** A control POST; resolves to a line of text describing the answer. */
   async function postControl(path, body) {
     let resp;
     try {
       resp = await fetch(path, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
+        headers: { 'Content-Type': 'application/json', 'X-Control-Key': CONTROL_KEY },
         body: JSON.stringify(body || {}),
       });
     } catch (e) {
@@ -709,7 +715,8 @@
         ['sessions', snap.sessions],
         ['created', fmtDate(snap.created_at)],
         ['directory', snap.dir || DASH],
-        ['control', REPORT ? 'report (read-only)' : snap.control ? 'enabled' : 'read-only'],
+        ['control', REPORT ? 'report (read-only)' : !snap.control ? 'read-only'
+          : CONTROL_KEY ? 'enabled' : 'needs the address fmnist-nas printed (…/?control=<key>)'],
       ]));
 
       let maxDur = limits.maxExperimentDuration;
