@@ -483,7 +483,36 @@ advisor: {name: Hyperband, classArgs: {R: 3, eta: 3, optimize_mode: maximize}}
   CHECK(promoted == best);  // the best of the round went on
 }
 
-TEST_CASE("runner: BOHB runs one bracket at a time: free workers wait, none deadlocks") {
+TEST_CASE("runner: BOHB with exec_mode parallelism keeps every worker busy") {
+  // min 1, max 3, eta 3: bracket 1 runs 3 configurations for 1, then the best for 3;
+  // bracket 0 runs 2 configurations for 3. Three workers: when the first of bracket 1's
+  // trials ends, bracket 0 starts instead of the worker waiting for the round.
+  Experiment e(R"(
+searchSpace: {x: {_type: uniform, _value: [0, 1]}}
+trialCommand: STEPS=1 SLEEP=0.2 exec ./trial.sh
+trialConcurrency: 3
+maxTrialNumber: 6
+tuner: {name: BOHB, classArgs: {min_budget: 1, max_budget: 3, eta: 3}}
+)");
+  const ProcessResult r = e.run();
+  INFO(describe(r));
+  REQUIRE(r.exit_code == 0);
+  const auto trials = e.store().trials();
+  REQUIRE(trials.size() == 6);
+  const std::vector<std::string> ids = ids_at_budgets(trials);
+  CHECK_THAT(ids[2], Catch::Matches("1_0_2@1.0"));
+  CHECK_THAT(ids[3], Catch::Matches("0_0_3@3.0"));  // before the round ended
+  CHECK(trials[3].created_at <
+        std::max({*trials[0].ended_at, *trials[1].ended_at, *trials[2].ended_at}));
+  const std::set<std::string> rest = {ids[4], ids[5]};
+  CHECK(rest.count("0_0_4@3.0") == 1);
+  CHECK(std::count_if(rest.begin(), rest.end(), [](const std::string& id) {
+          return id.rfind("1_1_", 0) == 0 && id.size() > 6 && id.substr(id.size() - 4) == "@3.0";
+        }) == 1);
+}
+
+TEST_CASE(
+    "runner: BOHB exec_mode serial runs one bracket at a time: free workers wait, none deadlocks") {
   // min 1, max 3, eta 3: bracket 1 runs 3 configurations for 1, then the best for 3;
   // then bracket 0 runs 2 configurations for 3. Three workers: two wait meanwhile.
   Experiment e(R"(
@@ -491,7 +520,7 @@ searchSpace: {x: {_type: uniform, _value: [0, 1]}}
 trialCommand: STEPS=1 SLEEP=0.2 exec ./trial.sh
 trialConcurrency: 3
 maxTrialNumber: 6
-tuner: {name: BOHB, classArgs: {min_budget: 1, max_budget: 3, eta: 3}}
+tuner: {name: BOHB, classArgs: {min_budget: 1, max_budget: 3, eta: 3, exec_mode: serial}}
 )");
   const ProcessResult r = e.run();
   INFO(describe(r));
