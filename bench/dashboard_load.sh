@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Does watching a search slow it? Runs the same small experiment (two 1-thread trials
-# of the seed CNN at once, the two cores busy as in the default experiment) with its
+# of the seed CNN at once, batch 128 and 256, the two cores busy as in the default
+# experiment) with its
 # dashboard polled by 0 and by BROWSERS simulated browsers (each asks for the
-# experiment's snapshot and one trial's detail every 2 s, as an open overview page
-# does), and prints the trials' training speed and fmnist-nas's own CPU time for each.
+# experiment's snapshot and one trial's detail every 2 s on a kept-alive connection, as
+# an open overview page does; all of them one Python process, so that the clients,
+# which would run on the user's own computer, cost this machine little), and prints the
+# trials' training speed and fmnist-nas's own CPU time (the server is in it) for each.
 #   bash bench/dashboard_load.sh OUT [BROWSERS] [ROUNDS]
 # ROUNDS repeats both (alternating) to see the noise. Run it on a quiet machine.
 # $FMNIST_NAS / $FMNIST_TRIAL name other binaries (default: build/).
@@ -16,16 +19,16 @@ nas=${FMNIST_NAS:-$root/build/fmnist-nas}
 trial=${FMNIST_TRIAL:-$root/build/fmnist-trial}
 mkdir -p "$out"
 cat > "$out/space.json" <<'JSON'
-{"batch_size": {"_type": "choice", "_value": [128]}}
+{"batch_size": {"_type": "choice", "_value": [128, 256]}, "epochs": {"_type": "choice", "_value": [3]}}
 JSON
 cat > "$out/config.yml" <<YML
 experimentName: dashboard-load
 searchSpaceFile: space.json
-trialCommand: exec $trial --threads 1 --train-size 20000 --params '{"epochs": 3}' --quiet
+trialCommand: exec $trial --threads 1 --train-size 20000 --quiet
 trialCodeDirectory: .
 trialConcurrency: 2
 maxTrialNumber: 2
-tuner: {name: Random, classArgs: {optimize_mode: maximize}}
+tuner: {name: GridSearch}
 trainingService: {platform: local}
 YML
 
@@ -43,18 +46,34 @@ one() {  # name polls
   done
   local id
   id=$(curl -s "${url}api/experiments" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["experiments"][0]["id"])')
+  # The browsers: one process (so the clients cost little), a kept-alive connection
+  # each, as a browser keeps one.
   local pollers=()
-  for ((b = 0; b < n; b++)); do
-    (
-      while :; do
-        snap=$(curl -s "${url}api/experiments/$id") || exit 0
-        t=$(grep -oE '"id":"[A-Za-z0-9]{5}"' <<<"$snap" | head -1 | cut -d'"' -f4)
-        [ -n "$t" ] && curl -s "${url}api/experiments/$id/trials/$t" > /dev/null
-        sleep 2
-      done
-    ) &
+  if ((n > 0)); then
+    /usr/bin/python3 - "$url" "$id" "$n" <<'PY' &
+import http.client, json, sys, threading, time, urllib.parse
+url, exp, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+u = urllib.parse.urlsplit(url)
+def browser():
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    while True:
+        try:
+            c.request('GET', '/api/experiments/' + exp)
+            snap = json.loads(c.getresponse().read())
+            if snap['trials']:
+                c.request('GET', '/api/experiments/%s/trials/%s' % (exp, snap['trials'][0]['id']))
+                c.getresponse().read()
+        except Exception:
+            return  # the run ended
+        time.sleep(2)
+threads = [threading.Thread(target=browser, daemon=True) for _ in range(n)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+PY
     pollers+=($!)
-  done
+  fi
   # fmnist-nas's CPU time (user + system, clock ticks) just before it exits.
   local ticks=0
   while kill -0 "$runner" 2>/dev/null; do
