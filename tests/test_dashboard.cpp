@@ -24,24 +24,14 @@ using nnilib::standin::TempDir;
 
 namespace {
 
-// A trial that reports STEPS dict results ({"default": x, "val_loss": 1 - x}), SLEEP
+// A trial that reports STEPS dict results ({"default": x, "val_loss": 0.<step>}), SLEEP
 // seconds apart, then a FINAL dict with test_accuracy and params; x from its sequence.
-const char* kTrialScript = R"BASH(#!/bin/bash
-url="$NNI_TRIAL_COMMAND_CHANNEL"
+const std::string kTrialScript = "#!/bin/bash\nsource '" NNILIB_SOURCE_DIR
+                                 "/tests/curl_trial.sh'\n"
+                                 R"BASH(
 trap 'echo "got SIGINT"; exit 130' INT
-put() { curl -s -f -X PUT -H 'Content-Type: application/json' --data-binary "$1" "$url" >/dev/null; }
-put '{"type": "request_parameter"}' || exit 6
-while :; do
-  code=$(curl -s -o "$NNI_OUTPUT_DIR/param.json" -w '%{http_code}' "$url")
-  [ "$code" = 200 ] && break
-  [ "$code" = 410 ] && exit 0
-  [ "$code" = 408 ] || exit 6
-done
-pid=$(grep -oE '\\"parameter_id\\": (\\"[^\\]*\\"|[0-9]+)' "$NNI_OUTPUT_DIR/param.json" | sed -E 's/^\\"parameter_id\\": //')
+receive_parameters
 x="0.$((80 + NNI_TRIAL_SEQ_ID))"
-metric() {  # type sequence value
-  put "{\"type\": \"metric\", \"metric\": \"{\\\"parameter_id\\\": $pid, \\\"trial_job_id\\\": \\\"$NNI_TRIAL_JOB_ID\\\", \\\"type\\\": \\\"$1\\\", \\\"sequence\\\": $2, \\\"value\\\": \\\"$3\\\"}\"}"
-}
 echo "trial $NNI_TRIAL_JOB_ID starts"
 echo "a warning on stderr" >&2
 for ((i = 0; i < ${STEPS:-3}; i++)); do

@@ -35,8 +35,9 @@ namespace {
 //   deepmetric  reports a PERIODICAL whose value is an array nested 30,000 levels, then waits
 //   deepbody    PUTs a body nested 30,000 levels (not even an object), then waits
 // SLEEP seconds between results. On SIGINT: prints "got SIGINT", exits 130.
-const char* kTrialScript = R"BASH(#!/bin/bash
-url="$NNI_TRIAL_COMMAND_CHANNEL"
+const std::string kTrialScript = "#!/bin/bash\nsource '" NNILIB_SOURCE_DIR
+                                 "/tests/curl_trial.sh'\n"
+                                 R"BASH(
 modes=(${MODES:-ok})
 mode=${modes[$NNI_TRIAL_SEQ_ID]:-${modes[-1]}}
 env | grep -E '^(NNI_|NNILIB_|OMP_NUM_THREADS|MKL_NUM_THREADS|CUDA_VISIBLE_DEVICES)' | sort > "$NNI_OUTPUT_DIR/env.txt"
@@ -44,26 +45,15 @@ env | grep -E '^(NNI_|NNILIB_|OMP_NUM_THREADS|MKL_NUM_THREADS|CUDA_VISIBLE_DEVIC
 pwd > "$NNI_OUTPUT_DIR/cwd.txt"
 trap 'echo "got SIGINT"; exit 130' INT
 pause() { sleep "$1" & wait $!; }
-put() { curl -s -f -X PUT -H 'Content-Type: application/json' --data-binary "$1" "$url" >/dev/null; }
 case $mode in
   crash) echo "trial: error: the model exploded" >&2; exit 3 ;;
   noparam) echo "no parameters needed"; exit 0 ;;
   dropped) curl -s -X PUT --data-binary '{"type": "request_parameter"}' "$url" >/dev/null ;;
 esac
-put '{"type": "request_parameter"}' || exit 6
-while :; do
-  code=$(curl -s -o "$NNI_OUTPUT_DIR/param.json" -w '%{http_code}' "$url")
-  [ "$code" = 200 ] && break
-  [ "$code" = 410 ] && exit 0
-  [ "$code" = 408 ] || exit 6
-done
+receive_parameters
 body=$(cat "$NNI_OUTPUT_DIR/param.json")
-pid=$(grep -oE '\\"parameter_id\\": (\\"[^\\]*\\"|[0-9]+)' <<<"$body" | sed -E 's/^\\"parameter_id\\": //')
 x=$(grep -oE '\\"x\\": [-0-9.e+]+' <<<"$body" | grep -oE '[-0-9.e+]+$')
 x=${x:-0.5}
-metric() {  # type sequence value
-  put "{\"type\": \"metric\", \"metric\": \"{\\\"parameter_id\\\": $pid, \\\"trial_job_id\\\": \\\"$NNI_TRIAL_JOB_ID\\\", \\\"type\\\": \\\"$1\\\", \\\"sequence\\\": $2, \\\"value\\\": \\\"$3\\\"}\"}"
-}
 deep() { printf '[%.0s' {1..30000}; printf 0; printf ']%.0s' {1..30000}; }
 case $mode in
   deepmetric) put "{\"type\": \"metric\", \"metric\": \"{\\\"parameter_id\\\": $pid, \\\"trial_job_id\\\": \\\"$NNI_TRIAL_JOB_ID\\\", \\\"type\\\": \\\"PERIODICAL\\\", \\\"sequence\\\": 0, \\\"value\\\": $(deep)}\"}"; pause 60 ;;
@@ -447,6 +437,27 @@ std::vector<std::string> ids_at_budgets(const std::vector<nnilib::TrialRecord>& 
   return ids;
 }
 
+// Six trials of BOHB (min 1, max 3, eta 3: bracket 1 runs 3 configurations for 1, then
+// the best for 3; bracket 0 runs 2 for 3) on three workers, with `class_args` added:
+// the trials, and their "<id>@<budget>".
+std::pair<std::vector<nnilib::TrialRecord>, std::vector<std::string>> bohb_on_three_workers(
+    const std::string& class_args) {
+  Experiment e(R"(
+searchSpace: {x: {_type: uniform, _value: [0, 1]}}
+trialCommand: STEPS=1 SLEEP=0.2 exec ./trial.sh
+trialConcurrency: 3
+maxTrialNumber: 6
+tuner: {name: BOHB, classArgs: {min_budget: 1, max_budget: 3, eta: 3)" +
+               class_args + "}}\n");
+  const ProcessResult r = e.run();
+  INFO(describe(r));
+  REQUIRE(r.exit_code == 0);
+  auto trials = e.store().trials();
+  REQUIRE(trials.size() == 6);
+  auto ids = ids_at_budgets(trials);
+  return {std::move(trials), std::move(ids)};
+}
+
 }  // namespace
 
 TEST_CASE("runner: Hyperband runs NNI's brackets with NNI's string ids, echoed by the trials") {
@@ -484,22 +495,9 @@ advisor: {name: Hyperband, classArgs: {R: 3, eta: 3, optimize_mode: maximize}}
 }
 
 TEST_CASE("runner: BOHB with exec_mode parallelism keeps every worker busy") {
-  // min 1, max 3, eta 3: bracket 1 runs 3 configurations for 1, then the best for 3;
-  // bracket 0 runs 2 configurations for 3. Three workers: when the first of bracket 1's
-  // trials ends, bracket 0 starts instead of the worker waiting for the round.
-  Experiment e(R"(
-searchSpace: {x: {_type: uniform, _value: [0, 1]}}
-trialCommand: STEPS=1 SLEEP=0.2 exec ./trial.sh
-trialConcurrency: 3
-maxTrialNumber: 6
-tuner: {name: BOHB, classArgs: {min_budget: 1, max_budget: 3, eta: 3}}
-)");
-  const ProcessResult r = e.run();
-  INFO(describe(r));
-  REQUIRE(r.exit_code == 0);
-  const auto trials = e.store().trials();
-  REQUIRE(trials.size() == 6);
-  const std::vector<std::string> ids = ids_at_budgets(trials);
+  // When the first of bracket 1's trials ends, bracket 0 starts instead of the worker
+  // waiting for the round.
+  const auto [trials, ids] = bohb_on_three_workers("");
   CHECK_THAT(ids[2], Catch::Matches("1_0_2@1.0"));
   CHECK_THAT(ids[3], Catch::Matches("0_0_3@3.0"));  // before the round ended
   CHECK(trials[3].created_at <
@@ -513,21 +511,8 @@ tuner: {name: BOHB, classArgs: {min_budget: 1, max_budget: 3, eta: 3}}
 
 TEST_CASE(
     "runner: BOHB exec_mode serial runs one bracket at a time: free workers wait, none deadlocks") {
-  // min 1, max 3, eta 3: bracket 1 runs 3 configurations for 1, then the best for 3;
-  // then bracket 0 runs 2 configurations for 3. Three workers: two wait meanwhile.
-  Experiment e(R"(
-searchSpace: {x: {_type: uniform, _value: [0, 1]}}
-trialCommand: STEPS=1 SLEEP=0.2 exec ./trial.sh
-trialConcurrency: 3
-maxTrialNumber: 6
-tuner: {name: BOHB, classArgs: {min_budget: 1, max_budget: 3, eta: 3, exec_mode: serial}}
-)");
-  const ProcessResult r = e.run();
-  INFO(describe(r));
-  REQUIRE(r.exit_code == 0);
-  const auto trials = e.store().trials();
-  REQUIRE(trials.size() == 6);
-  const std::vector<std::string> ids = ids_at_budgets(trials);
+  // Bracket 0 waits until bracket 1 has started its last round: two workers wait meanwhile.
+  const auto [trials, ids] = bohb_on_three_workers(", exec_mode: serial");
   CHECK_THAT(ids[0], Catch::Matches("1_0_0@1.0"));
   CHECK_THAT(ids[2], Catch::Matches("1_0_2@1.0"));
   CHECK_THAT(ids[3], Catch::Matches("1_1_[012]@3.0"));  // only after the whole round ended

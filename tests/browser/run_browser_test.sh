@@ -24,7 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir -p "$shots"
-cp "$here/trial.sh" "$work/"
+cp "$here/trial.sh" "$here/../curl_trial.sh" "$work/"
 config() {  # name trials concurrency env
   cat > "$work/$1.yml" <<YML
 experimentName: browser-$1

@@ -2,20 +2,9 @@
 # A small NNI trial for the browser test: speaks NNI's v3 channel with curl, reports
 # STEPS dict results (default, val_loss, train_loss) SLEEP seconds apart and a FINAL
 # dict (default, test_accuracy, params, macs); writes progress.json like fmnist-trial.
-url="$NNI_TRIAL_COMMAND_CHANNEL"
+source "$(dirname "$0")/curl_trial.sh"
 trap 'echo "got SIGINT"; exit 130' INT
-put() { curl -s -f -X PUT -H 'Content-Type: application/json' --data-binary "$1" "$url" >/dev/null; }
-put '{"type": "request_parameter"}' || exit 6
-while :; do
-  code=$(curl -s -o "$NNI_OUTPUT_DIR/param.json" -w '%{http_code}' "$url")
-  [ "$code" = 200 ] && break
-  [ "$code" = 410 ] && exit 0
-  [ "$code" = 408 ] || exit 6
-done
-pid=$(grep -oE '\\"parameter_id\\": (\\"[^\\]*\\"|[0-9]+)' "$NNI_OUTPUT_DIR/param.json" | sed -E 's/^\\"parameter_id\\": //')
-metric() {  # type sequence value
-  put "{\"type\": \"metric\", \"metric\": \"{\\\"parameter_id\\\": $pid, \\\"trial_job_id\\\": \\\"$NNI_TRIAL_JOB_ID\\\", \\\"type\\\": \\\"$1\\\", \\\"sequence\\\": $2, \\\"value\\\": \\\"$3\\\"}\"}"
-}
+receive_parameters
 q='\\\"'  # a quote inside the metric's JSON string
 steps=${STEPS:-5}
 base=$((70 + (NNI_TRIAL_SEQ_ID * 7) % 20))
