@@ -549,11 +549,17 @@ void add_address_options(CLI::App* app, std::string& host, int& port) {
       ->capture_default_str();
 }
 
+// experiment_dir_of() of each argument.
+std::vector<std::string> experiment_dirs_of(const std::vector<std::string>& args) {
+  std::vector<std::string> dirs;
+  for (const std::string& a : args) dirs.push_back(experiment_dir_of(a));
+  return dirs;
+}
+
 // Serves the dashboard of `dirs` until SIGINT or SIGTERM.
 int cmd_serve(const std::vector<std::string>& dir_args, const std::string& host, int port,
               const std::string& webui) {
-  std::vector<std::string> dirs;
-  for (const std::string& d : dir_args) dirs.push_back(experiment_dir_of(d));
+  const std::vector<std::string> dirs = experiment_dirs_of(dir_args);
   install_signal_handlers();
   const auto server = start_dashboard(dirs, host, port, false, webui, true);
   std::printf("serving %zu experiment(s) read-only; Ctrl-C stops\n", dirs.size());
@@ -563,12 +569,9 @@ int cmd_serve(const std::vector<std::string>& dir_args, const std::string& host,
 }
 
 int cmd_report(const std::vector<std::string>& dir_args, const std::string& output) {
-  std::vector<std::string> dirs;
-  for (const std::string& d : dir_args) {
-    dirs.push_back(experiment_dir_of(d));
-    nnilib::ExperimentPaths{dirs.back()}.require_existing();
-  }
-  nnilib::write_file_atomically(output, nnilib::dashboard_report_html(dirs), "the report");
+  // dashboard_report_html checks each directory (UsageError naming a bad one).
+  nnilib::write_file_atomically(output, nnilib::dashboard_report_html(experiment_dirs_of(dir_args)),
+                                "the report");
   std::printf("report: %s\n", output.c_str());
   return 0;
 }
