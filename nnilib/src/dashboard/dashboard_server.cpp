@@ -432,11 +432,10 @@ DashboardServer::DashboardServer(std::vector<std::string> experiment_dirs, Optio
   m.server.set_pre_routing_handler(
       [&m](const Request& req, Response& res) { return m.pre_route(req, res); });
   m.server.set_error_handler([](const Request& req, Response& res) {
-    if (res.body.empty()) {
-      const bool not_found = res.status == 404;
-      send_error(res, res.status,
-                 not_found ? "no such path " + json_quote(req.path) : "request refused");
-    }
+    if (!res.body.empty()) return;  // a handler's own answer
+    if (res.status == 404) return send_error(res, 404, "no such path " + json_quote(req.path));
+    if (res.status == 413) return send_error(res, 413, "the request body is larger than 64 KiB");
+    send_error(res, res.status, "request refused");
   });
   m.nni_routes();
   m.dashboard_routes();
