@@ -10,6 +10,7 @@
 
 #include "nnilib/common/error.h"
 #include "nnilib/space/space.h"
+#include "test_util.h"
 
 using nnilib::ParamError;
 using nnilib::SearchSpace;
@@ -32,9 +33,7 @@ std::string error_of(const std::string& text) {
 }
 
 std::filesystem::path temp_file(const std::string& name, const std::string& content) {
-  const auto dir = std::filesystem::temp_directory_path() / "nnilib_test_space";
-  std::filesystem::create_directories(dir);
-  const auto path = dir / name;
+  const auto path = std::filesystem::path(testutil::temp_dir()) / name;
   std::ofstream(path) << content;
   return path;
 }

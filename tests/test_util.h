@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -23,16 +24,28 @@ inline std::string data_dir() {
   return env != nullptr && env[0] != '\0' ? env : NNILIB_TEST_DATA_DIR;
 }
 
-/// A scratch directory private to this test process (created on first use).
+/// A scratch directory private to this test process: a fresh mkdtemp directory (never a
+/// name another process used before, so nothing stale from a reused pid can be in it),
+/// removed when the process that made it exits normally.
 inline const std::string& temp_dir() {
-  static const std::string dir = [] {
-    std::string d =
-        (std::filesystem::temp_directory_path() / ("nnilib-test-" + std::to_string(::getpid())))
-            .string();
-    std::filesystem::create_directories(d);
-    return d;
-  }();
-  return dir;
+  struct Scratch {
+    std::string path;
+    pid_t owner = ::getpid();
+    Scratch() {
+      std::string pattern =
+          (std::filesystem::temp_directory_path() / "nnilib-test-XXXXXX").string();
+      if (::mkdtemp(pattern.data()) == nullptr)
+        throw std::runtime_error(pattern + ": cannot create a scratch directory");
+      path = pattern;
+    }
+    ~Scratch() {
+      if (::getpid() != owner) return;  // a forked child must not remove its parent's files
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  };
+  static const Scratch scratch;
+  return scratch.path;
 }
 
 /// The message of the ParamError that `f` throws, or "" when it throws none.
