@@ -9,6 +9,7 @@
 
 #include "nni_standin/metric_files.h"
 #include "nnilib/common/json_limits.h"
+#include "nnilib/trial/channel.h"
 #include "nnilib/trial/protocol.h"
 #include "nnilib/trial/trial_environment.h"
 
@@ -375,12 +376,57 @@ TEST_CASE("channel selection follows NNI's rule") {
   CHECK(env.channel_kind() == ChannelKind::kV3Http);
   env.platform.reset();  // v3 wins even without NNI_PLATFORM
   CHECK(env.channel_kind() == ChannelKind::kV3Http);
-  env.command_channel = "https://localhost:50829/env/local-env/S1i7C";  // not http://
+  // Any other scheme is NNI's assertion "Only support HTTP command channel": here a
+  // ChannelError naming the variable and the schemes this program knows.
+  env.command_channel = "https://localhost:50829/env/local-env/S1i7C";
+  CHECK_THROWS_WITH(env.channel_kind(),
+                    Catch::StartsWith("NNI_TRIAL_COMMAND_CHANNEL=https://localhost:50829/env/"
+                                      "local-env/S1i7C: no channel for \"https://\" in this "
+                                      "program (it knows http"));
+  env.command_channel = "import://my_module.MyChannel";  // NNI imports a Python class
+  CHECK_THROWS_AS(env.channel_kind(), nnilib::ChannelError);
+  // A scheme registered by the program selects its channel.
+  if (nnilib::find_channel("rule-test") == nullptr) {
+    nnilib::register_channel({"rule-test", "for this test", [](const std::string&, auto&) {
+                                return std::unique_ptr<nnilib::Channel>();
+                              }});
+  }
+  env.command_channel = "Rule-Test://queue/7";  // schemes are case-insensitive
+  CHECK(env.channel_kind() == ChannelKind::kRegistered);
+  env.command_channel = "no scheme here";  // not a URL: the platform rule decides
   CHECK(env.channel_kind() == ChannelKind::kStandalone);
   CHECK(std::string(nnilib::to_string(ChannelKind::kV3Http)) == "v3-http");
   CHECK(std::string(nnilib::to_string(ChannelKind::kLegacyFile)) == "legacy-file");
   CHECK(std::string(nnilib::to_string(ChannelKind::kLegacyStdout)) == "legacy-stdout");
   CHECK(std::string(nnilib::to_string(ChannelKind::kStandalone)) == "standalone");
+  CHECK(std::string(nnilib::to_string(ChannelKind::kRegistered)) == "registered");
+}
+
+TEST_CASE("register_channel refuses NNI's schemes, duplicates, bad schemes and no factory") {
+  auto make = [](const std::string&, const nnilib::ChannelOptions&) {
+    return std::unique_ptr<nnilib::Channel>();
+  };
+  for (const char* scheme : {"http", "https", "import"}) {
+    CHECK_THROWS_WITH(nnilib::register_channel({scheme, "", make}),
+                      std::string("register_channel: the scheme \"") + scheme + "\" is NNI's own");
+  }
+  for (const char* scheme : {"", "Upper", "9p", "a b", "x:y"}) {
+    CAPTURE(scheme);
+    CHECK_THROWS_WITH(nnilib::register_channel({scheme, "", make}),
+                      Catch::EndsWith("is not a lower-case URL scheme (a-z, then a-z 0-9 + - .)"));
+  }
+  CHECK_THROWS_WITH(nnilib::register_channel({"no-factory", "", {}}),
+                    "register_channel: the channel \"no-factory\" has no factory");
+  const auto before = nnilib::channel_registry().size();
+  nnilib::register_channel({"my-queue+v2.1", "a test's own", make});
+  CHECK(nnilib::channel_registry().size() == before + 1);
+  CHECK(nnilib::find_channel("my-queue+v2.1")->summary == "a test's own");
+  CHECK_THROWS_WITH(nnilib::register_channel({"my-queue+v2.1", "", make}),
+                    "register_channel: the scheme \"my-queue+v2.1\" is already registered");
+  CHECK(nnilib::url_scheme("HTTP://h:1/x") == "http");
+  CHECK(nnilib::url_scheme("my-queue+v2.1://q") == "my-queue+v2.1");
+  CHECK(nnilib::url_scheme("/no/scheme") == "");
+  CHECK(nnilib::url_scheme("a b://x") == "");
 }
 
 TEST_CASE("stand-in frame reader is byte-exact") {

@@ -19,6 +19,7 @@
 #include "nni_standin/child_process.h"
 #include "nni_standin/metric_files.h"
 #include "nni_standin/standin.h"
+#include "nnilib/trial/channel.h"
 #include "nnilib/trial/trial.h"
 
 using nlohmann::json;
@@ -660,6 +661,79 @@ TEST_CASE("Trial: standalone returns the program's parameters") {
   CHECK(r.parameter_source == "standalone");
   CHECK_THROWS_AS(nnilib::Trial::create({}, json::array()).get_next_parameter(),
                   nnilib::ParamError);
+}
+
+namespace {
+
+// A program's own transport, following docs/architecture.md's "A new trial channel":
+// a spool directory named by the URL (jsonl:///path/to/dir), where a scheduler that is
+// not NNI leaves the parameter record (parameter.json, NNI's record format) and reads
+// the results back, one encode_metric() line each (metrics.jsonl).
+class SpoolChannel : public nnilib::Channel {
+ public:
+  explicit SpoolChannel(const std::string& url) : dir_(url.substr(std::string("jsonl://").size())) {
+    if (!std::filesystem::is_directory(dir_))
+      throw nnilib::ChannelError(url + ": " + dir_ + " is not a directory");
+  }
+  ParameterRecord receive_parameter() override {
+    std::ifstream in(dir_ + "/parameter.json");
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return nnilib::parse_parameter_record(text, dir_ + "/parameter.json");
+  }
+  void send_metric(const Metric&, const std::string& metric_json) override {
+    std::ofstream(dir_ + "/metrics.jsonl", std::ios::app) << metric_json << "\n";
+  }
+
+ private:
+  std::string dir_;
+};
+
+}  // namespace
+
+TEST_CASE("Trial: a program's own channel, registered for its URL scheme") {
+  if (nnilib::find_channel("jsonl") == nullptr) {
+    nnilib::register_channel({"jsonl", "a spool directory: parameter.json in, metrics.jsonl out",
+                              [](const std::string& url, const nnilib::ChannelOptions&) {
+                                return std::make_unique<SpoolChannel>(url);
+                              }});
+  }
+  TempDir dir{"spool"};
+  std::ofstream(dir.path() + "/parameter.json")
+      << R"({"parameter_id": "2_0_7", "parameter_source": "algorithm", "parameters": {"x": 0.25}})";
+  nnilib::TrialEnvironment env;
+  env.command_channel = "jsonl://" + dir.path();
+  env.trial_job_id = "job42";
+  env.trial_seq_id = "3";
+  nnilib::Trial trial = nnilib::Trial::create(env);
+  CHECK(trial.channel_kind() == nnilib::ChannelKind::kRegistered);
+  CHECK(trial.channel_name() == "jsonl");
+  CHECK_FALSE(trial.standalone());
+  CHECK(trial.trial_id() == "job42");
+  CHECK(trial.sequence_id() == 3);
+  CHECK(trial.parameters() == json{{"x", 0.25}});
+  trial.report_intermediate_result(0.5);
+  trial.report_final_result(0.75);
+
+  // What the scheduler reads back is NNI's metric, checked as NNI's manager checks it.
+  std::ifstream in(dir.path() + "/metrics.jsonl");
+  std::vector<Metric> metrics;
+  for (std::string line; std::getline(in, line);)
+    metrics.push_back(nnilib::validate_metric_text(line, "job42"));
+  REQUIRE(metrics.size() == 2);
+  CHECK(metrics[0].type == MetricType::kPeriodical);
+  CHECK(metrics[0].parameter_id == "2_0_7");
+  CHECK(metrics[0].value == 0.5);
+  CHECK(metrics[1].type == MetricType::kFinal);
+  CHECK(metrics[1].value == 0.75);
+
+  // The channel's own error reaches the program as its ChannelError.
+  env.command_channel = "jsonl:///nonexistent-spool";
+  CHECK_THROWS_WITH(nnilib::Trial::create(env),
+                    "jsonl:///nonexistent-spool: /nonexistent-spool is not a directory");
+  // An unregistered scheme is refused before any channel is built.
+  env.command_channel = "amqp://broker/queue";
+  CHECK_THROWS_WITH(nnilib::Trial::create(env),
+                    Catch::Contains("no channel for \"amqp://\" in this program (it knows http, "));
 }
 
 namespace {

@@ -1,69 +1,59 @@
-#include "trial/channel.h"
+#include "nnilib/trial/channel.h"
 
-#include "trial/legacy_file.h"
-#include "trial/legacy_stdout.h"
-#include "trial/standalone.h"
-#include "trial/v3_http.h"
+#include <algorithm>
+#include <stdexcept>
 
 namespace nnilib {
 namespace {
 
-std::string required(const std::optional<std::string>& value, const char* name, ChannelKind kind) {
-  if (!value) {
-    throw ChannelError(std::string(name) + " is not set, but the " + to_string(kind) +
-                       " channel needs it");
-  }
-  return *value;
+std::vector<ChannelEntry>& registry() {
+  static std::vector<ChannelEntry> entries;
+  return entries;
+}
+
+// RFC 3986: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), here in lower case.
+bool valid_scheme(const std::string& s) {
+  if (s.empty() || s[0] < 'a' || s[0] > 'z') return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.';
+  });
 }
 
 }  // namespace
 
-TrialIdentity resolve_identity(const TrialEnvironment& env, ChannelKind kind) {
-  TrialIdentity id;
-  const bool standalone = kind == ChannelKind::kStandalone;
-  if (env.trial_job_id) {
-    id.trial_id = *env.trial_job_id;
-  } else if (kind == ChannelKind::kV3Http) {
-    // The v3 URL ends with the trial id: http://host:port/env/<env>/<trial_id>.
-    const std::string& url = *env.command_channel;
-    id.trial_id = url.substr(url.find_last_of('/') + 1);
-    if (id.trial_id.empty()) {
-      throw ChannelError("NNI_TRIAL_JOB_ID is not set and NNI_TRIAL_COMMAND_CHANNEL " + url +
-                         " does not end with a trial id");
-    }
-  } else if (standalone) {
-    id.trial_id = "STANDALONE";
-  } else {
-    id.trial_id = required(env.trial_job_id, "NNI_TRIAL_JOB_ID", kind);
+void register_channel(ChannelEntry entry) {
+  const std::string& s = entry.scheme;
+  if (!valid_scheme(s)) {
+    throw std::invalid_argument("register_channel: \"" + s +
+                                "\" is not a lower-case URL scheme (a-z, then a-z 0-9 + - .)");
   }
-  id.experiment_id = env.experiment_id ? *env.experiment_id : (standalone ? "STANDALONE" : "");
-  if (env.trial_seq_id) {
-    const std::string& s = *env.trial_seq_id;
-    if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos) {
-      throw ChannelError("NNI_TRIAL_SEQ_ID=\"" + s + "\" is not a non-negative integer");
-    }
-    id.sequence_id = std::stoi(s);
+  if (s == "http" || s == "https" || s == "import") {
+    throw std::invalid_argument("register_channel: the scheme \"" + s + "\" is NNI's own");
   }
-  id.output_dir = env.output_dir ? *env.output_dir : env.sys_dir ? *env.sys_dir : ".";
-  return id;
+  if (find_channel(s) != nullptr) {
+    throw std::invalid_argument("register_channel: the scheme \"" + s + "\" is already registered");
+  }
+  if (!entry.make) {
+    throw std::invalid_argument("register_channel: the channel \"" + s + "\" has no factory");
+  }
+  registry().push_back(std::move(entry));
 }
 
-std::unique_ptr<Channel> make_channel(const TrialEnvironment& env, ChannelKind kind,
-                                      const TrialIdentity&, nlohmann::json standalone_parameters,
-                                      const ChannelOptions& options) {
-  switch (kind) {
-    case ChannelKind::kV3Http:
-      return std::make_unique<V3HttpChannel>(*env.command_channel, options);
-    case ChannelKind::kLegacyFile:
-      return std::make_unique<LegacyFileChannel>(required(env.sys_dir, "NNI_SYS_DIR", kind),
-                                                 options);
-    case ChannelKind::kLegacyStdout:
-      return std::make_unique<LegacyStdoutChannel>(required(env.sys_dir, "NNI_SYS_DIR", kind),
-                                                   options);
-    case ChannelKind::kStandalone:
-      return std::make_unique<StandaloneChannel>(std::move(standalone_parameters));
-  }
-  throw ChannelError("unknown channel kind");
+const std::vector<ChannelEntry>& channel_registry() { return registry(); }
+
+const ChannelEntry* find_channel(const std::string& scheme) {
+  for (const ChannelEntry& e : registry())
+    if (e.scheme == scheme) return &e;
+  return nullptr;
+}
+
+std::string url_scheme(const std::string& url) {
+  const auto colon = url.find("://");
+  if (colon == std::string::npos) return "";
+  std::string scheme = url.substr(0, colon);
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return valid_scheme(scheme) ? scheme : "";
 }
 
 }  // namespace nnilib

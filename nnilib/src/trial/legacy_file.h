@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "trial/channel.h"
+#include "nnilib/trial/channel.h"
 
 namespace nnilib {
 
@@ -16,7 +16,6 @@ class LegacyFileChannel : public Channel {
   LegacyFileChannel(const LegacyFileChannel&) = delete;
   LegacyFileChannel& operator=(const LegacyFileChannel&) = delete;
 
-  ChannelKind kind() const override { return ChannelKind::kLegacyFile; }
   ParameterRecord receive_parameter() override;
   void send_metric(const Metric& metric, const std::string& metric_json) override;
 

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "trial/channel.h"
+#include "nnilib/trial/channel.h"
 
 namespace nnilib {
 
@@ -14,7 +14,6 @@ class LegacyStdoutChannel : public Channel {
  public:
   LegacyStdoutChannel(std::string sys_dir, ChannelOptions options);
 
-  ChannelKind kind() const override { return ChannelKind::kLegacyStdout; }
   ParameterRecord receive_parameter() override;
   void send_metric(const Metric& metric, const std::string& metric_json) override;
 

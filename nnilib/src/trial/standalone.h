@@ -3,7 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "trial/channel.h"
+#include "nnilib/trial/channel.h"
 
 namespace nnilib {
 
@@ -13,7 +13,6 @@ class StandaloneChannel : public Channel {
  public:
   explicit StandaloneChannel(nlohmann::json parameters);
 
-  ChannelKind kind() const override { return ChannelKind::kStandalone; }
   ParameterRecord receive_parameter() override;
   void send_metric(const Metric& metric, const std::string& metric_json) override;
 

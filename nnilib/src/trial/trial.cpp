@@ -3,7 +3,7 @@
 #include <optional>
 #include <stdexcept>
 
-#include "trial/channel.h"
+#include "trial/channel_factory.h"
 
 namespace nnilib {
 
@@ -48,7 +48,9 @@ Trial Trial::create(const TrialEnvironment& environment, nlohmann::json standalo
                     ChannelOptions options) {
   auto impl = std::make_unique<Impl>();
   impl->kind = environment.channel_kind();
-  impl->channel_name = to_string(impl->kind);
+  impl->channel_name = impl->kind == ChannelKind::kRegistered
+                           ? url_scheme(*environment.command_channel)
+                           : to_string(impl->kind);
   impl->identity = resolve_identity(environment, impl->kind);
   impl->channel = make_channel(environment, impl->kind, impl->identity,
                                std::move(standalone_parameters), options);

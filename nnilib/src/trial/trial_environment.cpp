@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include "nnilib/trial/channel.h"
+
 namespace nnilib {
 namespace {
 
@@ -27,6 +29,8 @@ const char* to_string(ChannelKind kind) {
       return "legacy-stdout";
     case ChannelKind::kStandalone:
       return "standalone";
+    case ChannelKind::kRegistered:
+      return "registered";
   }
   return "unknown";
 }
@@ -47,7 +51,17 @@ TrialEnvironment TrialEnvironment::from_process() {
 }
 
 ChannelKind TrialEnvironment::channel_kind() const {
-  if (command_channel && command_channel->rfind("http://", 0) == 0) return ChannelKind::kV3Http;
+  if (command_channel) {
+    const std::string scheme = url_scheme(*command_channel);
+    if (scheme == "http") return ChannelKind::kV3Http;
+    if (!scheme.empty()) {
+      if (find_channel(scheme) != nullptr) return ChannelKind::kRegistered;
+      std::string known = "http";
+      for (const ChannelEntry& e : channel_registry()) known += ", " + e.scheme;
+      throw ChannelError("NNI_TRIAL_COMMAND_CHANNEL=" + *command_channel + ": no channel for \"" +
+                         scheme + "://\" in this program (it knows " + known + ")");
+    }
+  }
   if (!platform || *platform == "unittest") return ChannelKind::kStandalone;
   if (*platform == "local" && !is_true(reuse_mode)) return ChannelKind::kLegacyFile;
   return ChannelKind::kLegacyStdout;

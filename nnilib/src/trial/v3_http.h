@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "trial/channel.h"
+#include "nnilib/trial/channel.h"
 
 namespace httplib {
 class Client;
@@ -35,7 +35,6 @@ class V3HttpChannel : public Channel {
   V3HttpChannel(std::string url, ChannelOptions options);
   ~V3HttpChannel() override;
 
-  ChannelKind kind() const override { return ChannelKind::kV3Http; }
   ParameterRecord receive_parameter() override;
   void send_metric(const Metric& metric, const std::string& metric_json) override;
 

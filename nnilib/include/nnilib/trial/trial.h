@@ -1,6 +1,6 @@
 // The C++ trial SDK: NNI's Python nni.get_next_parameter / report_intermediate_result /
 // report_final_result, with every channel (v3 HTTP, legacy file, legacy stdout,
-// standalone) hidden behind one class. Torch-free.
+// standalone, or a program's own: channel.h) hidden behind one class. Torch-free.
 #pragma once
 
 #include <chrono>
@@ -55,7 +55,8 @@ class Trial {
   /// Chooses the channel from the process environment with NNI's rule (see
   /// TrialEnvironment::channel_kind). `standalone_parameters` is what a standalone
   /// run uses (the program's --params). Throws ChannelError when the environment
-  /// is incomplete (e.g. legacy channel without NNI_SYS_DIR or NNI_TRIAL_JOB_ID).
+  /// is incomplete (e.g. legacy channel without NNI_SYS_DIR or NNI_TRIAL_JOB_ID) or
+  /// NNI_TRIAL_COMMAND_CHANNEL has a scheme that no channel serves.
   static Trial from_environment(nlohmann::json standalone_parameters = nlohmann::json::object(),
                                 ChannelOptions options = {});
   /// Same, from an explicit environment (tests, embedding).
@@ -95,7 +96,8 @@ class Trial {
   const std::string& experiment_id() const;
   /// NNI_TRIAL_SEQ_ID (0 when unset).
   int sequence_id() const;
-  /// "v3-http" | "legacy-file" | "legacy-stdout" | "standalone".
+  /// "v3-http" | "legacy-file" | "legacy-stdout" | "standalone", or the scheme of a
+  /// registered channel (channel.h).
   const std::string& channel_name() const;
   ChannelKind channel_kind() const;
   bool standalone() const;

@@ -19,9 +19,10 @@ enum class ChannelKind {
   kLegacyFile,    ///< NNI 2.x local: parameter.cfg + .nni/metrics frames
   kLegacyStdout,  ///< NNI 2.x remote, reuse mode, clusters: NNISDK_MEb'...' lines
   kStandalone,    ///< no NNI: parameters from the command line, results logged
+  kRegistered,    ///< a program's own, registered for the URL's scheme (channel.h)
 };
 
-/// "v3-http", "legacy-file", "legacy-stdout" or "standalone".
+/// "v3-http", "legacy-file", "legacy-stdout", "standalone" or "registered".
 const char* to_string(ChannelKind kind);
 
 /// The NNI variables of a trial's environment (unset variables are empty optionals;
@@ -41,7 +42,9 @@ struct TrialEnvironment {
   /// Reads the process environment (once; nothing else reads it).
   static TrialEnvironment from_process();
 
-  /// NNI's rule: 1. NNI_TRIAL_COMMAND_CHANNEL starts with http:// -> v3;
+  /// NNI's rule: 1. NNI_TRIAL_COMMAND_CHANNEL starts with http:// -> v3, or with
+  /// the scheme of a registered channel -> that one (register_channel, where NNI
+  /// imports a Python class for import://); any other scheme is a ChannelError;
   /// 2. else NNI_PLATFORM unset or "unittest" -> standalone; 3. else NNI_PLATFORM
   /// "local" and REUSE_MODE not true -> legacy file; 4. else legacy stdout.
   ChannelKind channel_kind() const;
