@@ -404,8 +404,7 @@ DashboardServer::DashboardServer(std::vector<std::string> experiment_dirs, Optio
   for (std::string dir : experiment_dirs) {
     dir = fs::absolute(dir).lexically_normal().string();
     while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
-    const json entry = experiment_list_entry(dir);  // UsageError for a bad directory
-    const std::string id = entry["id"];
+    const std::string id = experiment_id_of(dir);  // UsageError for a bad directory
     if (!ids.insert(id).second)
       throw UsageError(dir + ": experiment " + id + " is already served (from another directory)");
     m.experiments.push_back({id, dir});

@@ -83,6 +83,52 @@ json limit(const nlohmann::ordered_json& config, const char* key) {
   return it->is_number_integer() ? json(it->get<std::int64_t>()) : json(it->get<double>());
 }
 
+// One trial's detail from an open store: `metrics` are the trial's, in order.
+json detail_of(const TrialRecord& t, const std::vector<MetricRecord>& metrics, OptimizeMode mode,
+               const ExperimentPaths& paths, std::size_t tail_bytes) {
+  json j = trial_json(t, mode, paths, unix_now());
+
+  json intermediate = json::array();
+  json final_value = nullptr;
+  std::vector<std::string> keys;
+  auto add_key = [&](const std::string& k) {
+    if (std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
+  };
+  for (const MetricRecord& m : metrics) {
+    if (m.type == MetricType::kFinal) {
+      final_value = m.value;
+      continue;
+    }
+    intermediate.push_back({{"sequence", m.sequence}, {"t", m.received_at}, {"value", m.value}});
+    if (m.value.is_number()) add_key("default");
+    if (m.value.is_object())
+      for (const auto& [k, v] : m.value.items())
+        if (v.is_number()) add_key(k);
+  }
+  // "default" first, the others in the order they came.
+  std::stable_partition(keys.begin(), keys.end(),
+                        [](const std::string& k) { return k == "default"; });
+  j["intermediate"] = intermediate;
+  j["final_value"] = final_value;
+  j["keys"] = keys;
+
+  j["architecture"] = nullptr;
+  j["summary"] = nullptr;
+  const std::string trial_dir = paths.trial_dir(t.trial_id);
+  if (auto text = read_small_file(trial_dir + "/summary.json", 1 << 20)) {
+    json summary = parse_bounded_json(*text);
+    if (summary.is_object()) {
+      if (auto it = summary.find("architecture"); it != summary.end() && it->is_string())
+        j["architecture"] = *it;
+      summary.erase("curve");  // the intermediate results already hold it
+      j["summary"] = summary;
+    }
+  }
+  j["stdout_tail"] = file_tail(trial_dir + "/trial.stdout", tail_bytes);
+  j["stderr_tail"] = file_tail(trial_dir + "/trial.stderr", tail_bytes);
+  return j;
+}
+
 }  // namespace
 
 std::string file_tail(const std::string& path, std::size_t max_bytes) {
@@ -102,6 +148,12 @@ std::string file_tail(const std::string& path, std::size_t max_bytes) {
     if (newline != std::string::npos && newline + 1 < text.size()) text.erase(0, newline + 1);
   }
   return text;
+}
+
+std::string experiment_id_of(const std::string& dir) {
+  const ExperimentPaths paths{dir};
+  paths.require_existing();
+  return ExperimentStore::open(paths.database(), true).experiment().id;
 }
 
 json experiment_list_entry(const std::string& dir) {
@@ -211,48 +263,21 @@ std::optional<json> trial_detail(const std::string& dir, const std::string& tria
   const ExperimentStore store = ExperimentStore::open(paths.database(), true);
   const std::optional<TrialRecord> t = store.trial(trial_id);
   if (!t) return std::nullopt;
-  const ExperimentRecord e = store.experiment();
-  json j = trial_json(*t, mode_of(e, paths.database()), paths, unix_now());
+  return detail_of(*t, store.metrics(trial_id), mode_of(store.experiment(), paths.database()),
+                   paths, tail_bytes);
+}
 
-  json intermediate = json::array();
-  json final_value = nullptr;
-  std::vector<std::string> keys;
-  auto add_key = [&](const std::string& k) {
-    if (std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
-  };
-  for (const MetricRecord& m : store.metrics(trial_id)) {
-    if (m.type == MetricType::kFinal) {
-      final_value = m.value;
-      continue;
-    }
-    intermediate.push_back({{"sequence", m.sequence}, {"t", m.received_at}, {"value", m.value}});
-    if (m.value.is_number()) add_key("default");
-    if (m.value.is_object())
-      for (const auto& [k, v] : m.value.items())
-        if (v.is_number()) add_key(k);
-  }
-  // "default" first, the others in the order they came.
-  std::stable_partition(keys.begin(), keys.end(),
-                        [](const std::string& k) { return k == "default"; });
-  j["intermediate"] = intermediate;
-  j["final_value"] = final_value;
-  j["keys"] = keys;
-
-  j["architecture"] = nullptr;
-  j["summary"] = nullptr;
-  const std::string trial_dir = paths.trial_dir(trial_id);
-  if (auto text = read_small_file(trial_dir + "/summary.json", 1 << 20)) {
-    json summary = parse_bounded_json(*text);
-    if (summary.is_object()) {
-      if (auto it = summary.find("architecture"); it != summary.end() && it->is_string())
-        j["architecture"] = *it;
-      summary.erase("curve");  // the intermediate results already hold it
-      j["summary"] = summary;
-    }
-  }
-  j["stdout_tail"] = file_tail(trial_dir + "/trial.stdout", tail_bytes);
-  j["stderr_tail"] = file_tail(trial_dir + "/trial.stderr", tail_bytes);
-  return j;
+json trial_details(const std::string& dir, std::size_t tail_bytes) {
+  const ExperimentPaths paths{dir};
+  paths.require_existing();
+  const ExperimentStore store = ExperimentStore::open(paths.database(), true);
+  const OptimizeMode mode = mode_of(store.experiment(), paths.database());
+  std::map<std::string, std::vector<MetricRecord>> metrics;
+  for (MetricRecord& m : store.metrics()) metrics[m.trial_id].push_back(std::move(m));
+  json details = json::object();
+  for (const TrialRecord& t : store.trials())
+    details[t.trial_id] = detail_of(t, metrics[t.trial_id], mode, paths, tail_bytes);
+  return details;
 }
 
 }  // namespace nnilib

@@ -12,6 +12,10 @@
 
 namespace nnilib {
 
+/// The id of the experiment in `dir`, from its database alone. Throws UsageError when
+/// `dir` holds no experiment database.
+std::string experiment_id_of(const std::string& dir);
+
 /// One entry of `api/experiments`: id, name, dir, status, running, elapsed_s, trials,
 /// best, created_at. Throws UsageError when `dir` holds no experiment database.
 nlohmann::json experiment_list_entry(const std::string& dir);
@@ -26,6 +30,10 @@ nlohmann::json experiment_snapshot(const std::string& dir, bool control);
 /// stdout and stderr; nullopt when the experiment has no such trial.
 std::optional<nlohmann::json> trial_detail(const std::string& dir, const std::string& trial_id,
                                            std::size_t tail_bytes = 8192);
+
+/// trial_detail() of every trial, as an object by trial id, from one read of the
+/// database (the HTML report's data).
+nlohmann::json trial_details(const std::string& dir, std::size_t tail_bytes);
 
 /// The last `max_bytes` of a file, from the start of a line when one begins in that
 /// window; "" when the file is missing or unreadable. Invalid UTF-8 is left to the

@@ -43,14 +43,8 @@ std::string dashboard_report_html(const std::vector<std::string>& experiment_dir
     const json entry = experiment_list_entry(dir);  // UsageError for a bad directory
     const std::string id = entry["id"];
     experiments.push_back(entry);
-    const json snapshot = experiment_snapshot(dir, false);
-    json details = json::object();
-    for (const json& t : snapshot["trials"]) {
-      const std::string trial_id = t["id"];
-      if (auto d = trial_detail(dir, trial_id, 2048)) details[trial_id] = *d;
-    }
-    snapshots[id] = snapshot;
-    trials[id] = details;
+    snapshots[id] = experiment_snapshot(dir, false);
+    trials[id] = trial_details(dir, 2048);
   }
   const json report = {{"experiments", {{"read_only", true}, {"experiments", experiments}}},
                        {"snapshots", snapshots},
