@@ -115,6 +115,7 @@ struct RunCli {
   int final_epochs = kDefaultFinalEpochs;
   std::string trial_binary;
   std::vector<std::string> final_args;
+  std::string final_tta = "auto";
   // The dashboard (docs/dashboard.md).
   bool dashboard = true;
   std::string host = "127.0.0.1";
@@ -168,6 +169,17 @@ nlohmann::json final_parameters(const RunCli& cli, const nlohmann::json& best) {
   }
   p["epochs"] = cli.final_epochs > 0 ? cli.final_epochs : epochs;
   return p;
+}
+
+// Whether the final model is tested with flip test-time augmentation: --final-tta flip,
+// or auto and the configuration trained on mirrored images (augment_flip); never when a
+// --final-arg already says --tta.
+bool final_flip_tta(const RunCli& cli, const nlohmann::json& best) {
+  for (const std::string& a : cli.final_args)
+    if (a == "--tta" || a.rfind("--tta=", 0) == 0) return false;
+  if (cli.final_tta != "auto") return cli.final_tta == "flip";
+  const auto it = best.find("augment_flip");
+  return it != best.end() && it->is_boolean() && it->get<bool>();
 }
 
 // The threads of the final training: its --threads (a --final-arg), else
@@ -262,6 +274,7 @@ int final_train(const RunCli& cli, const nnilib::RunResult& result, const std::s
   std::string command = "exec " + shell_quote(binary) + " --params-file " +
                         shell_quote(params_path) + " --val-size 0 --output-dir " +
                         shell_quote(out_dir);
+  if (final_flip_tta(cli, result.best->parameters)) command += " --tta flip";
   for (const std::string& a : cli.final_args) command += " " + shell_quote(a);
   std::printf("\nfinal training of trial %lld %s's parameters on every training image:\n  %s\n",
               static_cast<long long>(result.best->sequence), result.best->trial_id.c_str(),
@@ -304,7 +317,16 @@ int final_train(const RunCli& cli, const nnilib::RunResult& result, const std::s
       !summary["test_accuracy"].is_number())
     throw nnilib::IoError(summary_path + ": no numeric test_accuracy in the final summary");
   const double acc = summary["test_accuracy"].get<double>();
-  std::printf("final training: test accuracy %.4f (%s)\n", acc, summary_path.c_str());
+  std::string tta;
+  if (const auto it = summary.find("test_accuracy_without_tta");
+      it != summary.end() && it->is_number()) {
+    char without[96];
+    std::snprintf(without, sizeof without, ", flip test-time augmentation; %.4f without",
+                  it->get<double>());
+    tta = without;
+  }
+  std::printf("final training: test accuracy %.4f (%s%s)\n", acc, summary_path.c_str(),
+              tta.c_str());
   std::ofstream log(nnilib::ExperimentPaths{dir}.log(), std::ios::app);
   log << nnilib::format_time(nnilib::unix_now()) << "  final training of trial "
       << result.best->trial_id << ": test accuracy " << acc << "\n";
@@ -523,6 +545,12 @@ void add_session_options(CLI::App* app, RunCli& cli) {
                   "estimated time is kept free at the end of maxExperimentDuration "
                   "(docs/results.md)")
       ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
+  app->add_option("--final-tta", cli.final_tta,
+                  "test-time augmentation of the final model's test: flip (average each "
+                  "image's and its mirror image's predictions), none, or auto: flip when the "
+                  "configuration trained on mirrored images (augment_flip)")
+      ->check(CLI::IsMember({"auto", "flip", "none"}))
       ->capture_default_str();
   app->add_option("--trial-binary", cli.trial_binary,
                   "the fmnist-trial of --final-train (default: the one next to fmnist-nas)");

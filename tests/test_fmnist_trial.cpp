@@ -513,6 +513,53 @@ TEST_CASE("standalone: --checkpoint, then --resume-from continues the run, a bad
   CHECK_THAT(cut.out, !Catch::Contains("epoch"));
 }
 
+TEST_CASE("standalone: --evaluate gives a saved model's figures back; --tta flip; bad files") {
+  TempDir dir("fmnist-evaluate");
+  auto run = [&](std::vector<std::string> extra) {
+    return run_process(trial_argv(std::move(extra)), {}, 120s, dir);
+  };
+  const std::string params = R"({"epochs": 1, "augment_flip": true})";
+  const auto trained = run({"--params", params, "--output-dir", dir.path(), "--precision", "fp32"});
+  INFO(trained.out << trained.err);
+  REQUIRE(trained.exit_code == 0);
+  const json summary = json::parse(read_whole_file(dir.path() + "/summary.json"));
+  const std::string weights = dir.path() + "/model.pt";
+
+  const auto plain = run({"--params", params, "--evaluate", weights, "--precision", "fp32",
+                          "--quiet", "--output", dir.path() + "/eval.json"});
+  INFO(plain.out << plain.err);
+  REQUIRE(plain.exit_code == 0);
+  const json e = json::parse(read_whole_file(dir.path() + "/eval.json"));
+  CHECK(e["final_val_accuracy"] == summary["final_val_accuracy"]);
+  CHECK(e["test_accuracy"] == summary["test_accuracy"]);
+  CHECK(e["epochs_completed"] == 0);
+  CHECK(e["evaluated_weights"] == weights);
+  CHECK(e["test_time_augmentation"] == "none");
+  CHECK_THAT(plain.out, Catch::Contains("evaluate  validation accuracy") &&
+                            Catch::Contains("evaluate  test accuracy") &&
+                            !Catch::Contains("epoch"));
+  // Nothing but --output was written: the trained run's files are as they were.
+  CHECK(json::parse(read_whole_file(dir.path() + "/summary.json")) == summary);
+
+  const auto flip =
+      run({"--params", params, "--evaluate", weights, "--precision", "fp32", "--tta", "flip"});
+  INFO(flip.out << flip.err);
+  REQUIRE(flip.exit_code == 0);
+  CHECK_THAT(flip.out, Catch::Contains("(200 images, flip test-time augmentation)"));
+
+  // Weights of another architecture, a missing file, a bad --tta: one line each.
+  const auto other = run({"--params", R"({"epochs": 1, "num_blocks": 3})", "--evaluate", weights});
+  CHECK(other.exit_code == 3);
+  CHECK_THAT(error_line(other.err), Catch::StartsWith("fmnist-trial: error: " + weights +
+                                                      ": not the weights of this architecture ("));
+  const auto missing = run({"--params", params, "--evaluate", dir.path() + "/none.pt"});
+  CHECK(missing.exit_code == 3);
+  CHECK_THAT(error_line(missing.err), Catch::Contains("none.pt: no such weights file"));
+  const auto bad = run({"--params", params, "--evaluate", weights, "--tta", "rotate"});
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("--tta"));
+}
+
 TEST_CASE("standalone: --dataset cifar10 trains a 3-channel model, a missing file is exit 4") {
   TempDir dir("fmnist-cifar");
   const std::string data = testutil::cifar_set("fmnist-cifar", 60);

@@ -56,7 +56,8 @@ TEST_CASE(
     "filter_size_c1": {"_type": "choice", "_value": [32]},
     "filter_size_c2": {"_type": "choice", "_value": [32]},
     "nb_units": {"_type": "choice", "_value": [80, 120]},
-    "learning_rate": {"_type": "choice", "_value": [0.002]}
+    "learning_rate": {"_type": "choice", "_value": [0.002]},
+    "augment_flip": {"_type": "choice", "_value": [true]}
   })";
   std::ofstream(dir.path() + "/config.yml")
       << "searchSpaceFile: search_space.json\n"
@@ -110,9 +111,16 @@ TEST_CASE(
   CHECK_THAT(r.out, Catch::Contains("--params-file '" + exp + "/final/params.json' --val-size 0") &&
                         Catch::Contains("--output-dir '" + exp + "/final'"));
   REQUIRE(r.exit_code == 0);
-  CHECK_THAT(r.out, Catch::Contains("final training: test accuracy"));
+  // --final-tta auto: the configuration trained on mirrored images, so its test uses
+  // flip test-time augmentation and says what it added.
+  CHECK_THAT(r.out, Catch::Contains("--output-dir '" + exp + "/final' --tta flip"));
+  CHECK_THAT(r.out, Catch::Contains("final training: test accuracy") &&
+                        Catch::Contains("flip test-time augmentation; 0.") &&
+                        Catch::Contains(" without)"));
   const json summary = json::parse(nnilib::standin::read_whole_file(exp + "/final/summary.json"));
   CHECK(summary.at("test_accuracy").is_number());
+  CHECK(summary["test_time_augmentation"] == "flip");
+  CHECK(summary.at("test_accuracy_without_tta").is_number());
 }
 
 TEST_CASE("runner with the real fmnist-trial: ASHA's promotion continues the checkpoint") {
@@ -176,4 +184,8 @@ TEST_CASE("runner with the real fmnist-trial: --final-train keeps its time insid
   const json summary = json::parse(nnilib::standin::read_whole_file(exp + "/final/summary.json"));
   CHECK(summary["curve"].size() == 2);
   CHECK(summary.at("test_accuracy").is_number());
+  // No augment_flip in this space: --final-tta auto tests without augmentation.
+  CHECK(summary["test_time_augmentation"] == "none");
+  CHECK_FALSE(summary.contains("test_accuracy_without_tta"));
+  CHECK_THAT(r.out, !Catch::Contains("--tta"));
 }

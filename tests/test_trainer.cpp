@@ -505,3 +505,59 @@ TEST_CASE("a run promoted 1 -> 3 -> 9 epochs from checkpoints is the run trained
   cut.resume_from = dir + "/cut.pt";
   CHECK_THAT(error_of(with_epochs(9).parameters, cut), Catch::Contains("cut.pt: "));
 }
+
+TEST_CASE("saved weights evaluate to the run's figures, and flip TTA ignores mirroring") {
+  const auto data = subset(/*train=*/2000, /*val=*/500, /*test=*/500);
+  const auto spec = nnilib::trial_spec_from_parameters(json::parse(R"({
+    "num_blocks": 2, "conv1": {"_name": "plain", "channels": 16},
+    "conv2": {"_name": "residual", "channels": 32}, "head": "gap", "augment_flip": true,
+    "optimizer": {"_name": "adamw", "learning_rate": 0.003}, "epochs": 1})"));
+  auto o = options();
+  o.precision = nnilib::Precision::kFp32;
+  o.weights_path = testutil::temp_dir() + "/tta.pt";
+  Recorder rec;
+  const auto trained = nnilib::train(spec, data, o, rec);
+  REQUIRE(trained.curve.size() == 1);
+  CHECK(trained.test_accuracy_without_tta == -1);  // no TTA, no second figure
+  CHECK(nnilib::summary_json(spec, trained)["test_time_augmentation"] == "none");
+
+  // The saved weights give the run's own figures back.
+  const auto plain = nnilib::evaluate_weights(spec, data, o, o.weights_path, rec);
+  CHECK(plain.curve.empty());
+  CHECK(plain.final_val_accuracy == trained.final_val_accuracy);
+  CHECK(plain.final_val_loss == Approx(trained.final_val_loss).epsilon(1e-5));
+  CHECK(plain.test_accuracy == trained.test_accuracy);
+
+  // Flip TTA sees each image and its mirror, so mirroring every image changes nothing;
+  // without it, the mirrored split is a different evaluation.
+  nnilib::Dataset mirrored = data;
+  mirrored.val.images = data.val.images.flip({3}).contiguous();
+  mirrored.test.images = data.test.images.flip({3}).contiguous();
+  auto tta = o;
+  tta.flip_tta = true;
+  const auto a = nnilib::evaluate_weights(spec, data, tta, o.weights_path, rec);
+  const auto b = nnilib::evaluate_weights(spec, mirrored, tta, o.weights_path, rec);
+  CHECK(a.start.flip_tta);
+  CHECK(a.final_val_accuracy == b.final_val_accuracy);
+  CHECK(a.final_val_loss == Approx(b.final_val_loss).epsilon(1e-5));
+  CHECK(a.test_accuracy == b.test_accuracy);
+  const auto c = nnilib::evaluate_weights(spec, mirrored, o, o.weights_path, rec);
+  CHECK(c.final_val_loss != Approx(plain.final_val_loss).epsilon(1e-5));
+  // The loss is that of the averaged probabilities: between the two views' own losses
+  // (the log of a mean is at least the mean of the logs, image by image).
+  CHECK(a.final_val_loss <= (plain.final_val_loss + c.final_val_loss) / 2 + 1e-6);
+
+  // Training with TTA reports the test accuracy with and without it.
+  const auto t = nnilib::train(spec, data, tta, rec);
+  CHECK(t.test_accuracy_without_tta == trained.test_accuracy);  // same seed, same weights
+  const json s = nnilib::summary_json(spec, t);
+  CHECK(s["test_time_augmentation"] == "flip");
+  CHECK(s["test_accuracy_without_tta"] == trained.test_accuracy);
+
+  // Weights of another architecture, or no file, name the file.
+  const auto other = nnilib::trial_spec_from_parameters(json{{"epochs", 1}});
+  CHECK_THROWS_WITH(nnilib::evaluate_weights(other, data, o, o.weights_path, rec),
+                    Catch::StartsWith(o.weights_path + ": not the weights of this architecture ("));
+  CHECK_THROWS_WITH(nnilib::evaluate_weights(spec, data, o, o.weights_path + ".missing", rec),
+                    o.weights_path + ".missing: no such weights file");
+}

@@ -259,6 +259,8 @@ struct Cli {
   std::string output_dir;
   std::string output;
   std::string weights;
+  std::string evaluate;
+  std::string tta = "none";
   bool no_save = false;
   bool quiet = false;
   bool list_params = false;
@@ -353,6 +355,40 @@ void apply_runner_environment(nnilib::TrainOptions& train) {
   }
 }
 
+// --evaluate: the saved weights of `spec` on the validation and test splits, no
+// training; nothing is written but an explicit --output.
+int evaluate_saved_weights(const Cli& cli, nnilib::Trial& trial, const nnilib::TrialSpec& spec,
+                           nnilib::Precision precision) {
+  if (!trial.standalone())
+    throw nnilib::UsageError("--evaluate runs standalone only, not as NNI trial " +
+                             trial.trial_id());
+  nnilib::TrainOptions options = cli.train;
+  options.precision = precision;
+  TrialObserver observer(trial, 0, cli.quiet, false, "");
+  const nnilib::TrainResult result =
+      nnilib::evaluate_weights(spec, cli.data, options, cli.evaluate, observer);
+  if (result.interrupted) {
+    std::fprintf(stderr, "fmnist-trial: interrupted by %s during the evaluation\n",
+                 g_signal.load() == SIGTERM ? "SIGTERM" : "SIGINT");
+    return static_cast<int>(nnilib::ExitCode::kInterrupted);
+  }
+  nlohmann::json summary = nnilib::summary_json(spec, result);
+  summary["evaluated_weights"] = cli.evaluate;
+  if (result.start.val_size > 0) summary["final_val_loss"] = result.final_val_loss;
+  if (!cli.output.empty())
+    nnilib::write_file_atomically(cli.output, summary.dump(2) + "\n", "the summary");
+  const char* tta = options.flip_tta ? ", flip test-time augmentation" : "";
+  if (result.start.val_size > 0)
+    std::printf("evaluate  validation accuracy %.4f  loss %.4f  (%lld images%s)\n",
+                result.final_val_accuracy, result.final_val_loss,
+                static_cast<long long>(result.start.val_size), tta);
+  if (result.test_accuracy >= 0)
+    std::printf("evaluate  test accuracy %.4f  loss %.4f  (%lld images%s)\n", result.test_accuracy,
+                result.test_loss, static_cast<long long>(result.start.test_size), tta);
+  if (!cli.quiet) std::printf("%s\n", summary.dump(2).c_str());
+  return 0;
+}
+
 int run(const Cli& cli) {
   install_signal_handlers();
   const nnilib::Precision precision = requested_precision(cli);  // bad values fail first
@@ -405,6 +441,8 @@ int run(const Cli& cli) {
   if (const std::string warning = nnilib::blas_warning(blas); !warning.empty()) {
     std::fprintf(stderr, "fmnist-trial: %s\n", warning.c_str());
   }
+
+  if (!cli.evaluate.empty()) return evaluate_saved_weights(cli, trial, spec, precision);
 
   const std::string out_dir = cli.output_dir.empty() ? trial.output_dir() : cli.output_dir;
   // An explicit --output / --weights wins; otherwise the file goes to out_dir unless --no-save.
@@ -535,6 +573,14 @@ int main(int argc, char** argv) {
   app.add_option("--output", cli.output, "write the JSON summary to this file instead");
   app.add_option("--weights", cli.weights,
                  "save the final weights (LibTorch archive) to this file instead");
+  app.add_option("--evaluate", cli.evaluate,
+                 "evaluate these saved weights (a model.pt of the same parameters) on the "
+                 "validation and test splits instead of training; writes nothing but --output");
+  app.add_option("--tta", cli.tta,
+                 "test-time augmentation of every evaluation: none, or flip (average the "
+                 "predictions for each image and its mirror image)")
+      ->check(CLI::IsMember({"none", "flip"}))
+      ->capture_default_str();
   app.add_option("--checkpoint", cli.train.checkpoint_path,
                  "write a resumable checkpoint (weights, optimizer, schedule position, random "
                  "state, curve) to this file at the end of every epoch");
@@ -589,6 +635,7 @@ int main(int argc, char** argv) {
                  cli.train.threads, cores, cores);
     cli.train.threads = cores;
   }
+  cli.train.flip_tta = cli.tta == "flip";
   if (cli.list_params) {
     std::printf("%s", parameter_help().c_str());
     return 0;

@@ -54,9 +54,11 @@ struct Evaluation {
 };
 
 // Whole-split evaluation in large batches, without autograd bookkeeping. Polls the
-// observer between batches so that a signal is honoured within one batch.
+// observer between batches so that a signal is honoured within one batch. With
+// `flip`, each image's class probabilities are the mean of the image's and its mirror
+// image's (test-time augmentation); the loss is then -log of that mean.
 Evaluation evaluate(Cnn& model, const Split& split, int64_t batch_size, bool channels_last,
-                    bool bf16, TrainObserver& observer) {
+                    bool bf16, bool flip, TrainObserver& observer) {
   torch::InferenceMode guard;
   // One scope for the whole split: the weights are cast to bf16 once, not per batch.
   AutocastScope autocast(bf16, split.images.device(), at::kBFloat16);
@@ -76,6 +78,15 @@ Evaluation evaluate(Cnn& model, const Split& split, int64_t batch_size, bool cha
     torch::Tensor y = split.labels.narrow(0, i, len);
     // Loss and accuracy in float32 whatever the precision of the forward pass.
     torch::Tensor logits = model->forward(x).to(torch::kFloat);
+    if (flip) {
+      // The mirror image: width is dimension 3 in either memory format.
+      torch::Tensor mirrored = model->forward(x.flip({3})).to(torch::kFloat);
+      // log((softmax(a) + softmax(b)) / 2), as log-probabilities for nll_loss.
+      logits =
+          torch::logsumexp(
+              torch::stack({torch::log_softmax(logits, 1), torch::log_softmax(mirrored, 1)}), 0) -
+          std::log(2.0);
+    }
     loss_sum += torch::nn::functional::cross_entropy(
         logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
     correct += logits.argmax(1).eq(y).sum();
@@ -287,18 +298,20 @@ struct EpochTotals {
 };
 
 // What the run is about to do, for the observer and the summary.
-TrainStart start_of(const Run& r, int threads) {
+TrainStart start_of(const TrialSpec& spec, const Dataset& data, const TrainOptions& options,
+                    const torch::Device& device, int threads, const ResolvedPrecision& precision) {
   TrainStart start;
-  start.dataset = r.data.info.name;
-  start.device = r.device.str();
+  start.dataset = data.info.name;
+  start.device = device.str();
   start.threads = threads;
-  start.precision = r.precision.bf16 ? "bf16" : "fp32";
-  start.precision_reason = r.precision.reason;
-  start.train_size = r.data.train.size();
-  start.val_size = r.data.val.size();
-  start.test_size = r.options.evaluate_test ? r.data.test.size() : 0;
-  start.cost = estimate_cost(r.spec.model);
-  start.architecture = describe(r.spec.model);
+  start.precision = precision.bf16 ? "bf16" : "fp32";
+  start.precision_reason = precision.reason;
+  start.train_size = data.train.size();
+  start.val_size = data.val.size();
+  start.test_size = options.evaluate_test ? data.test.size() : 0;
+  start.cost = estimate_cost(spec.model);
+  start.architecture = describe(spec.model);
+  start.flip_tta = options.flip_tta;
   return start;
 }
 
@@ -374,25 +387,39 @@ EpochTotals train_epoch(Run& r, int epoch, Clock::time_point started) {
   return t;
 }
 
-}  // namespace
+// Where and how a run computes: the device, the threads, the precision.
+struct Runtime {
+  torch::Device device = torch::kCPU;
+  int threads = 0;
+  ResolvedPrecision precision;
+};
 
-TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOptions& options,
-                  TrainObserver& observer) {
-  const auto t0 = Clock::now();
-  const torch::Device device = resolve_device(options.device);
-  const int threads = resolve_threads(options.threads);
+Runtime set_up_runtime(const TrialSpec& spec, const TrainOptions& options) {
+  Runtime rt;
+  rt.device = resolve_device(options.device);
+  rt.threads = resolve_threads(options.threads);
   // Adam's second moments and late gradients drift into denormal floats, which run
   // 10-100x slower on x86: flush them to zero. Set before the thread pool grows, as
   // OpenMP workers inherit the floating-point environment of the thread creating them.
   at::globalContext().setFlushDenormal(true);
   // LibTorch defaults to one thread here whatever the core count: set it explicitly.
-  torch::set_num_threads(threads);
+  torch::set_num_threads(rt.threads);
   if (options.eval_batch_size < 1) throw UsageError("--eval-batch-size must be at least 1");
+  at::globalContext().setUserEnabledMkldnn(options.tuning.mkldnn);
+  rt.precision = resolve_precision(spec.model, options.precision, rt.device, options.tuning.mkldnn);
+  return rt;
+}
 
+}  // namespace
+
+TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOptions& options,
+                  TrainObserver& observer) {
+  const auto t0 = Clock::now();
+  const Runtime rt = set_up_runtime(spec, options);
+  const torch::Device device = rt.device;
+  const int threads = rt.threads;
+  const ResolvedPrecision& precision = rt.precision;
   const LoopTuning& tuning = options.tuning;
-  at::globalContext().setUserEnabledMkldnn(tuning.mkldnn);
-  const ResolvedPrecision precision =
-      resolve_precision(spec.model, options.precision, device, tuning.mkldnn);
   torch::manual_seed(options.seed);  // after the probe, which draws random numbers
 
   const DatasetInfo& info = host_data.info;
@@ -406,7 +433,7 @@ TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOp
     r.background.push_back((0.0f - info.mean[c]) / info.std[c]);
 
   TrainResult result;
-  result.start = start_of(r, threads);
+  result.start = start_of(spec, data, options, device, threads, precision);
   observer.on_start(result.start);
 
   const int64_t n = data.train.size();
@@ -454,8 +481,9 @@ TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOp
     }
     const double train_seconds = seconds_since(te);
     const auto tv = Clock::now();
-    const Evaluation val = evaluate(r.model, data.val, options.eval_batch_size,
-                                    tuning.channels_last, precision.bf16, observer);
+    const Evaluation val =
+        evaluate(r.model, data.val, options.eval_batch_size, tuning.channels_last, precision.bf16,
+                 options.flip_tta, observer);
     const double val_seconds = seconds_since(tv);
     if (val.interrupted) {
       result.interrupted = true;
@@ -483,14 +511,24 @@ TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOp
     }
     observer.on_epoch(e);
   }
-  if (!result.curve.empty()) result.final_val_accuracy = result.curve.back().val_accuracy;
+  if (!result.curve.empty()) {
+    result.final_val_accuracy = result.curve.back().val_accuracy;
+    result.final_val_loss = result.curve.back().val_loss;
+  }
   if (!result.interrupted && options.evaluate_test && data.test.size() > 0) {
-    const Evaluation test = evaluate(r.model, data.test, options.eval_batch_size,
-                                     tuning.channels_last, precision.bf16, observer);
+    const Evaluation test =
+        evaluate(r.model, data.test, options.eval_batch_size, tuning.channels_last, precision.bf16,
+                 options.flip_tta, observer);
     result.interrupted = test.interrupted;
     if (!test.interrupted) {
       result.test_accuracy = test.accuracy;
       result.test_loss = test.loss;
+    }
+    if (!result.interrupted && options.flip_tta) {  // what the augmentation added
+      const Evaluation plain = evaluate(r.model, data.test, options.eval_batch_size,
+                                        tuning.channels_last, precision.bf16, false, observer);
+      result.interrupted = plain.interrupted;
+      result.test_accuracy_without_tta = plain.accuracy;
     }
   }
   if (!options.weights_path.empty() && !result.interrupted)
@@ -502,6 +540,57 @@ TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOp
 TrainResult train(const TrialSpec& spec, const DataOptions& data, const TrainOptions& options,
                   TrainObserver& observer) {
   return train(spec, load_dataset(data), options, observer);
+}
+
+TrainResult evaluate_weights(const TrialSpec& spec, const Dataset& host_data,
+                             const TrainOptions& options, const std::string& weights_path,
+                             TrainObserver& observer) {
+  const auto t0 = Clock::now();
+  const Runtime rt = set_up_runtime(spec, options);
+  check_model_fits(spec.model, host_data.info);
+  const Dataset data = rt.device.is_cpu() ? host_data : to_device(host_data, rt.device);
+  Cnn model(spec.model);
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(weights_path, ec))
+    throw ParamError(weights_path + ": no such weights file");
+  try {
+    torch::serialize::InputArchive archive;
+    archive.load_from(weights_path, rt.device);
+    model->load(archive);
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    what = what.substr(0, what.find('\n'));
+    throw ParamError(weights_path + ": not the weights of this architecture (" + what + ")");
+  }
+  model->to(rt.device);
+  if (options.tuning.channels_last) to_channels_last(*model);
+
+  TrainResult result;
+  result.start = start_of(spec, data, options, rt.device, rt.threads, rt.precision);
+  observer.on_start(result.start);
+  const bool channels_last = options.tuning.channels_last;
+  if (data.val.size() > 0) {
+    const Evaluation val = evaluate(model, data.val, options.eval_batch_size, channels_last,
+                                    rt.precision.bf16, options.flip_tta, observer);
+    result.interrupted = val.interrupted;
+    result.final_val_accuracy = result.best_val_accuracy = val.accuracy;
+    result.final_val_loss = val.loss;
+  }
+  if (!result.interrupted && options.evaluate_test && data.test.size() > 0) {
+    const Evaluation test = evaluate(model, data.test, options.eval_batch_size, channels_last,
+                                     rt.precision.bf16, options.flip_tta, observer);
+    result.interrupted = test.interrupted;
+    result.test_accuracy = test.accuracy;
+    result.test_loss = test.loss;
+  }
+  result.seconds = seconds_since(t0);
+  return result;
+}
+
+TrainResult evaluate_weights(const TrialSpec& spec, const DataOptions& data,
+                             const TrainOptions& options, const std::string& weights_path,
+                             TrainObserver& observer) {
+  return evaluate_weights(spec, load_dataset(data), options, weights_path, observer);
 }
 
 std::string format_epoch(const EpochStats& e, int epochs) {
@@ -549,6 +638,9 @@ nlohmann::json summary_json(const TrialSpec& spec, const TrainResult& r) {
       e["val_accuracy"] = nullptr;
     }
   }
+  j["test_time_augmentation"] = r.start.flip_tta ? "flip" : "none";
+  if (r.test_accuracy_without_tta >= 0)
+    j["test_accuracy_without_tta"] = r.test_accuracy_without_tta;
   if (r.test_accuracy >= 0) {
     j["test_accuracy"] = r.test_accuracy;
     j["test_loss"] = r.test_loss;

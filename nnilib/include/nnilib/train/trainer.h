@@ -36,7 +36,10 @@ struct TrainOptions {
   /// auto: bf16 only where this machine runs it faster (precision.h).
   Precision precision = Precision::kAuto;
   bool evaluate_test = true;  ///< evaluate the test split after the last epoch
-  std::string weights_path;   ///< save the final weights here ("" = do not save)
+  /// Test-time augmentation: every evaluation (validation and test) averages the class
+  /// probabilities of each image and its mirror image. Training is unchanged.
+  bool flip_tta = false;
+  std::string weights_path;  ///< save the final weights here ("" = do not save)
   /// Write a resumable checkpoint here at the end of every epoch ("" = none): weights,
   /// optimizer state, schedule position, random generators' state, the curve so far.
   std::string checkpoint_path;
@@ -77,6 +80,7 @@ struct TrainStart {
   int64_t test_size = 0;
   CostEstimate cost;
   std::string architecture;
+  bool flip_tta = false;  ///< TrainOptions::flip_tta
 };
 
 /// Where training is inside an epoch, after a batch.
@@ -107,9 +111,12 @@ struct TrainResult {
   int resumed_epochs = 0;         ///< epochs that came from TrainOptions::resume_from
   std::vector<EpochStats> curve;  ///< every epoch, resumed ones included
   double final_val_accuracy = 0;
+  double final_val_loss = 0;
   double best_val_accuracy = 0;
   int best_epoch = 0;
   double test_accuracy = -1;  ///< -1 when not evaluated
+  /// With TrainOptions::flip_tta: the test accuracy without it (-1 otherwise).
+  double test_accuracy_without_tta = -1;
   double test_loss = -1;
   double seconds = 0;        ///< wall time of training and evaluation
   bool interrupted = false;  ///< stopped by stop_requested() before the end
@@ -131,6 +138,19 @@ TrainResult train(const TrialSpec& spec, const Dataset& data, const TrainOptions
 /// Loads the data set described by `data` and trains on it.
 TrainResult train(const TrialSpec& spec, const DataOptions& data, const TrainOptions& options,
                   TrainObserver& observer);
+
+/// Evaluates saved weights (TrainOptions::weights_path of an earlier run of the same
+/// spec) on the validation and test splits of `data`, without training: the result
+/// has no curve, its final_val_* and test_* hold the figures. Throws ParamError naming
+/// the file when it is missing or holds weights of another architecture.
+TrainResult evaluate_weights(const TrialSpec& spec, const Dataset& data,
+                             const TrainOptions& options, const std::string& weights_path,
+                             TrainObserver& observer);
+
+/// Loads the data set described by `data` and evaluates the weights on it.
+TrainResult evaluate_weights(const TrialSpec& spec, const DataOptions& data,
+                             const TrainOptions& options, const std::string& weights_path,
+                             TrainObserver& observer);
 
 /// "epoch  3/10  train_loss 0.3012  train_acc 0.8912  val_loss ...  val_acc 0.9011  2150
 /// img/s  61.2 s"
