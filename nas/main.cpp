@@ -264,7 +264,7 @@ int final_train(const RunCli& cli, const nnilib::RunResult& result, const std::s
     throw nnilib::UsageError("--trial-binary: " + binary +
                              " is not an executable fmnist-trial (build it, or name it with "
                              "--trial-binary)");
-  const std::string out_dir = dir + "/final";
+  const std::string out_dir = nnilib::ExperimentPaths{dir}.final_dir();
   std::error_code ec;
   fs::create_directories(out_dir, ec);
   const std::string params_path = out_dir + "/params.json";
@@ -273,7 +273,7 @@ int final_train(const RunCli& cli, const nnilib::RunResult& result, const std::s
                                 "the final training's parameters");
   std::string command = "exec " + shell_quote(binary) + " --params-file " +
                         shell_quote(params_path) + " --val-size 0 --output-dir " +
-                        shell_quote(out_dir);
+                        shell_quote(out_dir) + " --progress";
   if (final_flip_tta(cli, result.best->parameters)) command += " --tta flip";
   for (const std::string& a : cli.final_args) command += " " + shell_quote(a);
   std::printf("\nfinal training of trial %lld %s's parameters on every training image:\n  %s\n",
@@ -290,9 +290,14 @@ int final_train(const RunCli& cli, const nnilib::RunResult& result, const std::s
           nnilib::ExperimentConfig::from_json(result.experiment.config, dir)))
     launch.environment["CUDA_VISIBLE_DEVICES"] = *gpus;
   nnilib::TrialProcess process(launch);
+  // The dashboard's requests: "stop" stops the final training, the others have nothing
+  // left to act on.
+  nnilib::ExperimentStore store =
+      nnilib::ExperimentStore::open(nnilib::ExperimentPaths{dir}.database(), false);
+  bool stopped_from_dashboard = false;
   int forwarded = g_signals.load();
   nnilib::ProcessExit exit;
-  for (;;) {
+  for (int tick = 0;; ++tick) {
     if (auto e = process.poll()) {
       exit = *e;
       break;
@@ -302,10 +307,22 @@ int final_train(const RunCli& cli, const nnilib::RunResult& result, const std::s
       forwarded = signals;
       process.signal(signals >= 2 ? SIGKILL : SIGINT);
     }
+    if (tick % 5 == 0) {
+      for (const nnilib::ControlRecord& c : store.pending_controls()) {
+        std::string answer = "refused: the search has ended; the final training is running";
+        if (c.action == "stop") {
+          if (!stopped_from_dashboard) process.signal(SIGINT);
+          stopped_from_dashboard = true;
+          answer = "final training stopped";
+        }
+        store.control_handled(c.id, nnilib::unix_now(), answer);
+      }
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   if (!exit.exited() || exit.exit_code != 0) {
-    std::fprintf(stderr, "fmnist-nas: error: the final training failed (%s)\n",
+    std::fprintf(stderr, "fmnist-nas: error: the final training %s (%s)\n",
+                 stopped_from_dashboard ? "was stopped from the dashboard" : "failed",
                  exit.describe().c_str());
     if (exit.exited()) return exit.exit_code;  // fmnist-trial's codes are the same table
     return static_cast<int>(ExitCode::kInterrupted);
@@ -378,11 +395,21 @@ int run_session(const RunCli& cli, const std::string& dir) {
   const auto dashboard = cli.dashboard && !nnilib::experiment_running(dir)
                              ? start_dashboard({dir}, cli.host, cli.port, true, "", false)
                              : nullptr;
+  // The final training runs while the runner still holds the experiment: a resume
+  // elsewhere is refused and the dashboard shows it live.
+  int final_code = 0;
+  bool printed = false;
+  if (cli.final_train) {
+    options.after_search = [&](const nnilib::RunResult& r) {
+      print_result(r, dir, !live);
+      printed = true;
+      final_code = final_train(cli, r, dir);
+    };
+  }
   const nnilib::RunResult result = nnilib::run_experiment(dir, options);
-  print_result(result, dir, !live);
+  if (!printed) print_result(result, dir, !live);
   if (result.interrupted) return static_cast<int>(ExitCode::kInterrupted);
-  if (cli.final_train) return final_train(cli, result, dir);
-  return 0;
+  return final_code;
 }
 
 int cmd_run(RunCli cli) {

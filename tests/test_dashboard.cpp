@@ -11,6 +11,7 @@
 #include <regex>
 #include <thread>
 
+#include "dashboard_support.h"
 #include "nni_standin/child_process.h"
 #include "nni_standin/metric_files.h"
 #include "nnilib/common/error.h"
@@ -21,95 +22,9 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 using nnilib::standin::ChildProcess;
 using nnilib::standin::TempDir;
+using namespace dashboard_test;
 
 namespace {
-
-// A trial that reports STEPS dict results ({"default": x, "val_loss": 0.<step>}), SLEEP
-// seconds apart, then a FINAL dict with test_accuracy and params; x from its sequence.
-const std::string kTrialScript = "#!/bin/bash\nsource '" NNILIB_SOURCE_DIR
-                                 "/tests/curl_trial.sh'\n"
-                                 R"BASH(
-trap 'echo "got SIGINT"; exit 130' INT
-receive_parameters
-x="0.$((80 + NNI_TRIAL_SEQ_ID))"
-echo "trial $NNI_TRIAL_JOB_ID starts"
-echo "a warning on stderr" >&2
-for ((i = 0; i < ${STEPS:-3}; i++)); do
-  sleep "${SLEEP:-0}" & wait $!
-  metric PERIODICAL $i "{\\\\\\\"default\\\\\\\": $x, \\\\\\\"val_loss\\\\\\\": 0.$i}"
-done
-metric FINAL 0 "{\\\\\\\"default\\\\\\\": $x, \\\\\\\"test_accuracy\\\\\\\": $x, \\\\\\\"params\\\\\\\": 1234}"
-echo "done x=$x"
-)BASH";
-
-// An experiment directory made by fmnist-nas run in a scratch directory.
-struct Experiment {
-  TempDir dir{"dashboard"};
-  std::string exp() const { return dir.path() + "/exp"; }
-
-  Experiment(int trials, int concurrency, const std::string& env) {
-    std::ofstream(dir.path() + "/trial.sh") << kTrialScript;
-    std::filesystem::permissions(dir.path() + "/trial.sh", std::filesystem::perms::owner_all,
-                                 std::filesystem::perm_options::add);
-    std::ofstream(dir.path() + "/config.yml")
-        << "experimentName: dashboard-test\n"
-        << "searchSpace:\n  lr: {_type: uniform, _value: [0.001, 0.1]}\n"
-        << "  model: {_type: choice, _value: [{_name: a, k: {_type: choice, _value: [3, 5]}}, "
-           "{_name: b}]}\n"
-        << "trialCommand: " << env << " exec ./trial.sh\n"
-        << "trialCodeDirectory: .\ntrialConcurrency: " << concurrency << "\n"
-        << "maxTrialNumber: " << trials << "\nmaxExperimentDuration: 1h\n"
-        << "tuner: {name: TPE, classArgs: {optimize_mode: maximize}}\n"
-        << "assessor: {name: Medianstop, classArgs: {optimize_mode: maximize, start_step: 50}}\n"
-        << "trainingService: {platform: local}\n";
-  }
-  std::vector<std::string> run_argv(std::vector<std::string> extra) const {
-    std::vector<std::string> argv = {NNILIB_FMNIST_NAS,
-                                     "run",
-                                     "--config",
-                                     dir.path() + "/config.yml",
-                                     "--plain",
-                                     "--experiment-dir",
-                                     exp(),
-                                     "--kill-grace-ms",
-                                     "500"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    return argv;
-  }
-  nnilib::ExperimentStore store() const {
-    return nnilib::ExperimentStore::open(exp() + "/experiment.db", true);
-  }
-};
-
-// The dashboard address a fmnist-nas process printed ("dashboard: http://...:port/" and,
-// on a run, "?control=<key>"): its port and its control key.
-std::pair<int, std::string> wait_for_address(const ChildProcess& p) {
-  const std::regex line(R"(dashboard: http://127\.0\.0\.1:(\d+)/(\?control=([0-9a-f]{32}))?)");
-  for (int i = 0; i < 300; ++i) {
-    std::smatch m;
-    const std::string out = p.stdout_so_far();
-    if (std::regex_search(out, m, line)) return {std::stoi(m[1]), m[3]};
-    std::this_thread::sleep_for(20ms);
-  }
-  FAIL("no dashboard address printed; stdout: " << p.stdout_so_far()
-                                                << " stderr: " << p.stderr_so_far());
-  return {0, ""};
-}
-
-int wait_for_port(const ChildProcess& p) { return wait_for_address(p).first; }
-
-json get_json(httplib::Client& c, const std::string& path, int status = 200) {
-  auto r = c.Get(path.c_str());
-  REQUIRE(r);
-  INFO(path << " -> " << r->status << " " << r->body);
-  REQUIRE(r->status == status);
-  return json::parse(r->body);
-}
-
-httplib::Result post(httplib::Client& c, const std::string& path, const std::string& body,
-                     const char* type = "application/json") {
-  return c.Post(path.c_str(), body, type);
-}
 
 // `ours` has every key of `recorded` (recursively; the first element of arrays) with a
 // value of the same JSON type. Returns the first difference, "" when none.
@@ -136,15 +51,6 @@ std::string same_shape(const json& recorded, const json& ours, const std::string
 json fixture(const std::string& name) {
   return json::parse(nnilib::standin::read_whole_file(std::string(NNILIB_SOURCE_DIR) +
                                                       "/tests/fixtures/nni-rest/" + name));
-}
-
-bool eventually(const std::function<bool()>& f, std::chrono::seconds timeout = 30s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (f()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return false;
 }
 
 }  // namespace

@@ -113,7 +113,7 @@ TEST_CASE(
   REQUIRE(r.exit_code == 0);
   // --final-tta auto: the configuration trained on mirrored images, so its test uses
   // flip test-time augmentation and says what it added.
-  CHECK_THAT(r.out, Catch::Contains("--output-dir '" + exp + "/final' --tta flip"));
+  CHECK_THAT(r.out, Catch::Contains("--output-dir '" + exp + "/final' --progress --tta flip"));
   CHECK_THAT(r.out, Catch::Contains("final training: test accuracy") &&
                         Catch::Contains("flip test-time augmentation; 0.") &&
                         Catch::Contains(" without)"));
@@ -121,6 +121,27 @@ TEST_CASE(
   CHECK(summary.at("test_accuracy").is_number());
   CHECK(summary["test_time_augmentation"] == "flip");
   CHECK(summary.at("test_accuracy_without_tta").is_number());
+
+  // The dashboard's data (here through the HTML report) shows the final model.
+  const std::string html = exp + "/report.html";
+  const ProcessResult report =
+      nnilib::standin::run_process({NNILIB_FMNIST_NAS, "report", exp, "--html", html}, {}, 60s);
+  REQUIRE(report.exit_code == 0);
+  const std::string page = nnilib::standin::read_whole_file(html);
+  const std::string marker = "window.NNILIB_REPORT = ";
+  const auto at = page.find(marker);
+  REQUIRE(at != std::string::npos);
+  const auto end = page.find(";</script>", at);
+  const json data = json::parse(page.substr(at + marker.size(), end - at - marker.size()));
+  const json fin = data["snapshots"][store.experiment().id]["final_training"];
+  INFO(fin.dump());
+  CHECK(fin["state"] == "done");
+  CHECK(fin["epochs"] == 1);
+  CHECK(fin["test_accuracy"] == summary["test_accuracy"]);
+  CHECK(fin["test_accuracy_without_tta"] == summary["test_accuracy_without_tta"]);
+  CHECK(fin["test_time_augmentation"] == "flip");
+  CHECK(fin["architecture"] == summary["architecture"]);
+  CHECK(fin["progress"].is_null());
 }
 
 TEST_CASE("runner with the real fmnist-trial: ASHA's promotion continues the checkpoint") {

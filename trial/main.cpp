@@ -262,6 +262,7 @@ struct Cli {
   std::string evaluate;
   std::string tta = "none";
   bool no_save = false;
+  bool progress = false;
   bool quiet = false;
   bool list_params = false;
   bool print_params = false;
@@ -472,9 +473,10 @@ int run(const Cli& cli) {
       cli.max_memory.empty() ? default_memory_limit() : parse_size(cli.max_memory, "--max-memory"),
       cli.quiet);
   if (cli.dry_run) return 0;  // parameters valid, cost printed, within the limits
-  // Under a runner (not standalone), progress.json goes next to the trial's results.
+  // Under a runner (not standalone), or with --progress, progress.json goes next to the
+  // results.
   TrialObserver observer(trial, spec.hyper.epochs, cli.quiet, cli.data.val_size > 0,
-                         trial.standalone() || cli.no_save ? "" : out_dir);
+                         (trial.standalone() && !cli.progress) || cli.no_save ? "" : out_dir);
   const nnilib::TrainResult result = nnilib::train(spec, cli.data, options, observer);
   const nlohmann::json summary = nnilib::summary_json(spec, result);
   if (!summary_path.empty())
@@ -592,6 +594,9 @@ int main(int argc, char** argv) {
                  "the same across --resume-from pieces to train the same run")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  app.add_flag("--progress", cli.progress,
+               "also when run by hand, keep progress.json (epoch, batch, images/s, time left) "
+               "in the output directory, rewritten every 2 s (fmnist-nas's final training)");
   app.add_flag("--no-save", cli.no_save,
                "write no artifacts (except an explicit --output / --weights)");
   app.add_flag("--quiet", cli.quiet, "no per-epoch lines");

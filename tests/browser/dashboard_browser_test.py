@@ -19,6 +19,7 @@ Exit status 0 when every check passed; else one line per problem and 1.
 import argparse
 import json
 import os
+import re
 import sys
 import time
 import urllib.parse
@@ -61,6 +62,10 @@ return {
   chartLib: typeof window.Chart,
   updated: (document.getElementById('updated') || {}).textContent || '',
   text: main.innerText.length,
+  finalModel: (() => {
+    const card = document.getElementById('final-model');
+    return card && visible(card) ? card.innerText : null;
+  })(),
 };
 """
 
@@ -236,7 +241,7 @@ class Test:
                 return 'no "Stop experiment" button although control is true'
             if not snap.get('control') and 'Stop experiment' in s['buttons']:
                 return 'a "Stop experiment" button although control is false'
-            return None
+            return final_model_problem(snap, s)
         self.check_page(label + '-overview', frag, overview)
 
         def trials_page(s):
@@ -346,8 +351,8 @@ class Test:
             trials = sorted(snap.get('trials') or [], key=lambda t: t.get('sequence') or 0)
             tag = 'report-%d' % (n + 1)
             self.check_page(tag + '-overview', frag,
-                            lambda s: None if not snap.get('best_curve') or s['charts'] else 'no chart',
-                            offline=True)
+                            lambda s: final_model_problem(snap, s) if not snap.get('best_curve') or s['charts']
+                            else 'no chart', offline=True)
             self.check_page(tag + '-trials', frag + '/trials',
                             lambda s: None if s['rows'] == len(trials) else
                             '%d rows, %d trials' % (s['rows'], len(trials)), offline=True)
@@ -459,6 +464,25 @@ def control_check(t, url, exp):
     # The runner stops and its server with it; the page then says it cannot reach it.
     print('ok   control                      limits, cancel and stop applied' if not any(
         p.startswith('control') for p in t.problems) else 'FAIL control', flush=True)
+
+
+def final_model_problem(snap, s):
+    """The overview's "Final model" card: shown exactly when the snapshot has a final
+    training, with its test accuracy once it is done."""
+    fin = snap.get('final_training')
+    if not fin:
+        return 'a "Final model" card without a final training' if s.get('finalModel') else None
+    card = s.get('finalModel')
+    if not card:
+        return 'no "Final model" card although the final training is %s' % fin.get('state')
+    if fin.get('state') == 'done':
+        shown = re.search(r'test accuracy\s+([0-9.]+)', card)
+        if not shown or abs(float(shown.group(1)) - fin['test_accuracy']) > 5e-5:
+            return 'the "Final model" card does not show the test accuracy %s: %r' % (
+                fin['test_accuracy'], card)
+        if fin.get('test_time_augmentation') == 'flip' and 'flip test-time augmentation' not in card:
+            return 'the "Final model" card does not say the test used flip augmentation'
+    return None
 
 
 def common_expect(s):

@@ -2,11 +2,14 @@
 # The dashboard in a real browser (ctest: browser/dashboard): makes a finished and a
 # running experiment with bash+curl trials (trial.sh), serves both with
 # `fmnist-nas serve`, writes a report, and runs dashboard_browser_test.py (headless
-# Chromium through selenium) over them. Screenshots go to SCREENSHOTS.
-#   run_browser_test.sh FMNIST_NAS SCREENSHOTS
+# Chromium through selenium) over them. The finished one ends with a real final
+# training (fmnist-trial on a subset of DATA_DIR). Screenshots go to SCREENSHOTS.
+#   run_browser_test.sh FMNIST_NAS SCREENSHOTS FMNIST_TRIAL DATA_DIR
 set -euo pipefail
 nas=$1
 shots=$2
+trial=$3
+data=$4
 here=$(cd "$(dirname "$0")" && pwd)
 for tool in /usr/bin/chromium /usr/bin/chromedriver; do
   [ -x "$tool" ] || { echo "missing $tool: bash scripts/setup.sh installs it" >&2; exit 1; }
@@ -29,9 +32,10 @@ config() {  # name trials concurrency env
   cat > "$work/$1.yml" <<YML
 experimentName: browser-$1
 searchSpace:
-  learning_rate: {_type: loguniform, _value: [0.0001, 0.1]}
+  learning_rate: {_type: loguniform, _value: [0.001, 0.005]}
   batch_size: {_type: choice, _value: [32, 64, 128]}
-  block: {_type: choice, _value: [{_name: plain, kernel: {_type: choice, _value: [3, 5]}}, {_name: residual}]}
+  conv1: {_type: choice, _value: [{_name: plain, kernel: {_type: choice, _value: [3, 5]}}, {_name: residual}]}
+  augment_flip: {_type: choice, _value: [true]}
 trialCommand: $4 exec ./trial.sh
 trialCodeDirectory: .
 trialConcurrency: $3
@@ -44,7 +48,9 @@ YML
 config finished 6 2 "STEPS=5"
 config running 40 2 "STEPS=200 SLEEP=0.3"
 "$nas" run --config "$work/finished.yml" --experiment-dir "$work/finished" --id fin00001 \
-  --plain --no-dashboard > "$work/finished.log" 2>&1
+  --plain --no-dashboard --final-train --final-epochs 2 --trial-binary "$trial" \
+  --final-arg=--data-dir="$data" --final-arg=--train-size=512 --final-arg=--test-size=256 \
+  > "$work/finished.log" 2>&1
 "$nas" run --config "$work/running.yml" --experiment-dir "$work/running" --id run00001 \
   --plain --no-dashboard --kill-grace-ms 200 > "$work/running.log" 2>&1 &
 pids+=($!)
@@ -53,7 +59,7 @@ for _ in $(seq 100); do [ -f "$work/running/experiment.db" ] && break; sleep 0.1
 pids+=($!)
 url=""
 for _ in $(seq 100); do
-  url=$(grep -oE 'http://127\.0\.0\.1:[0-9]+/' "$work/serve.log" || true)
+  url=$(grep -oE 'http://127\.0\.0\.1:[0-9]+/' "$work/serve.log" 2>/dev/null || true)
   [ -n "$url" ] && break
   sleep 0.1
 done

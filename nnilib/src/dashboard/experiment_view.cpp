@@ -1,5 +1,7 @@
 #include "dashboard/experiment_view.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -52,14 +54,7 @@ json trial_json(const TrialRecord& t, OptimizeMode mode, const ExperimentPaths& 
             {"reason", t.reason},
             {"progress", nullptr}};
   if (t.status == kRunning) {
-    if (auto p = read_trial_progress(paths.trial_dir(t.trial_id))) {
-      j["progress"] = {{"epoch", p->epoch},
-                       {"epochs", p->epochs},
-                       {"batch", p->batch},
-                       {"batches", p->batches},
-                       {"images_per_second", p->images_per_second},
-                       {"eta_seconds", p->eta_seconds}};
-    }
+    if (auto p = read_trial_progress(paths.trial_dir(t.trial_id))) j["progress"] = p->to_json();
   }
   return j;
 }
@@ -126,6 +121,53 @@ json detail_of(const TrialRecord& t, const std::vector<MetricRecord>& metrics, O
   }
   j["stdout_tail"] = file_tail(trial_dir + "/trial.stdout", tail_bytes);
   j["stderr_tail"] = file_tail(trial_dir + "/trial.stderr", tail_bytes);
+  return j;
+}
+
+// The modification time of `path` in seconds since the epoch, or nullopt.
+std::optional<double> modified_at(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return static_cast<double>(st.st_mtim.tv_sec) + static_cast<double>(st.st_mtim.tv_nsec) * 1e-9;
+}
+
+// fmnist-nas --final-train's state from <dir>/final: null before it starts (no
+// params.json); "done" with its figures once its summary.json is newer than its
+// params.json (an older one is an earlier final training's); "running" with its
+// progress while the experiment's process lives; else "ended without a result".
+json final_training_json(const ExperimentPaths& paths, bool running) {
+  const std::string dir = paths.final_dir();
+  const auto started = modified_at(dir + "/params.json");
+  if (!started) return nullptr;
+  json j = {{"started_at", *started}, {"epochs", nullptr}, {"progress", nullptr}};
+  if (auto text = read_small_file(dir + "/params.json", 1 << 20)) {
+    const json params = parse_bounded_json(*text);
+    if (params.is_object() && params.contains("epochs")) j["epochs"] = params["epochs"];
+  }
+  const auto summary_at = modified_at(dir + "/summary.json");
+  if (summary_at && *summary_at >= *started) {
+    if (auto text = read_small_file(dir + "/summary.json", 1 << 20)) {
+      const json summary = parse_bounded_json(*text);
+      if (summary.is_object() && summary.value("test_accuracy", json()).is_number()) {
+        j["state"] = "done";
+        j["ended_at"] = *summary_at;
+        for (const char* key :
+             {"test_accuracy", "test_accuracy_without_tta", "test_time_augmentation", "seconds",
+              "architecture", "precision", "threads", "train_size"})
+          if (auto it = summary.find(key); it != summary.end()) j[key] = *it;
+        // What it trained (a --final-arg may have overridden params.json's epochs).
+        if (auto it = summary.find("epochs_completed"); it != summary.end()) j["epochs"] = *it;
+        return j;
+      }
+    }
+  }
+  j["state"] = running ? "running" : "ended without a result";
+  const auto progress_at = modified_at(dir + "/progress.json");
+  if (running && progress_at && *progress_at >= *started)
+    if (auto p = read_trial_progress(dir)) {
+      j["progress"] = p->to_json();
+      j["epochs"] = p->epochs;
+    }
   return j;
 }
 
@@ -253,7 +295,8 @@ json experiment_snapshot(const std::string& dir, bool control) {
           {"best_curve", curve},
           {"parameter_names", key_parameters(trials)},
           {"trials", rows},
-          {"controls", controls}};
+          {"controls", controls},
+          {"final_training", final_training_json(paths, running)}};
 }
 
 std::optional<json> trial_detail(const std::string& dir, const std::string& trial_id,

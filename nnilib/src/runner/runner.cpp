@@ -188,7 +188,9 @@ class Session {
       }
       throw;
     }
-    return finish();
+    RunResult result = finish();
+    if (options_.after_search && !result.interrupted) options_.after_search(result);
+    return result;
   }
 
  private:

@@ -30,6 +30,8 @@ struct ExperimentPaths {
   std::string best_parameters() const { return dir + "/best.json"; }
   std::string lock() const { return dir + "/.lock"; }
   std::string trial_dir(const std::string& trial_id) const { return dir + "/trials/" + trial_id; }
+  /// fmnist-nas --final-train's: params.json, then progress.json, summary.json, model.pt.
+  std::string final_dir() const { return dir + "/final"; }
   /// Throws UsageError("<dir>: no such experiment directory") or "...: not an experiment
   /// directory (no experiment.db)" (exit 2, the same for run, resume, show and export).
   void require_existing() const;
@@ -98,6 +100,8 @@ class RunnerObserver {
 std::string event_line(RunnerEvent event, const TrialRecord* trial, const std::string& detail,
                        const RunnerState& state);
 
+struct RunResult;
+
 /// How to run.
 struct RunnerOptions {
   /// Cores to share among trials; 0: the cores this process may use.
@@ -122,6 +126,10 @@ struct RunnerOptions {
   /// the limit, no trial is created and the running ones are stopped (EARLY_STOPPED),
   /// so that the search and the final training together fit the limit.
   std::function<double(const TrialRecord& best)> final_reserve_s;
+  /// Called once the search of a session that was not interrupted has ended, with its
+  /// result, while the experiment is still locked: no other fmnist-nas can run or resume
+  /// it meanwhile, and the dashboard shows it as running (fmnist-nas's final training).
+  std::function<void(const RunResult& result)> after_search;
 };
 
 /// How a session ended.

@@ -641,6 +641,11 @@
           el('h4', { text: 'Trials' }), this.trialMeter.root, this.concurrency),
         card('Trials by status', this.counts),
         card('Best trial', this.best));
+      this.finalBody = el('div');
+      this.finalCard = card('Final model', this.finalBody);
+      this.finalCard.id = 'final-model';
+      this.finalCard.hidden = true;
+      grid.appendChild(this.finalCard);
       const charts = el('div', { class: 'charts wide' });
       this.curve = this.slot(charts, 'Best so far',
         lineOptions('minutes since start', 'best result', { onClick: clickToTrial(id) }));
@@ -759,6 +764,31 @@
           el('h4', { text: 'Parameters' }), paramsTable(t.flat),
           el('h4', { text: 'Architecture' }),
           el('pre', { class: 'arch', text: (detail && detail.architecture) || DASH }),
+        ];
+      });
+
+      const fin = snap.final_training;
+      this.finalCard.hidden = !fin;
+      fillOnce(this.finalBody, JSON.stringify(fin), () => {
+        if (!fin) return [];
+        const flip = fin.test_time_augmentation === 'flip';
+        const rows = [
+          ['state', fin.state === 'done' ? statusBadge('DONE')
+            : fin.state === 'running' ? statusBadge('RUNNING') : fin.state],
+          ['epochs', fin.epochs],
+          ['started', fmtDate(fin.started_at)],
+        ];
+        if (fin.state === 'running') rows.push(['progress', progressText(fin) || 'starting']);
+        if (fin.state === 'done') {
+          rows.push(['test accuracy', fmtNum(fin.test_accuracy) + (flip ? ' (flip test-time augmentation)' : '')]);
+          if (isNum(fin.test_accuracy_without_tta)) rows.push(['without augmentation', fin.test_accuracy_without_tta]);
+          rows.push(['training time', fmtDuration(fin.seconds)],
+            ['images', fin.train_size], ['precision', (fin.precision || DASH) + ', ' + fmtValue(fin.threads) + ' thread(s)']);
+        }
+        return [
+          el('p', { class: 'muted', text: "the best trial's configuration, retrained on every training image and tested once" }),
+          kvTable(rows),
+          fin.architecture ? el('pre', { class: 'arch', text: fin.architecture }) : null,
         ];
       });
 
