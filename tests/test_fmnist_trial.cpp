@@ -513,7 +513,7 @@ TEST_CASE("standalone: --checkpoint, then --resume-from continues the run, a bad
   CHECK_THAT(cut.out, !Catch::Contains("epoch"));
 }
 
-TEST_CASE("standalone: --evaluate gives a saved model's figures back; --tta flip; bad files") {
+TEST_CASE("standalone: --evaluate gives a saved model's figures back, --tta flip, bad files") {
   TempDir dir("fmnist-evaluate");
   auto run = [&](std::vector<std::string> extra) {
     return run_process(trial_argv(std::move(extra)), {}, 120s, dir);
