@@ -81,7 +81,8 @@ Evaluation evaluate(Cnn& model, const Split& split, int64_t batch_size, bool cha
     if (flip) {
       // The mirror image: width is dimension 3 in either memory format.
       torch::Tensor mirrored = model->forward(x.flip({3})).to(torch::kFloat);
-      // log((softmax(a) + softmax(b)) / 2), as log-probabilities for nll_loss.
+      // log((softmax(a) + softmax(b)) / 2): log-probabilities, which cross_entropy's
+      // log_softmax below leaves as they are.
       logits =
           torch::logsumexp(
               torch::stack({torch::log_softmax(logits, 1), torch::log_softmax(mirrored, 1)}), 0) -
