@@ -140,10 +140,15 @@ json final_training_json(const ExperimentPaths& paths, bool running) {
   const auto started = modified_at(dir + "/params.json");
   if (!started) return nullptr;
   json j = {{"started_at", *started}, {"epochs", nullptr}, {"progress", nullptr}};
-  if (auto text = read_small_file(dir + "/params.json", 1 << 20)) {
-    const json params = parse_bounded_json(*text);
-    if (params.is_object() && params.contains("epochs")) j["epochs"] = params["epochs"];
-  }
+  // The epochs it trains: what its summary or progress says (a --final-arg may override
+  // params.json's), else params.json's, read only then.
+  const auto planned_epochs = [&] {
+    if (!j["epochs"].is_null()) return;
+    if (auto text = read_small_file(dir + "/params.json", 1 << 20)) {
+      const json params = parse_bounded_json(*text);
+      if (params.is_object() && params.contains("epochs")) j["epochs"] = params["epochs"];
+    }
+  };
   const auto summary_at = modified_at(dir + "/summary.json");
   if (summary_at && *summary_at >= *started) {
     if (auto text = read_small_file(dir + "/summary.json", 1 << 20)) {
@@ -155,8 +160,8 @@ json final_training_json(const ExperimentPaths& paths, bool running) {
              {"test_accuracy", "test_accuracy_without_tta", "test_time_augmentation", "seconds",
               "architecture", "precision", "threads", "train_size"})
           if (auto it = summary.find(key); it != summary.end()) j[key] = *it;
-        // What it trained (a --final-arg may have overridden params.json's epochs).
         if (auto it = summary.find("epochs_completed"); it != summary.end()) j["epochs"] = *it;
+        planned_epochs();
         return j;
       }
     }
@@ -168,6 +173,7 @@ json final_training_json(const ExperimentPaths& paths, bool running) {
       j["progress"] = p->to_json();
       j["epochs"] = p->epochs;
     }
+  planned_epochs();
   return j;
 }
 

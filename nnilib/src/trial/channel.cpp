@@ -1,6 +1,7 @@
 #include "nnilib/trial/channel.h"
 
 #include <algorithm>
+#include <cctype>
 #include <stdexcept>
 
 namespace nnilib {
