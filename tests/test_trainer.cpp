@@ -550,6 +550,7 @@ TEST_CASE("saved weights evaluate to the run's figures, and flip TTA ignores mir
   // Training with TTA reports the test accuracy with and without it.
   const auto t = nnilib::train(spec, data, tta, rec);
   CHECK(t.test_accuracy_without_tta == trained.test_accuracy);  // same seed, same weights
+  CHECK(t.test_accuracy == a.test_accuracy);  // what evaluate_weights gives those weights
   const json s = nnilib::summary_json(spec, t);
   CHECK(s["test_time_augmentation"] == "flip");
   CHECK(s["test_accuracy_without_tta"] == trained.test_accuracy);
