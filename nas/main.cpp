@@ -31,10 +31,10 @@
 #include "nnilib/common/json_limits.h"
 #include "nnilib/dashboard/dashboard_server.h"
 #include "nnilib/dashboard/html_report.h"
-#include "nnilib/model/params.h"
 #include "nnilib/runner/experiment_config.h"
 #include "nnilib/runner/experiment_report.h"
 #include "nnilib/runner/experiment_store.h"
+#include "nnilib/runner/final_training.h"
 #include "nnilib/runner/runner.h"
 #include "nnilib/runner/runner_view.h"
 #include "nnilib/runner/trial_process.h"
@@ -69,6 +69,11 @@ void install_signal_handlers() {
 // point of the default space, trained on all 60,000 images (docs/results.md "How long
 // the final training should be").
 constexpr int kDefaultFinalEpochs = 30;
+// The most it trains when the search leaves it more time than those epochs need.
+constexpr int kDefaultFinalMaxEpochs = 60;
+// Models of the final training: the best configuration twice (two seeds) side by side,
+// an ensemble (docs/results.md "What the final training's time buys").
+constexpr int kDefaultFinalModels = 2;
 
 // The dashboard's port unless --port says (NNI's web UI default); when it is taken,
 // the next free one up to 19 later.
@@ -113,34 +118,18 @@ struct RunCli {
   int kill_grace_ms = 5000;
   bool final_train = false;
   int final_epochs = kDefaultFinalEpochs;
+  int final_max_epochs = kDefaultFinalMaxEpochs;
+  int final_models = kDefaultFinalModels;
+  std::string final_ensemble = "seeds";
   std::string trial_binary;
   std::vector<std::string> final_args;
+  std::vector<std::string> warm_start;
   std::string final_tta = "auto";
   // The dashboard (docs/dashboard.md).
   bool dashboard = true;
   std::string host = "127.0.0.1";
   int port = kDefaultPort;
 };
-
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw nnilib::IoError(path + ": cannot read");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 std::string self_directory() {
   std::error_code ec;
@@ -156,198 +145,18 @@ std::string experiment_dir_of(const std::string& arg) {
   return arg;
 }
 
-// The parameters of the final training: the best trial's, without the search's budget,
-// for --final-epochs (else the epochs the best trial trained: TRIAL_BUDGET or epochs).
-nlohmann::json final_parameters(const RunCli& cli, const nlohmann::json& best) {
-  nlohmann::json p = best;
-  int epochs =
-      p.contains("epochs") && p["epochs"].is_number_integer() ? p["epochs"].get<int>() : 10;
-  if (const auto it = p.find(nnilib::kTrialBudgetKey); it != p.end()) {
-    if (it->is_number())
-      epochs = std::max(1, static_cast<int>(std::ceil(it->get<double>() - 1e-9)));
-    p.erase(nnilib::kTrialBudgetKey);
-  }
-  p["epochs"] = cli.final_epochs > 0 ? cli.final_epochs : epochs;
-  return p;
-}
-
-// Whether the final model is tested with flip test-time augmentation: --final-tta flip,
-// or auto and the configuration trained on mirrored images (augment_flip); never when a
-// --final-arg already says --tta.
-bool final_flip_tta(const RunCli& cli, const nlohmann::json& best) {
-  for (const std::string& a : cli.final_args)
-    if (a == "--tta" || a.rfind("--tta=", 0) == 0) return false;
-  if (cli.final_tta != "auto") return cli.final_tta == "flip";
-  const auto it = best.find("augment_flip");
-  return it != best.end() && it->is_boolean() && it->get<bool>();
-}
-
-// The threads of the final training: its --threads (a --final-arg), else
-// $OMP_NUM_THREADS, else every core this process may use (fmnist-trial's own rule).
-int final_threads(const RunCli& cli) {
-  int threads = 0;
-  for (std::size_t i = 0; i < cli.final_args.size(); ++i) {
-    const std::string& a = cli.final_args[i];
-    if (a.rfind("--threads=", 0) == 0) threads = std::atoi(a.c_str() + 10);
-    if (a == "--threads" && i + 1 < cli.final_args.size())
-      threads = std::atoi(cli.final_args[i + 1].c_str());
-  }
-  if (threads <= 0) {
-    const char* omp = std::getenv("OMP_NUM_THREADS");
-    threads = omp ? std::atoi(omp) : 0;
-  }
-  return threads > 0 ? threads : nnilib::available_cores();
-}
-
-// Seconds the final training of `best` is expected to take. From the trial's own
-// summary.json: its seconds per epoch trained (loading, evaluation and checkpoints
-// included), scaled to 60,000 training images and to the final training's threads
-// (the trial shared the cores; the final training has them all - taken as linear: a
-// 40-minute search's final training took 0.51x the trial's time per image with twice
-// the threads, docs/results.md), times the final
-// epochs, times 1.25, plus 30 s for starting, loading and the test set. Without a
-// summary (a trial that is not fmnist-trial): its wall time per reported epoch, not
-// scaled. Worked out once per trial (the runner asks on every pass of its loop).
-class FinalEstimate {
- public:
-  FinalEstimate(const RunCli& cli, std::string dir) : cli_(cli), dir_(std::move(dir)) {}
-
-  double operator()(const nnilib::TrialRecord& best) {
-    if (!best.started_at || !best.ended_at || best.intermediate_count == 0) return 0;
-    auto it = seconds_.find(best.trial_id);
-    if (it == seconds_.end()) {
-      const int epochs = final_parameters(cli_, best.parameters)["epochs"].get<int>();
-      it = seconds_.emplace(best.trial_id, per_epoch(best) * epochs * 1.25 + 30.0).first;
-    }
-    return it->second;
-  }
-
- private:
-  double per_epoch(const nnilib::TrialRecord& best) const {
-    const double wall =
-        (*best.ended_at - *best.started_at) / static_cast<double>(best.intermediate_count);
-    // A trial writes its summary: read at most 16 MiB of it (a real one is a few KiB).
-    const auto text = nnilib::read_small_file(
-        nnilib::ExperimentPaths{dir_}.trial_dir(best.trial_id) + "/summary.json", 16 << 20);
-    if (!text) return wall;
-    try {
-      const auto s = nnilib::parse_bounded_json<nlohmann::json>(*text);
-      const double seconds = s.at("seconds").get<double>();
-      const int trained = s.at("epochs_completed").get<int>() - s.value("resumed_epochs", 0);
-      const double images = s.at("train_size").get<double>();
-      const double threads = s.at("threads").get<double>();
-      if (!(seconds > 0) || trained <= 0 || !(images > 0) || !(threads > 0)) return wall;
-      return seconds / trained * (60000.0 / images) *
-             std::min(1.0, threads / static_cast<double>(final_threads(cli_)));
-    } catch (const std::exception&) {
-      return wall;  // no summary, or not fmnist-trial's
-    }
-  }
-
-  const RunCli& cli_;
-  std::string dir_;
-  std::map<std::string, double> seconds_;  // trial id -> its final training's estimate
-};
-
-// Retrains the best parameters on all 60,000 training images (--val-size 0) with
-// the standalone fmnist-trial and reports its test accuracy.
-int final_train(const RunCli& cli, const nnilib::RunResult& result, const std::string& dir) {
-  if (!result.best) {
-    std::fprintf(stderr,
-                 "fmnist-nas: error: --final-train: no trial succeeded with a final result, so "
-                 "there are no best parameters to train\n");
-    return static_cast<int>(ExitCode::kParams);
-  }
-  const std::string binary =
-      cli.trial_binary.empty() ? self_directory() + "/fmnist-trial" : cli.trial_binary;
-  if (::access(binary.c_str(), X_OK) != 0)
-    throw nnilib::UsageError("--trial-binary: " + binary +
-                             " is not an executable fmnist-trial (build it, or name it with "
-                             "--trial-binary)");
-  const std::string out_dir = nnilib::ExperimentPaths{dir}.final_dir();
-  std::error_code ec;
-  fs::create_directories(out_dir, ec);
-  const std::string params_path = out_dir + "/params.json";
-  nnilib::write_file_atomically(params_path,
-                                final_parameters(cli, result.best->parameters).dump(2) + "\n",
-                                "the final training's parameters");
-  std::string command = "exec " + shell_quote(binary) + " --params-file " +
-                        shell_quote(params_path) + " --val-size 0 --output-dir " +
-                        shell_quote(out_dir) + " --progress";
-  if (final_flip_tta(cli, result.best->parameters)) command += " --tta flip";
-  for (const std::string& a : cli.final_args) command += " " + shell_quote(a);
-  std::printf("\nfinal training of trial %lld %s's parameters on every training image:\n  %s\n",
-              static_cast<long long>(result.best->sequence), result.best->trial_id.c_str(),
-              command.c_str() + 5);
-  std::fflush(stdout);
-  nnilib::ProcessLaunch launch;
-  launch.command = command;
-  launch.environment = nnilib::environment_without_nni();  // standalone
-  launch.own_process_group = false;                        // the terminal's Ctrl-C reaches it
-  // GPUs as the trials had them (every trial has ended by now): trialGpuNumber 0 hides
-  // them, N gives the first N of gpuIndices (else of every GPU), unset leaves them.
-  if (const auto gpus = nnilib::final_training_gpus(
-          nnilib::ExperimentConfig::from_json(result.experiment.config, dir)))
-    launch.environment["CUDA_VISIBLE_DEVICES"] = *gpus;
-  nnilib::TrialProcess process(launch);
-  // The dashboard's requests: "stop" stops the final training, the others have nothing
-  // left to act on.
-  nnilib::ExperimentStore store =
-      nnilib::ExperimentStore::open(nnilib::ExperimentPaths{dir}.database(), false);
-  bool stopped_from_dashboard = false;
-  int forwarded = g_signals.load();
-  nnilib::ProcessExit exit;
-  for (int tick = 0;; ++tick) {
-    if (auto e = process.poll()) {
-      exit = *e;
-      break;
-    }
-    const int signals = g_signals.load();
-    if (signals != forwarded) {
-      forwarded = signals;
-      process.signal(signals >= 2 ? SIGKILL : SIGINT);
-    }
-    if (tick % 5 == 0) {
-      for (const nnilib::ControlRecord& c : store.pending_controls()) {
-        std::string answer = "refused: the search has ended; the final training is running";
-        if (c.action == "stop") {
-          if (!stopped_from_dashboard) process.signal(SIGINT);
-          stopped_from_dashboard = true;
-          answer = "final training stopped";
-        }
-        store.control_handled(c.id, nnilib::unix_now(), answer);
-      }
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  if (!exit.exited() || exit.exit_code != 0) {
-    std::fprintf(stderr, "fmnist-nas: error: the final training %s (%s)\n",
-                 stopped_from_dashboard ? "was stopped from the dashboard" : "failed",
-                 exit.describe().c_str());
-    if (exit.exited()) return exit.exit_code;  // fmnist-trial's codes are the same table
-    return static_cast<int>(ExitCode::kInterrupted);
-  }
-  const std::string summary_path = out_dir + "/summary.json";
-  const std::string summary_text = read_text(summary_path);
-  const nlohmann::json summary = nnilib::parse_bounded_json(summary_text);
-  if (summary.is_discarded() || !summary.contains("test_accuracy") ||
-      !summary["test_accuracy"].is_number())
-    throw nnilib::IoError(summary_path + ": no numeric test_accuracy in the final summary");
-  const double acc = summary["test_accuracy"].get<double>();
-  std::string tta;
-  if (const auto it = summary.find("test_accuracy_without_tta");
-      it != summary.end() && it->is_number()) {
-    char without[96];
-    std::snprintf(without, sizeof without, ", flip test-time augmentation; %.4f without",
-                  it->get<double>());
-    tta = without;
-  }
-  std::printf("final training: test accuracy %.4f (%s%s)\n", acc, summary_path.c_str(),
-              tta.c_str());
-  std::ofstream log(nnilib::ExperimentPaths{dir}.log(), std::ios::app);
-  log << nnilib::format_time(nnilib::unix_now()) << "  final training of trial "
-      << result.best->trial_id << ": test accuracy " << acc << "\n";
-  return 0;
+// What --final-train runs (nnilib/runner/final_training.h).
+nnilib::FinalTrainingOptions final_training_options(const RunCli& cli) {
+  nnilib::FinalTrainingOptions o;
+  o.trial_binary = cli.trial_binary.empty() ? self_directory() + "/fmnist-trial" : cli.trial_binary;
+  o.epochs = cli.final_epochs;
+  o.max_epochs = cli.final_max_epochs;
+  o.models = cli.final_models;
+  o.ensemble = cli.final_ensemble;
+  o.tta = cli.final_tta;
+  o.extra_args = cli.final_args;
+  o.signals = [] { return g_signals.load(); };
+  return o;
 }
 
 void print_result(const nnilib::RunResult& r, const std::string& dir, bool table) {
@@ -388,7 +197,7 @@ int run_session(const RunCli& cli, const std::string& dir) {
     options.max_experiment_duration_s = nnilib::parse_duration(cli.max_experiment_duration);
   if (cli.final_train) {
     // The final training happens inside maxExperimentDuration: the search leaves it time.
-    options.final_reserve_s = FinalEstimate(cli, dir);
+    options.final_reserve_s = nnilib::FinalTrainingEstimate(final_training_options(cli), dir);
   }
   // Served until this session ends, the final training included.
   // (Not when another runner holds the experiment: run_experiment refuses it below.)
@@ -403,7 +212,13 @@ int run_session(const RunCli& cli, const std::string& dir) {
     options.after_search = [&](const nnilib::RunResult& r) {
       print_result(r, dir, !live);
       printed = true;
-      final_code = final_train(cli, r, dir);
+      const auto limit =
+          nnilib::ExperimentConfig::from_json(r.experiment.config, dir).max_experiment_duration_s;
+      // What the search left of maxExperimentDuration (the process start and the test
+      // are inside fmnist-trial's limit), less 2 s for this side.
+      const double left =
+          limit ? std::max(1.0, static_cast<double>(*limit) - r.experiment.elapsed_s - 2.0) : 0.0;
+      final_code = nnilib::run_final_training(final_training_options(cli), r, dir, left);
     };
   }
   const nnilib::RunResult result = nnilib::run_experiment(dir, options);
@@ -422,6 +237,7 @@ int cmd_run(RunCli cli) {
   nnilib::NewExperimentOptions create;
   create.experiment_dir = cli.experiment_dir;
   create.id = cli.id;
+  create.warm_start = cli.warm_start;
   if (cli.seed >= 0) create.seed = static_cast<std::uint64_t>(cli.seed);
   const std::string dir = nnilib::create_experiment(config, create);
   std::printf("experiment directory: %s\n", dir.c_str());
@@ -573,6 +389,22 @@ void add_session_options(CLI::App* app, RunCli& cli) {
                   "(docs/results.md)")
       ->check(CLI::Range(0, 100000))
       ->capture_default_str();
+  app->add_option("--final-max-epochs", cli.final_max_epochs,
+                  "the most epochs the final training trains when the search leaves it more "
+                  "time than --final-epochs need (it fits its epochs to the time left)")
+      ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
+  app->add_option("--final-models", cli.final_models,
+                  "models of the final training, trained side by side (cores / N threads each), "
+                  "their class probabilities averaged for the test (an ensemble; "
+                  "--final-ensemble says of what); 1: the best configuration alone")
+      ->check(CLI::Range(1, 16))
+      ->capture_default_str();
+  app->add_option("--final-ensemble", cli.final_ensemble,
+                  "what the --final-models are: seeds (the best configuration with seeds 1..N) "
+                  "or configurations (the N best distinct configurations)")
+      ->check(CLI::IsMember({"seeds", "configurations"}))
+      ->capture_default_str();
   app->add_option("--final-tta", cli.final_tta,
                   "test-time augmentation of the final model's test: flip (average each "
                   "image's and its mirror image's predictions), none, or auto: flip when the "
@@ -658,6 +490,10 @@ int main(int argc, char** argv) {
   run->add_option("--id", run_cli.id, "the experiment id: 8 lowercase letters or digits");
   run->add_option("--seed", run_cli.seed, "the tuner seed (default: derived from the id)")
       ->check(CLI::NonNegativeNumber);
+  run->add_option("--warm-start", run_cli.warm_start,
+                  "earlier experiment directories whose results seed the tuner (BOHB's "
+                  "densities, TPE's history): their succeeded trials inside this search space")
+      ->expected(1, -1);
   add_session_options(run, run_cli);
 
   RunCli resume_cli;

@@ -13,16 +13,19 @@ TEST_CASE("dashboard: the final training is live, keeps the experiment locked, a
   // Two quick trials of parameters fmnist-trial takes, then a long real final training.
   Experiment e(2, 1, "STEPS=1", "  learning_rate: {_type: choice, _value: [0.002]}\n");
   ChildProcess run(
-      e.run_argv({"--port", "0", "--final-train", "--final-epochs", "50", "--trial-binary",
-                  NNILIB_FMNIST_TRIAL, "--final-arg=--data-dir=" + testutil::data_dir(),
-                  "--final-arg=--train-size=2000", "--final-arg=--test-size=200",
-                  "--final-arg=--threads=1"}),
+      e.run_argv({"--port", "0", "--final-train", "--final-epochs", "50", "--final-max-epochs",
+                  "50", "--trial-binary", NNILIB_FMNIST_TRIAL,
+                  "--final-arg=--data-dir=" + testutil::data_dir(), "--final-arg=--train-size=2000",
+                  "--final-arg=--test-size=200", "--final-arg=--threads=1"}),
       {});
   const auto [port, key] = wait_for_address(run);
   httplib::Client c("127.0.0.1", port);
   c.set_default_headers({{"X-Control-Key", key}});
   REQUIRE(eventually(
-      [&] { return run.stdout_so_far().find("final training of trial") != std::string::npos; },
+      [&] {
+        return run.stdout_so_far().find("final training on every training image") !=
+               std::string::npos;
+      },
       60s));
 
   // The runner still holds the experiment: another fmnist-nas cannot resume it.

@@ -74,13 +74,22 @@ TEST_CASE("integral floats from tuners are accepted for integer parameters") {
   CHECK(spec.parameters["nb_units"].is_number_integer());
 }
 
-TEST_CASE("TRIAL_BUDGET sets the epochs") {
-  CHECK(trial_spec_from_parameters(json{{"TRIAL_BUDGET", 3}}).hyper.epochs == 3);
-  CHECK(trial_spec_from_parameters(json{{"TRIAL_BUDGET", 3.33}}).hyper.epochs == 4);
-  CHECK(trial_spec_from_parameters(json{{"TRIAL_BUDGET", 0.2}, {"epochs", 7}}).hyper.epochs == 1);
+TEST_CASE("TRIAL_BUDGET sets the epochs, a fraction of one included") {
+  const auto hyper = [](const json& p) { return trial_spec_from_parameters(p).hyper; };
+  CHECK(hyper(json{{"TRIAL_BUDGET", 3}}).epochs == 3);
+  CHECK(hyper(json{{"TRIAL_BUDGET", 3}}).budget_epochs == 0);  // whole epochs
+  CHECK(hyper(json{{"TRIAL_BUDGET", 3.0}}).budget_epochs == 0);
+  CHECK(hyper(json{{"TRIAL_BUDGET", 3.33}}).epochs == 4);
+  CHECK(hyper(json{{"TRIAL_BUDGET", 3.33}}).budget_epochs == 3.33);
+  CHECK(hyper(json{{"TRIAL_BUDGET", 0.2}, {"epochs", 7}}).epochs == 1);
+  CHECK(hyper(json{{"TRIAL_BUDGET", 0.2}, {"epochs", 7}}).budget_epochs == 0.2);
+  CHECK(hyper(json{{"epochs", 7}}).budget_epochs == 0);
   CHECK(trial_spec_from_parameters(json{{"TRIAL_BUDGET", 27.0}}).parameters["epochs"] == 27);
   CHECK_THAT(error_of(json{{"TRIAL_BUDGET", -1}}),
-             Catch::Contains("\"TRIAL_BUDGET\" must be a positive number, got -1"));
+             Catch::Contains("\"TRIAL_BUDGET\" must be a positive number of epochs up to 1000, "
+                             "got -1"));
+  CHECK_THAT(error_of(json{{"TRIAL_BUDGET", 1e9}}),
+             Catch::Contains("up to 1000, got 1000000000.0"));
   CHECK_THAT(error_of(json{{"TRIAL_BUDGET", "10"}}), Catch::Contains("TRIAL_BUDGET"));
 }
 

@@ -15,7 +15,10 @@
 
 #include "nni_standin/child_process.h"
 #include "nni_standin/metric_files.h"
+#include "nnilib/runner/experiment_config.h"
+#include "nnilib/runner/experiment_report.h"
 #include "nnilib/runner/experiment_store.h"
+#include "nnilib/runner/runner.h"
 
 using nlohmann::json;
 using namespace std::chrono_literals;
@@ -34,7 +37,10 @@ namespace {
 //   dropped  first sends a PUT without the JSON content type (NNI ignores it), then as ok
 //   deepmetric  reports a PERIODICAL whose value is an array nested 30,000 levels, then waits
 //   deepbody    PUTs a body nested 30,000 levels (not even an object), then waits
-// SLEEP seconds between results. On SIGINT: prints "got SIGINT", exits 130.
+// SLEEP seconds between results, or SLEEP_PER_BUDGET seconds per unit of TRIAL_BUDGET
+// the trial trains (less the budget of the checkpoint it continues) spread over its
+// steps. PROGRESS=1: a progress.json after each result, its time left at that pace.
+// On SIGINT: prints "got SIGINT", exits 130.
 const std::string kTrialScript = "#!/bin/bash\nsource '" NNILIB_SOURCE_DIR
                                  "/tests/curl_trial.sh'\n"
                                  R"BASH(
@@ -60,9 +66,24 @@ case $mode in
   deepbody) put "$(deep)"; pause 60 ;;
 esac
 steps=${STEPS:-3}
+sleep_s=${SLEEP:-0}
+budget=$(grep -oE '\\"TRIAL_BUDGET\\": [0-9.e+]+' <<<"$body" | grep -oE '[0-9.e+]+$')
+if [ -n "$SLEEP_PER_BUDGET" ] && [ -n "$budget" ]; then
+  from=0
+  [ -n "$NNILIB_RESUME_FROM" ] && from=$(sed -n 's/^budget //p' "$NNILIB_RESUME_FROM")
+  sleep_s=$(awk -v u="$SLEEP_PER_BUDGET" -v b="$budget" -v f="${from:-0}" -v n="$steps" \
+    'BEGIN { printf "%.3f", u * (b - f) / n }')
+fi
+[ -n "$NNILIB_CHECKPOINT" ] && [ -n "$budget" ] && echo "budget $budget" >> "$NNILIB_CHECKPOINT"
 for ((i = 0; i < steps; i++)); do
-  pause "${SLEEP:-0}"
+  pause "$sleep_s"
   metric PERIODICAL $i "$x"
+  if [ -n "$PROGRESS" ]; then
+    eta=$(awk -v s="$sleep_s" -v left=$((steps - i - 1)) 'BEGIN { printf "%.3f", s * left }')
+    printf '{"epoch": %d, "epochs": %d, "batch": 1, "batches": 1, "images_per_second": 1, "eta_seconds": %s, "time": %d}' \
+      $((i + 1)) "$steps" "$eta" "$(date +%s)" > "$NNI_OUTPUT_DIR/progress.tmp"
+    mv "$NNI_OUTPUT_DIR/progress.tmp" "$NNI_OUTPUT_DIR/progress.json"
+  fi
   case $mode in
     hang) trap '' INT; pause 60 ;;
     malformed) metric final 0 "$x"; pause 60 ;;
@@ -877,7 +898,8 @@ trainingService: {platform: local, useActiveGpu: false}
          "echo \"CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES\" > $out/env.txt\n"
          "echo '{\"test_accuracy\": 0.5}' > $out/summary.json\n";
   std::filesystem::permissions(final_trial, std::filesystem::perms::owner_all);
-  const ProcessResult r = e.run_gpus({"--final-train", "--trial-binary", final_trial});
+  const ProcessResult r =
+      e.run_gpus({"--final-train", "--final-models", "1", "--trial-binary", final_trial});
   INFO(describe(r));
   REQUIRE(r.exit_code == 0);
   CHECK(env_of(nnilib::standin::read_whole_file(e.exp() +
@@ -987,4 +1009,96 @@ TEST_CASE("runner: the C++ SDK example (examples/cpp-trial) is a complete NNI tr
   CHECK(bad.exit_code == 3);
   CHECK_THAT(bad.err,
              Catch::EndsWith("cpp-trial-example: error: parameter \"x\" must be a number\n"));
+}
+
+namespace {
+
+// Runs `e` in this process with a final training that needs `reserve` seconds (no final
+// training follows: the reserve is what is tested); returns the session's result.
+nnilib::RunResult run_with_reserve(const Experiment& e, double reserve, double finish_share) {
+  nnilib::NewExperimentOptions create;
+  create.experiment_dir = e.exp();
+  const std::string dir =
+      nnilib::create_experiment(nnilib::ExperimentConfig::load(e.config()), create);
+  nnilib::RunnerOptions options;
+  options.kill_grace = std::chrono::milliseconds(500);
+  options.final_reserve_s = [reserve](const nnilib::TrialRecord&) { return reserve; };
+  options.final_finish_share = finish_share;
+  return nnilib::run_experiment(dir, options);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "runner: at the final training's reserve a trial that ends in time finishes, one that "
+    "cannot stops and still competes with its best result") {
+  // 24 s in all, 16 kept for the final training: the search ends at 8 s, and half the
+  // reserve lets trials end by 16 s. Trial 0 (x 0.5) ends at once: there is a candidate,
+  // so the reserve holds. Trial 1 (x 0.9) would report for 200 s: it stops at the
+  // search's end. Trial 2 (x 0.7) ends at about 10 s: it finishes.
+  Experiment e(R"(
+searchSpace: {x: {_type: choice, _value: [0.5, 0.9, 0.7]}}
+trialCommand: STEPS=$((1 + 199 * (NNI_TRIAL_SEQ_ID == 1) + 9 * (NNI_TRIAL_SEQ_ID == 2))) SLEEP=$((NNI_TRIAL_SEQ_ID > 0)) PROGRESS=1 exec ./trial.sh
+trialConcurrency: 2
+maxTrialNumber: 3
+maxExperimentDuration: 24s
+tuner: {name: GridSearch}
+)");
+  const nnilib::RunResult r = run_with_reserve(e, 16, 0.5);
+  REQUIRE(r.trials.size() == 3);
+  CHECK(r.trials[0].status == nnilib::kSucceeded);
+  const auto& stopped = r.trials[1];
+  const auto& finished = r.trials[2];
+  INFO(stopped.reason);
+  CHECK(stopped.status == nnilib::kEarlyStopped);
+  CHECK_THAT(stopped.reason, Catch::StartsWith("stopped for the final training: about") &&
+                                 Catch::Contains("its best result still counts"));
+  CHECK(stopped.history.size() >= 4);
+  CHECK(finished.status == nnilib::kSucceeded);
+  CHECK(finished.history.size() == 10);
+  CHECK(*finished.ended_at - *r.trials[0].started_at < 16 + 1);
+  // The final training takes the stopped trial: its 0.9 beats the finished 0.7.
+  const auto candidate = nnilib::final_candidate(r.trials, r.mode);
+  REQUIRE(candidate);
+  CHECK(candidate->trial.trial_id == stopped.trial_id);
+  CHECK(candidate->partial);
+  CHECK(candidate->value == 0.9);
+  const std::string log = nnilib::standin::read_whole_file(e.exp() + "/runner.log");
+  CHECK_THAT(log, Catch::Contains("the search ends: the last 16.0s of maxExperimentDuration 24.0s "
+                                  "are kept for the final training"));
+  CHECK_THAT(log, Catch::Contains("trial 2 " + finished.trial_id +
+                                  " finishes before the final training (about "));
+  CHECK_THAT(log, !Catch::Contains("waiting for the running trial(s) to finish"));
+}
+
+TEST_CASE(
+    "runner: no trial starts that cannot end before the final training's reserve, "
+    "promotions included") {
+  // BOHB 1-3-9, a second per unit of budget a trial trains (a promotion only the units
+  // beyond its checkpoint). 30 s in all, 10 kept: trials must end by 21.5 s. The first
+  // bracket's 9-epoch promotion (6 s more) fits; later 9-epoch trials (9 s from
+  // scratch) do not, and are passed over.
+  Experiment e(R"(
+searchSpace: {x: {_type: uniform, _value: [0, 1]}}
+trialCommand: STEPS=1 SLEEP_PER_BUDGET=1 exec ./trial.sh
+trialConcurrency: 2
+maxTrialNumber: 100
+maxExperimentDuration: 30s
+tuner: {name: BOHB, classArgs: {min_budget: 1, max_budget: 9, eta: 3}}
+)");
+  const nnilib::RunResult r = run_with_reserve(e, 10, 0.15);
+  const double start = *r.trials.front().started_at;
+  bool nine = false;
+  for (const auto& t : r.trials) {
+    INFO(t.trial_id << " " << t.parameters.dump() << " " << t.status << " " << t.reason);
+    CHECK(t.status == nnilib::kSucceeded);  // none had to be stopped
+    CHECK(*t.ended_at - start <= 21.5 + 1.5);
+    nine = nine || t.parameters["TRIAL_BUDGET"] == 9.0;
+    const auto env = env_of(e.trial_file(t, "env.txt"));
+    CHECK(env.count("NNILIB_CHECKPOINT") == 1);  // BOHB's promotions continue checkpoints
+    CHECK(env.at("NNILIB_SCHEDULE_EPOCHS") == "9");
+  }
+  CHECK(nine);
+  const std::string log = nnilib::standin::read_whole_file(e.exp() + "/runner.log");
+  CHECK_THAT(log, Catch::Contains("not started: ") && Catch::Contains("would not end by 21.5s"));
 }

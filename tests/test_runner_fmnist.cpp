@@ -12,6 +12,7 @@
 #include "nni_standin/child_process.h"
 #include "nni_standin/metric_files.h"
 #include "nnilib/runner/experiment_store.h"
+#include "nnilib/runner/final_training.h"
 #include "nnilib/trial/progress.h"
 #include "test_util.h"
 
@@ -72,7 +73,7 @@ TEST_CASE(
        "--experiment-dir", exp, "--cores", "2", "--final-train", "--trial-binary",
        NNILIB_FMNIST_TRIAL, "--final-arg=--data-dir=" + testutil::data_dir(),
        "--final-arg=--train-size=512", "--final-arg=--test-size=256",
-       "--final-arg=--params={\"epochs\": 1}", "--final-arg=--threads=2"},
+       "--final-arg=--params={\"epochs\": 1}"},
       {{"OMP_NUM_THREADS", ""}}, 300s);  // empty counts as unset: the runner decides
   INFO(describe(r));
   const auto store = nnilib::ExperimentStore::open(exp + "/experiment.db", true);
@@ -104,23 +105,38 @@ TEST_CASE(
   CHECK(json::parse(nnilib::standin::read_whole_file(exp + "/best.json")) == best.parameters);
   CHECK_THAT(r.out,
              Catch::Contains("best: trial " + std::to_string(best.sequence) + " " + best.trial_id));
-  // --final-train: the standalone trial on best.json (as final/params.json, with its
-  // epochs) with --val-size 0 into <exp>/final.
-  CHECK(json::parse(nnilib::standin::read_whole_file(exp + "/final/params.json"))["nb_units"] ==
-        best.parameters["nb_units"]);
-  CHECK_THAT(r.out, Catch::Contains("--params-file '" + exp + "/final/params.json' --val-size 0") &&
-                        Catch::Contains("--output-dir '" + exp + "/final'"));
+  // --final-train: the best configuration twice (seeds 1 and 2: an ensemble), standalone
+  // with --val-size 0 into <exp>/final and <exp>/final/m2, side by side.
+  for (const std::string& d : {exp + "/final", exp + "/final/m2"}) {
+    INFO(d);
+    CHECK(json::parse(nnilib::standin::read_whole_file(d + "/params.json"))["nb_units"] ==
+          best.parameters["nb_units"]);
+    CHECK_THAT(r.out, Catch::Contains("--params-file '" + d + "/params.json' --val-size 0") &&
+                          Catch::Contains("--output-dir '" + d + "' --progress --predictions '" +
+                                          d + "/predictions.json' --threads 1 --seed"));
+  }
   REQUIRE(r.exit_code == 0);
   // --final-tta auto: the configuration trained on mirrored images, so its test uses
   // flip test-time augmentation and says what it added.
-  CHECK_THAT(r.out, Catch::Contains("--output-dir '" + exp + "/final' --progress --tta flip"));
-  CHECK_THAT(r.out, Catch::Contains("final training: test accuracy") &&
-                        Catch::Contains("flip test-time augmentation; 0.") &&
-                        Catch::Contains(" without)"));
+  CHECK_THAT(r.out,
+             Catch::Contains("--seed 1 --tta flip") && Catch::Contains("--seed 2 --tta flip"));
+  CHECK_THAT(r.out,
+             Catch::Contains("flip test-time augmentation") &&
+                 Catch::Contains("final training: test accuracy") &&
+                 Catch::Contains("(ensemble of 2 models: their averaged class probabilities"));
   const json summary = json::parse(nnilib::standin::read_whole_file(exp + "/final/summary.json"));
   CHECK(summary.at("test_accuracy").is_number());
   CHECK(summary["test_time_augmentation"] == "flip");
   CHECK(summary.at("test_accuracy_without_tta").is_number());
+  const json second = json::parse(nnilib::standin::read_whole_file(exp + "/final/m2/summary.json"));
+  CHECK(second["curve"][0]["train_loss"] != summary["curve"][0]["train_loss"]);  // another seed
+  const json ensemble = json::parse(nnilib::standin::read_whole_file(exp + "/final/ensemble.json"));
+  REQUIRE(ensemble["models"].size() == 2);
+  CHECK(ensemble["models"][0]["test_accuracy"] == summary["test_accuracy"]);
+  CHECK(ensemble["models"][1]["seed"] == 2);
+  CHECK(ensemble["test_accuracy"] ==
+        nnilib::ensemble_accuracy(
+            {exp + "/final/predictions.json", exp + "/final/m2/predictions.json"}, "test"));
 
   // The dashboard's data (here through the HTML report) shows the final model.
   const std::string html = exp + "/report.html";
@@ -137,10 +153,9 @@ TEST_CASE(
   INFO(fin.dump());
   CHECK(fin["state"] == "done");
   CHECK(fin["epochs"] == 1);
-  CHECK(fin["test_accuracy"] == summary["test_accuracy"]);
-  CHECK(fin["test_accuracy_without_tta"] == summary["test_accuracy_without_tta"]);
+  CHECK(fin["models"] == 2);
+  CHECK(fin["test_accuracy"] == ensemble["test_accuracy"]);
   CHECK(fin["test_time_augmentation"] == "flip");
-  CHECK(fin["architecture"] == summary["architecture"]);
   CHECK(fin["progress"].is_null());
 }
 
@@ -189,21 +204,25 @@ TEST_CASE("runner with the real fmnist-trial: --final-train keeps its time insid
       {NNILIB_FMNIST_NAS, "run", "--config", dir.path() + "/config.yml", "--plain",
        "--experiment-dir", exp, "--final-train", "--final-epochs", "2", "--trial-binary",
        NNILIB_FMNIST_TRIAL, "--final-arg=--data-dir=" + testutil::data_dir(),
-       "--final-arg=--train-size=512", "--final-arg=--test-size=256", "--final-arg=--threads=2"},
+       "--final-arg=--train-size=512", "--final-arg=--test-size=256"},
       {}, 300s);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   INFO(describe(r));
   REQUIRE(r.exit_code == 0);
-  // The estimate (a trial's seconds per epoch, scaled, x 2 epochs x 1.25, + 30 s) is subtracted
-  // from the 45 s: the search stops well before, and search plus final training fit.
+  // The estimate (the trial's fastest epoch, 2 epochs of the whole training set) is kept
+  // free at the end of the 45 s: the search stops before, the final models fit their
+  // epochs to what is left, and search plus final training fit.
   CHECK_THAT(r.out, Catch::Contains("are kept for the final training"));
-  CHECK(seconds < 45 + 10);
+  CHECK(seconds < 45 + 5);
   const json params = json::parse(nnilib::standin::read_whole_file(exp + "/final/params.json"));
   CHECK_FALSE(params.contains("TRIAL_BUDGET"));
-  CHECK(params["epochs"] == 2);
+  CHECK(params["epochs"] == 60);  // --final-max-epochs: the most that may fit
+  CHECK_THAT(r.out, Catch::Contains("--time-limit "));
   const json summary = json::parse(nnilib::standin::read_whole_file(exp + "/final/summary.json"));
-  CHECK(summary["curve"].size() == 2);
+  INFO(summary.dump());
+  CHECK(summary["time_limit"]["trained_epochs"].get<double>() >= 1);
+  CHECK(summary["curve"].size() == summary["time_limit"]["trained_epochs"].get<std::size_t>());
   CHECK(summary.at("test_accuracy").is_number());
   // No augment_flip in this space: --final-tta auto tests without augmentation.
   CHECK(summary["test_time_augmentation"] == "none");

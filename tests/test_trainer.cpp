@@ -488,7 +488,8 @@ TEST_CASE("a run promoted 1 -> 3 -> 9 epochs from checkpoints is the run trained
              Catch::Contains("seed: 5 in the checkpoint, 6 now"));
   json fewer = params;
   fewer["epochs"] = 2;
-  CHECK_THAT(error_of(fewer, resume), Catch::Contains("holds 3 epochs, more than the 2 to train"));
+  CHECK_THAT(error_of(fewer, resume),
+             Catch::Contains("holds 24 steps, more than the 2 epochs (16 steps) to train"));
   auto missing = o;
   missing.resume_from = dir + "/none.pt";
   CHECK_THAT(error_of(with_epochs(9).parameters, missing),
@@ -561,4 +562,152 @@ TEST_CASE("saved weights evaluate to the run's figures, and flip TTA ignores mir
                     Catch::StartsWith(o.weights_path + ": not the weights of this architecture ("));
   CHECK_THROWS_WITH(nnilib::evaluate_weights(spec, data, o, o.weights_path + ".missing", rec),
                     o.weights_path + ".missing: no such weights file");
+}
+
+TEST_CASE(
+    "budgets that end inside an epoch continue it: 1/3 -> 1 -> 2.5 -> 3 is the run straight") {
+  const auto data = subset(512, 256, 128);  // 8 batches of 64 an epoch
+  const json params = json::parse(R"({
+    "num_blocks": 2, "conv1": {"_name": "residual", "channels": 8},
+    "conv2": {"_name": "plain", "channels": 16}, "head": "gap",
+    "optimizer": {"_name": "adam", "learning_rate": 0.004}, "schedule": "cosine",
+    "batch_size": 64, "augment_crop": 2, "augment_flip": true, "augment_erasing": 0.25
+  })");
+  auto at_budget = [&](double budget) {
+    json p = params;
+    p["TRIAL_BUDGET"] = budget;
+    return nnilib::trial_spec_from_parameters(p);
+  };
+  const std::string dir = testutil::temp_dir();
+  auto o = options();
+  o.precision = nnilib::Precision::kFp32;
+  o.schedule_epochs = 3;
+  auto straight = o;
+  straight.weights_path = dir + "/straight.pt";
+  Recorder rs;
+  const auto r3 = nnilib::train(at_budget(3), data, straight, rs);
+  REQUIRE(r3.curve.size() == 3);
+
+  nnilib::TrainResult last;
+  std::string from;
+  int k = 0;
+  for (double budget : {1.0 / 3, 1.0, 2.5, 3.0}) {
+    INFO("budget " << budget);
+    auto piece = o;
+    piece.resume_from = from;
+    piece.checkpoint_path = dir + "/piece" + std::to_string(++k) + ".pt";
+    piece.weights_path = dir + "/pieces.pt";
+    Recorder r;
+    last = nnilib::train(at_budget(budget), data, piece, r);
+    REQUIRE_FALSE(r.epochs.empty());
+    // The figures after the budget: a third of epoch 1 is 3 of its 8 batches.
+    const double done = budget == 1.0 / 3 ? 3.0 / 8 : budget;
+    CHECK(r.epochs.back().epochs_done == Approx(done));
+    CHECK(last.curve.back().epochs_done == Approx(done));
+    from = piece.checkpoint_path;
+  }
+  // Each whole epoch's figures equal the straight run's (a partial epoch's sums are in the
+  // checkpoint), and so do the weights.
+  std::vector<nnilib::EpochStats> whole;
+  for (const auto& e : last.curve)
+    if (e.epochs_done == e.epoch) whole.push_back(e);
+  REQUIRE(whole.size() == 3);
+  for (int i = 0; i < 3; ++i) {
+    INFO("epoch " << i + 1);
+    CHECK(whole[i].train_loss == Approx(r3.curve[i].train_loss).epsilon(1e-5));
+    CHECK(whole[i].val_accuracy == Approx(r3.curve[i].val_accuracy).margin(1e-9));
+  }
+  CHECK(last.test_accuracy == Approx(r3.test_accuracy).margin(1e-9));
+  const auto a = saved_weights(at_budget(3), dir + "/straight.pt");
+  const auto b = saved_weights(at_budget(3), dir + "/pieces.pt");
+  for (const auto& [name, tensor] : a) {
+    INFO(name);
+    CHECK(torch::allclose(tensor.to(torch::kDouble), b.at(name).to(torch::kDouble), 1e-5, 1e-6));
+  }
+
+  // The precision is part of the run: auto continues in the checkpoint's, another one
+  // asked for is refused.
+  auto resume = o;
+  resume.resume_from = dir + "/piece1.pt";
+  resume.precision = nnilib::Precision::kAuto;
+  Recorder ra;
+  const auto continued = nnilib::train(at_budget(1), data, resume, ra);
+  CHECK(continued.start.precision == "fp32");
+  CHECK(continued.start.precision_reason == "auto: as the checkpoint it continues");
+  resume.precision = nnilib::Precision::kBf16;
+  CHECK_THAT(testutil::error_of([&] {
+               Recorder r;
+               nnilib::train(at_budget(1), data, resume, r);
+             }),
+             Catch::Contains("piece1.pt: made for another run") &&
+                 Catch::Contains("precision: \"fp32\" in the checkpoint, \"bf16\" now"));
+}
+
+TEST_CASE("a deadline: the run trains the epochs that fit, its schedule spanning them") {
+  const auto data = subset(2048, 0, 256);
+  json params = json::parse(R"({"num_blocks": 2, "conv1": {"_name": "plain", "channels": 16},
+    "conv2": {"_name": "plain", "channels": 32}, "schedule": "one_cycle", "batch_size": 64,
+    "epochs": 1000})");
+  const auto spec = nnilib::trial_spec_from_parameters(params);
+  auto o = options();
+  o.precision = nnilib::Precision::kFp32;
+  o.threads = 1;
+  const auto start = std::chrono::steady_clock::now();
+  o.deadline = start + std::chrono::seconds(12);
+  Recorder r;
+  const auto result = nnilib::train(spec, data, o, r);
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  CHECK_FALSE(result.interrupted);
+  CHECK(took <= 12.5);
+  CHECK(result.planned_epochs == 1000);
+  CHECK(result.fitted_epochs >= 1);
+  CHECK(result.fitted_epochs < 1000);
+  CHECK(result.fitted_epochs == std::floor(result.fitted_epochs));  // whole epochs
+  CHECK(result.curve.size() == static_cast<std::size_t>(result.fitted_epochs));
+  CHECK(result.test_accuracy > 0.5);  // tested, and the schedule annealed: it learned
+  const json summary = nnilib::summary_json(spec, result);
+  CHECK(summary["time_limit"]["planned_epochs"] == 1000);
+  CHECK(summary["time_limit"]["trained_epochs"] == result.fitted_epochs);
+  // A deadline fits a schedule of its own: not with a checkpoint's.
+  o.schedule_epochs = 9;
+  CHECK_THROWS_WITH(nnilib::train(spec, data, o, r),
+                    Catch::Contains("cannot be combined with --checkpoint, --resume-from"));
+}
+
+TEST_CASE("predictions: every image's class probabilities, which give the run's accuracy") {
+  const auto data = subset(1024, 256, 200);
+  const auto spec = nnilib::trial_spec_from_parameters(json{{"epochs", 1}, {"nb_units", 80}});
+  auto o = options();
+  o.precision = nnilib::Precision::kFp32;
+  o.flip_tta = true;
+  o.predictions_path = testutil::temp_dir() + "/predictions.json";
+  Recorder r;
+  const auto result = nnilib::train(spec, data, o, r);
+  const json p = json::parse(std::ifstream(o.predictions_path));
+  CHECK(p["format"] == "nnilib-predictions-1");
+  CHECK(p["test_time_augmentation"] == "flip");
+  for (const char* split : {"validation", "test"}) {
+    INFO(split);
+    const json& s = p[split];
+    REQUIRE(s["labels"].size() == (std::string(split) == "test" ? 200u : 256u));
+    REQUIRE(s["probabilities"].size() == s["labels"].size());
+    int correct = 0;
+    for (std::size_t i = 0; i < s["labels"].size(); ++i) {
+      const auto& row = s["probabilities"][i];
+      REQUIRE(row.size() == 10);
+      double sum = 0;
+      std::size_t top = 0;
+      for (std::size_t c = 0; c < 10; ++c) {
+        sum += row[c].get<double>();
+        if (row[c].get<double>() > row[top].get<double>()) top = c;
+      }
+      CHECK(sum == Approx(1).margin(1e-4));
+      correct += top == s["labels"][i].get<std::size_t>();
+    }
+    const double accuracy = correct / static_cast<double>(s["labels"].size());
+    CHECK(accuracy ==
+          Approx(std::string(split) == "test" ? result.test_accuracy : result.final_val_accuracy)
+              .margin(1e-9));
+  }
 }

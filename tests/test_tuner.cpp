@@ -704,6 +704,53 @@ TEST_CASE("tuner BOHB: NNI's brackets one at a time, and its model beats random 
              Catch::Contains("classArgs.top_n_percent"));
 }
 
+TEST_CASE(
+    "tuner Hyperband, BOHB and ASHA: promotions continue checkpoints over the largest budget") {
+  const SearchSpace space = parse(R"({"x": {"_type": "uniform", "_value": [0, 1]}})");
+  CHECK(nnilib::make_tuner("Hyperband", {{"R", 9}, {"eta", 3}}, space, 0)->continued_budget() == 9);
+  CHECK(nnilib::make_tuner("BOHB", {{"min_budget", 0.333333}, {"max_budget", 9}}, space, 0)
+            ->continued_budget() == 9);
+  CHECK(nnilib::make_tuner("ASHA", {{"R", 27}, {"eta", 3}}, space, 0)->continued_budget() == 27);
+  CHECK(nnilib::make_tuner("TPE", json::object(), space, 0)->continued_budget() == 0);
+  // A fractional first rung: 1/3, 1, 3, 9 epochs (s_max 3: 27 configurations first).
+  auto t = nnilib::make_tuner("BOHB", {{"min_budget", 1.0 / 3}, {"max_budget", 9}}, space, 1);
+  const auto p = t->generate_parameters(0);
+  REQUIRE(p);
+  CHECK((*p)["TRIAL_BUDGET"].get<double>() == Approx(1.0 / 3));
+}
+
+TEST_CASE("tuner BOHB: imported results (resume, warm start) build its model, by budget") {
+  const SearchSpace space = parse(R"({"x": {"_type": "uniform", "_value": [0, 1]},
+                                      "y": {"_type": "choice", "_value": ["a", "b", "c"]}})");
+  // Earlier results at budget 9: the good ones have y = b and x near 0.8. Every new
+  // configuration of a tuner that imported them comes from the model (random_fraction
+  // 0), so it keeps to that corner; without them it samples at random.
+  std::vector<nnilib::ImportedTrial> earlier;
+  nnilib::SpaceRng rng(5);
+  for (int k = 0; k < 40; ++k) {
+    json p = space.sample(rng);
+    const double x = p["x"].get<double>();
+    p["TRIAL_BUDGET"] = 9;
+    earlier.push_back({p, -(x - 0.8) * (x - 0.8) + (p["y"] == "b" ? 0.5 : 0.0)});
+  }
+  earlier.push_back({{{"x", 0.5}, {"z", 1}}, 0.99});  // outside this space: skipped
+  const auto share_b = [&](bool imported) {
+    auto t = nnilib::make_tuner(
+        "BOHB", {{"min_budget", 1}, {"max_budget", 9}, {"random_fraction", 0}, {"seed", 2}}, space,
+        2);
+    if (imported) t->import_data(earlier);
+    int b = 0;
+    for (std::int64_t id = 0; id < 9; ++id) {
+      const auto p = t->generate_parameters(id);
+      REQUIRE(p);
+      b += (*p)["y"] == "b";
+    }
+    return b;
+  };
+  CHECK(share_b(true) >= 8);
+  CHECK(share_b(false) <= 6);
+}
+
 TEST_CASE("tuner registry: every embedded tuner by name, and a program's own tuner") {
   const auto space =
       SearchSpace::parse(json::parse(R"({"x": {"_type": "uniform", "_value": [0, 1]}})"));

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -33,6 +34,9 @@
 namespace {
 
 std::atomic<int> g_signal{0};
+
+// When the process started: --time-limit counts from here (data loading included).
+const auto g_process_start = std::chrono::steady_clock::now();
 
 extern "C" void on_signal(int sig) {
   int expected = 0;
@@ -105,10 +109,10 @@ class TrialObserver : public nnilib::TrainObserver {
     p.batch = b.batch;
     p.batches = b.batches;
     p.images_per_second = static_cast<double>(b.images) / b.epoch_seconds;
-    // Training time left at this epoch's pace (evaluations not counted).
-    const double per_batch = b.epoch_seconds / static_cast<double>(b.batch);
-    p.eta_seconds =
-        per_batch * static_cast<double>((b.batches - b.batch) + (b.epochs - b.epoch) * b.batches);
+    // Training time left at this run's pace in this epoch (evaluations not counted).
+    const double per_batch =
+        b.epoch_seconds / static_cast<double>(std::max<int64_t>(1, b.batches_this_run));
+    p.eta_seconds = per_batch * static_cast<double>(b.steps_left);
     p.time = static_cast<double>(std::time(nullptr));
     try {
       nnilib::write_trial_progress(progress_dir_, p);
@@ -277,6 +281,7 @@ struct Cli {
   double max_macs = 0;
   std::string max_memory;
   std::string precision;
+  std::string time_limit;
   nnilib::DataOptions data;
   nnilib::TrainOptions train;
 };
@@ -390,6 +395,20 @@ int evaluate_saved_weights(const Cli& cli, nnilib::Trial& trial, const nnilib::T
   return 0;
 }
 
+// --time-limit: seconds, or a number with s, m or h ("2400", "40m", "1.5h").
+double parse_time_limit(const std::string& text) {
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  const std::string unit = end != nullptr ? std::string(end) : "";
+  if (unit == "m") v *= 60;
+  if (unit == "h") v *= 3600;
+  if (end == text.c_str() || !(unit.empty() || unit == "s" || unit == "m" || unit == "h") ||
+      !std::isfinite(v) || v <= 0 || v > 366.0 * 86400)
+    throw nnilib::UsageError("--time-limit " + text +
+                             ": expected a duration such as 2400, 40m or 1.5h");
+  return v;
+}
+
 int run(const Cli& cli) {
   install_signal_handlers();
   const nnilib::Precision precision = requested_precision(cli);  // bad values fail first
@@ -454,8 +473,13 @@ int run(const Cli& cli) {
   nnilib::TrainOptions options = cli.train;
   options.precision = precision;
   apply_runner_environment(options);
+  if (!cli.time_limit.empty())
+    options.deadline =
+        g_process_start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                              std::chrono::duration<double>(parse_time_limit(cli.time_limit)));
   options.weights_path = artifact(cli.weights, "model.pt");
-  for (const std::string& file : {summary_path, options.weights_path, options.checkpoint_path}) {
+  for (const std::string& file :
+       {summary_path, options.weights_path, options.checkpoint_path, options.predictions_path}) {
     if (file.empty()) continue;
     const auto parent = std::filesystem::path(file).parent_path();
     std::error_code ec;
@@ -575,6 +599,9 @@ int main(int argc, char** argv) {
   app.add_option("--output", cli.output, "write the JSON summary to this file instead");
   app.add_option("--weights", cli.weights,
                  "save the final weights (LibTorch archive) to this file instead");
+  app.add_option("--predictions", cli.train.predictions_path,
+                 "write the class probabilities of every validation and test image to this "
+                 "JSON file at the end (what fmnist-nas averages over an ensemble)");
   app.add_option("--evaluate", cli.evaluate,
                  "evaluate these saved weights (a model.pt of the same parameters) on the "
                  "validation and test splits instead of training; writes nothing but --output");
@@ -594,6 +621,11 @@ int main(int argc, char** argv) {
                  "the same across --resume-from pieces to train the same run")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  app.add_option("--time-limit", cli.time_limit,
+                 "finish within this long from the start (e.g. 40m; data loading, the test "
+                 "and saving included): train the epochs asked for, or as many as fit at the "
+                 "measured speed, the schedule spanning what is trained (fmnist-nas's final "
+                 "training)");
   app.add_flag("--progress", cli.progress,
                "also when run by hand, keep progress.json (epoch, batch, images/s, time left) "
                "in the output directory, rewritten every 2 s (fmnist-nas's final training)");

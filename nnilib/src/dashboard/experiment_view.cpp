@@ -149,7 +149,29 @@ json final_training_json(const ExperimentPaths& paths, bool running) {
       if (params.is_object() && params.contains("epochs")) j["epochs"] = params["epochs"];
     }
   };
-  const auto summary_at = modified_at(dir + "/summary.json");
+  // An ensemble (fmnist-nas --final-models): done once its figures are written; its
+  // other models run meanwhile in final/m2, m3, ...
+  const auto second_at = modified_at(dir + "/m2/params.json");
+  const bool ensemble = second_at && *second_at >= *started;
+  const auto ensemble_at = modified_at(dir + "/ensemble.json");
+  const auto summary_at = ensemble ? std::optional<double>() : modified_at(dir + "/summary.json");
+  if (ensemble && ensemble_at && *ensemble_at >= *started) {
+    if (auto text = read_small_file(dir + "/ensemble.json", 1 << 20)) {
+      const json e = parse_bounded_json(*text);
+      if (e.is_object() && e.value("test_accuracy", json()).is_number()) {
+        j["state"] = "done";
+        j["ended_at"] = *ensemble_at;
+        j["test_accuracy"] = e["test_accuracy"];
+        j["test_time_augmentation"] = e.value("test_time_augmentation", json());
+        const json models = e.value("models", json::array());
+        j["models"] = models.is_array() ? models.size() : 0;
+        if (models.is_array() && !models.empty() && models[0].is_object())
+          j["epochs"] = models[0].value("epochs", json());
+        planned_epochs();
+        return j;
+      }
+    }
+  }
   if (summary_at && *summary_at >= *started) {
     if (auto text = read_small_file(dir + "/summary.json", 1 << 20)) {
       const json summary = parse_bounded_json(*text);

@@ -542,14 +542,19 @@ Hyperparameters training_of(AppliedParameters& a) {
   return h;
 }
 
-// NNI's TRIAL_BUDGET (multi-fidelity tuners) overrides the epochs: ceil(budget).
+// NNI's TRIAL_BUDGET (multi-fidelity tuners) overrides the epochs: budget epochs, a
+// fraction of one included (epochs = ceil(budget)).
 void apply_budget(const json& budget, Hyperparameters& h, json& applied) {
-  if (!budget.is_number() || !std::isfinite(budget.get<double>()) || budget.get<double>() <= 0) {
+  if (!budget.is_number() || !std::isfinite(budget.get<double>()) || budget.get<double>() <= 0 ||
+      budget.get<double>() > kMaxBudgetEpochs) {
     throw ParamError(std::string("parameter \"") + kTrialBudgetKey +
-                     "\" must be a positive number, got " + excerpt(budget));
+                     "\" must be a positive number of epochs up to " +
+                     std::to_string(static_cast<int>(kMaxBudgetEpochs)) + ", got " +
+                     excerpt(budget));
   }
   const double epochs = std::ceil(budget.get<double>() - 1e-9);
-  h.epochs = static_cast<int>(std::clamp(epochs, 1.0, 1000.0));
+  h.epochs = static_cast<int>(std::clamp(epochs, 1.0, kMaxBudgetEpochs));
+  h.budget_epochs = std::abs(budget.get<double>() - epochs) < 1e-9 ? 0.0 : budget.get<double>();
   applied["epochs"] = h.epochs;
   applied[kTrialBudgetKey] = budget;
 }

@@ -1,5 +1,6 @@
 #include "nnilib/runner/experiment_report.h"
 #include "nnilib/trial/progress.h"
+#include "nnilib/trial/protocol.h"
 
 #include <algorithm>
 #include <cctype>
@@ -143,6 +144,48 @@ std::optional<TrialRecord> best_trial(const std::vector<TrialRecord>& trials, Op
   }
   if (best == nullptr) return std::nullopt;
   return *best;
+}
+
+std::vector<FinalCandidate> final_candidates(const std::vector<TrialRecord>& trials,
+                                             OptimizeMode mode, std::size_t n) {
+  std::vector<FinalCandidate> all;
+  for (const TrialRecord& t : trials) {
+    std::optional<double> value;
+    bool partial = false;
+    if (t.status == kSucceeded && t.final_default) {
+      value = t.final_default;
+    } else if ((t.status == kEarlyStopped || t.status == kUserCanceled) && !t.interrupted &&
+               !t.history.empty()) {
+      value = trial_best_value(t, mode);
+      partial = true;
+    }
+    if (value && std::isfinite(*value)) all.push_back(FinalCandidate{t, *value, partial});
+  }
+  // Best first, the earliest on ties; then one per configuration.
+  std::stable_sort(all.begin(), all.end(),
+                   [mode](const FinalCandidate& a, const FinalCandidate& b) {
+                     return better(a.value, b.value, mode);
+                   });
+  std::vector<FinalCandidate> chosen;
+  for (const FinalCandidate& c : all) {
+    if (chosen.size() >= n) break;
+    nlohmann::json config = c.trial.parameters;
+    if (config.is_object()) config.erase(kTrialBudgetKey);
+    const bool seen = std::any_of(chosen.begin(), chosen.end(), [&](const FinalCandidate& o) {
+      nlohmann::json other = o.trial.parameters;
+      if (other.is_object()) other.erase(kTrialBudgetKey);
+      return other == config;
+    });
+    if (!seen) chosen.push_back(c);
+  }
+  return chosen;
+}
+
+std::optional<FinalCandidate> final_candidate(const std::vector<TrialRecord>& trials,
+                                              OptimizeMode mode) {
+  auto best = final_candidates(trials, mode, 1);
+  if (best.empty()) return std::nullopt;
+  return best.front();
 }
 
 std::optional<double> trial_best_value(const TrialRecord& trial, OptimizeMode mode) {

@@ -31,7 +31,9 @@
 #include "nnilib/tuner/tuner_registry.h"
 #include "runner/channel_server.h"
 #include "runner/gpu_scheduler.h"
+#include "runner/trial_time.h"
 #include "runner/wakeup.h"
+#include "runner/warm_start.h"
 
 namespace nnilib {
 namespace {
@@ -147,7 +149,19 @@ class DirectoryLock {
 };
 
 // Why the runner asked a trial to stop.
-enum class StopCause { kNone, kAssessor, kTrialDuration, kFault, kRunnerStop, kUserCancel };
+enum class StopCause {
+  kNone,
+  kAssessor,
+  kTrialDuration,
+  kReserve,  // it could not end before the final training's reserve
+  kFault,
+  kRunnerStop,
+  kUserCancel
+};
+
+// Proposals the runner passes over, when none can end in time, before it waits for a
+// running trial to end (the tuner may then propose a shorter one).
+constexpr int kMaxSkippedProposals = 8;
 
 struct ActiveTrial {
   std::size_t index = 0;  // into Session::state_.trials
@@ -157,6 +171,10 @@ struct ActiveTrial {
   StopCause stop = StopCause::kNone;
   std::string stop_reason;
   bool final_received = false;
+  bool finishing = false;  // after the search's end: it ends in time, and was told so
+  double start_elapsed = 0;
+  // When it was expected to end (elapsed seconds), when it started before the reserve.
+  std::optional<double> expected_end;
   std::vector<int> gpus;  // held from the GPU scheduler until the trial ends
 };
 
@@ -260,7 +278,13 @@ class Session {
         }
       }
     }
-    if (!imported.empty()) tuner_->import_data(imported);
+    // An experiment started from earlier ones (fmnist-nas run --warm-start): their results
+    // first, then its own.
+    const WarmStart warm = load_warm_start(paths_.warm_start());
+    std::vector<ImportedTrial> seeded = warm_start_for(*tuner_, warm);
+    const std::size_t from_warm = seeded.size();
+    seeded.insert(seeded.end(), imported.begin(), imported.end());
+    if (!seeded.empty()) tuner_->import_data(seeded);
 
     // Trials a previous session left unfinished run again, first.
     int leftovers = 0;
@@ -292,6 +316,13 @@ class Session {
     wakeup_.emplace([this] { server_->wake(); });
     session_start_ = steady::now();
     emit(RunnerEvent::kBegin, nullptr, resumed ? "resume" : "new");
+    if (!warm.sources.empty())
+      note("warm start: " + config_.tuner.name + " takes " + std::to_string(from_warm) + " of " +
+           std::to_string(warm.trials.size()) + " results of " +
+           std::to_string(warm.sources.size()) + " earlier experiment(s)" +
+           (warm.outside > 0
+                ? " (" + std::to_string(warm.outside) + " more were outside this search space)"
+                : ""));
     if (leftovers > 0) note(std::to_string(leftovers) + " interrupted trial(s) will run again");
   }
 
@@ -431,6 +462,8 @@ class Session {
       if (no_more_ && !stopping_ && limit_ended_) {
         no_more_ = false;
         limit_ended_ = false;
+        search_ended_ = false;
+        skipped_proposals_ = 0;
         state_.stopping = false;
         end_reason_.clear();
       }
@@ -453,32 +486,117 @@ class Session {
   }
 
   void check_limits() {
-    if (no_more_ || stopping_) return;
+    if (stopping_) return;
     if (config_.max_experiment_duration_s &&
         elapsed() >= static_cast<double>(*config_.max_experiment_duration_s)) {
-      no_more("maxExperimentDuration " + format_duration(*config_.max_experiment_duration_s) +
-              " reached");
-      limit_ended_ = true;
+      if (!no_more_) {
+        no_more("maxExperimentDuration " + format_duration(*config_.max_experiment_duration_s) +
+                " reached");
+        limit_ended_ = true;
+      }
       return;
     }
     const double reserve = final_reserve();
-    if (reserve > 0 &&
-        elapsed() + reserve >= static_cast<double>(*config_.max_experiment_duration_s)) {
-      const std::string why =
-          "the last " + format_duration(reserve) + " of maxExperimentDuration " +
-          format_duration(*config_.max_experiment_duration_s) + " are kept for the final training";
-      no_more(why);
-      limit_ended_ = true;
-      for (ActiveTrial& a : active_)
-        if (a.stop == StopCause::kNone) request_stop(a, StopCause::kTrialDuration, why);
+    if (reserve <= 0) return;
+    const double limit = static_cast<double>(*config_.max_experiment_duration_s);
+    if (!search_ended_ && elapsed() + reserve >= limit) {
+      search_ended_ = true;
+      const std::string why = "the search ends: the last " + format_duration(reserve) +
+                              " of maxExperimentDuration " + format_duration(limit) +
+                              " are kept for the final training";
+      if (!no_more_) {
+        no_more_ = true;
+        state_.stopping = true;
+        end_reason_ = why;
+        limit_ended_ = true;
+      }
+      note(why + (active_.empty()
+                      ? ""
+                      : "; the running trials finish if they end by " +
+                            format_duration(finish_by(reserve)) + ", the others stop now"));
+      last_reserve_check_ = steady::time_point{};
+    }
+    if (search_ended_) enforce_reserve(reserve);
+  }
+
+  // The latest a trial may end (elapsed seconds) when the final training keeps `reserve`.
+  double finish_by(double reserve) const {
+    return static_cast<double>(*config_.max_experiment_duration_s) -
+           (1 - std::clamp(options_.final_finish_share, 0.0, 1.0)) * reserve;
+  }
+
+  // After the search's end, about once a second: a running trial that will not end by
+  // finish_by() (its progress, else the experiment's timings) stops now, and counts
+  // with its best intermediate result (final_candidate); the others finish.
+  void enforce_reserve(double reserve) {
+    const auto now = steady::now();
+    if (now - last_reserve_check_ < std::chrono::seconds(1)) return;
+    last_reserve_check_ = now;
+    const TrialTimes times(state_.trials, tuner_->continued_budget() > 0);
+    const double by = finish_by(reserve);
+    for (ActiveTrial& a : active_) {
+      if (a.stop != StopCause::kNone) continue;
+      TrialRecord& t = state_.trials[a.index];
+      const auto left = seconds_left(t, paths_.trial_dir(t.trial_id), times, unix_now());
+      // A trial started because it was expected to end in time may run a little over
+      // that expectation (a fifth of its length, 2 s) before it counts as late.
+      const double own_by =
+          a.expected_end
+              ? std::max(by, *a.expected_end + 0.2 * (*a.expected_end - a.start_elapsed) + 2)
+              : by;
+      if (left && elapsed() + *left <= own_by) {
+        if (!a.finishing) {
+          a.finishing = true;
+          note(trial_label(t) + " finishes before the final training (about " +
+               format_duration(*left) + " left)");
+        }
+        continue;
+      }
+      request_stop(a, StopCause::kReserve,
+                   "stopped for the final training: " +
+                       (left ? "about " + format_duration(*left) + " left would end after " +
+                                   format_duration(own_by)
+                             : std::string("it did not end by ") + format_duration(own_by)) +
+                       "; its best result still counts for the final training");
     }
   }
 
-  // Seconds kept free for the final training of the current best trial (0: none).
+  // Seconds kept free for the final training of the current candidate (0: none).
   double final_reserve() const {
     if (!options_.final_reserve_s || !config_.max_experiment_duration_s) return 0;
-    const auto best = best_trial(state_.trials, state_.mode);
-    return best ? std::max(0.0, options_.final_reserve_s(*best)) : 0.0;
+    const auto candidate = final_candidate(state_.trials, state_.mode);
+    return candidate ? std::max(0.0, options_.final_reserve_s(candidate->trial)) : 0.0;
+  }
+
+  // Whether a trial about to start is expected to end before the final training's
+  // reserve (true when nothing can be said yet).
+  // Otherwise adds what it would have needed to skipped_ (one line per pass of submit()).
+  bool ends_before_reserve(const TrialRecord& t) {
+    next_expected_end_.reset();
+    const double reserve = final_reserve();
+    if (reserve <= 0) return true;
+    const auto expected =
+        TrialTimes(state_.trials, tuner_->continued_budget() > 0).expected_seconds(t);
+    if (!expected) return true;
+    const double by = finish_by(reserve);
+    if (elapsed() + *expected <= by) {
+      next_expected_end_ = elapsed() + *expected;
+      return true;
+    }
+    skipped_.count += 1;
+    skipped_.shortest = std::min(skipped_.shortest, *expected);
+    skipped_.by = by;
+    return false;
+  }
+
+  // One line for the proposals submit() passed over.
+  void note_skipped() {
+    if (skipped_.count == 0) return;
+    note("not started: " + std::to_string(skipped_.count) +
+         " proposal(s) of the tuner, the shortest expected to take " +
+         format_duration(skipped_.shortest) + ", would not end by " + format_duration(skipped_.by) +
+         " (the search then ends for the final training)");
+    skipped_ = Skipped{};
   }
 
   void no_more(const std::string& reason) {
@@ -490,7 +608,7 @@ class Session {
   }
 
   void submit() {
-    while (!stopping_ && !no_more_ &&
+    while (!stopping_ && !no_more_ && skipped_proposals_ < kMaxSkippedProposals &&
            static_cast<int>(active_.size()) < config_.trial_concurrency) {
       const auto count = static_cast<std::int64_t>(state_.trials.size());
       if (rerun_.empty() && config_.max_trial_number && count >= *config_.max_trial_number) {
@@ -527,10 +645,24 @@ class Session {
       t.parameter_id = tuner_->wire_parameter_id(sequence);  // Hyperband: "0-3_0_7"
       t.parameters = *params;
       t.created_at = unix_now();
+      if (!ends_before_reserve(t)) {
+        // The tuner learns it ended without a result; the next proposal may be shorter.
+        tuner_->trial_end(sequence, false);
+        if (gpus_) gpus_->release(gpus, gpu_share_);
+        if (++skipped_proposals_ >= kMaxSkippedProposals) {
+          note_skipped();
+          if (active_.empty())
+            no_more("no trial the tuner proposes can end before the final training's reserve");
+          break;  // asked again when a running trial ends
+        }
+        continue;
+      }
+      note_skipped();
       store_->insert_trial(t);
       state_.trials.push_back(t);
       start_trial(state_.trials.size() - 1, std::move(gpus));
     }
+    note_skipped();
   }
 
   // ---- GPUs (trialGpuNumber > 0) --------------------------------------------
@@ -584,28 +716,14 @@ class Session {
     return got;
   }
 
-  // The checkpoint of the trial this one continues: the trial with a final result, the
-  // same parameters and the largest smaller TRIAL_BUDGET ("" = none, or it left none).
-  // It may still be exiting: its checkpoint was written before its final result.
+  // The checkpoint of the trial this one continues (predecessor_of: the same
+  // configuration's trial with a final result and the largest smaller TRIAL_BUDGET);
+  // "" when there is none or it left none. It may still be exiting: its checkpoint was
+  // written before its final result.
   std::string predecessor_checkpoint(const TrialRecord& t) const {
-    const auto budget_of = [](const json& p) {
-      const auto it = p.find(kTrialBudgetKey);
-      return it != p.end() && it->is_number() ? it->get<double>() : 0.0;
-    };
-    const double budget = budget_of(t.parameters);
-    json config = t.parameters;
-    config.erase(kTrialBudgetKey);
-    const TrialRecord* best = nullptr;
-    for (const TrialRecord& o : state_.trials) {
-      if (!o.final_default || o.status == kFailed || &o == &t) continue;
-      const double b = budget_of(o.parameters);
-      if (b >= budget || (best != nullptr && b <= budget_of(best->parameters))) continue;
-      json other = o.parameters;
-      other.erase(kTrialBudgetKey);
-      if (other == config) best = &o;
-    }
-    if (best == nullptr) return "";
-    const std::string path = paths_.trial_dir(best->trial_id) + "/checkpoint.pt";
+    const TrialRecord* from = predecessor_of(t, state_.trials);
+    if (from == nullptr) return "";
+    const std::string path = paths_.trial_dir(from->trial_id) + "/checkpoint.pt";
     std::error_code ec;
     return fs::exists(path, ec) ? path : "";
   }
@@ -680,6 +798,9 @@ class Session {
       return;
     }
     a.started = steady::now();
+    a.start_elapsed = elapsed();
+    a.expected_end = next_expected_end_;
+    next_expected_end_.reset();
     t.status = kRunning;
     t.started_at = unix_now();
     t.pid = a.process->pid();
@@ -784,6 +905,7 @@ class Session {
   }
 
   void end_trial(std::size_t k) {
+    skipped_proposals_ = 0;  // the tuner knows more: its next proposal may fit
     ActiveTrial a = std::move(active_[k]);
     active_.erase(active_.begin() + static_cast<std::ptrdiff_t>(k));
     if (gpus_) gpus_->release(a.gpus, gpu_share_);
@@ -823,6 +945,12 @@ class Session {
           t.reason = a.stop_reason;
         }
         break;
+      case StopCause::kReserve:
+        if (exit.exited() && exit.exit_code == 0 && a.final_received) {
+          t.status = kSucceeded;  // it finished as it was stopped
+          break;
+        }
+        [[fallthrough]];
       case StopCause::kAssessor:
       case StopCause::kTrialDuration:
         t.status = kEarlyStopped;
@@ -927,7 +1055,16 @@ class Session {
   bool stopping_ = false;
   bool killed_now_ = false;
   bool no_more_ = false;
-  bool limit_ended_ = false;  // no_more_ because of maxTrialNumber / maxExperimentDuration
+  bool limit_ended_ = false;   // no_more_ because of maxTrialNumber / maxExperimentDuration
+  bool search_ended_ = false;  // the final training's reserve is reached: no new trials
+  int skipped_proposals_ = 0;  // proposals not started since a trial last ended
+  struct Skipped {             // those of this pass of submit(), for one line
+    int count = 0;
+    double shortest = 1e300;
+    double by = 0;
+  } skipped_;
+  steady::time_point last_reserve_check_{};
+  std::optional<double> next_expected_end_;  // of the trial start_trial() starts next
   int stop_signal_ = 0;
   int server_threads_ = 0;
   steady::time_point last_control_check_{};
@@ -1015,6 +1152,7 @@ std::string create_experiment(const ExperimentConfig& config, const NewExperimen
   e.status = "RUNNING";
   e.created_at = e.updated_at = unix_now();
   const std::string space_text = config.search_space_json.dump(2) + "\n";
+  const WarmStart warm = read_warm_start(options.warm_start, config.search_space);
   (void)e.config.dump();  // throws here on a string that is not UTF-8, not in the database
 
   const bool existed = fs::exists(dir, ec);
@@ -1030,6 +1168,7 @@ std::string create_experiment(const ExperimentConfig& config, const NewExperimen
       if (ec) throw IoError(paths.config() + ": cannot copy the config (" + ec.message() + ")");
     }
     write_file_atomically(paths.search_space(), space_text, "the search space");
+    if (!warm.sources.empty()) save_warm_start(paths.warm_start(), warm);
     ExperimentStore::create(paths.database(), e);
   } catch (...) {
     // No half-made experiment is left to block the next run (the directory was empty).

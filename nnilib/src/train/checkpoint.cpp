@@ -14,6 +14,10 @@ namespace {
 
 constexpr const char* kFormat = "nnilib-checkpoint-1";
 
+// The header of a checkpoint file, or ParamError naming the file.
+nlohmann::json read_header(const std::string& path, const torch::Device& device,
+                           torch::serialize::InputArchive& archive);
+
 // The generator that the random ops on `device` draw from.
 at::Generator generator_of(const torch::Device& device) {
   return at::globalContext().defaultGenerator(device.is_cpu() ? c10::Device(c10::kCPU) : device);
@@ -53,11 +57,10 @@ std::string first_difference(const nlohmann::json& want, const nlohmann::json& g
 void save_checkpoint(const std::string& path, const CheckpointMeta& meta, Cnn& model,
                      torch::optim::Optimizer& optimizer, const torch::Device& device) {
   torch::serialize::OutputArchive archive;
-  const nlohmann::json header = {{"format", kFormat},
-                                 {"identity", meta.identity},
-                                 {"epoch", meta.epoch},
-                                 {"step", meta.step},
-                                 {"curve", meta.curve}};
+  const nlohmann::json header = {{"format", kFormat},   {"identity", meta.identity},
+                                 {"epoch", meta.epoch}, {"step", meta.step},
+                                 {"curve", meta.curve}, {"position", meta.position},
+                                 {"seen", meta.seen}};
   archive.write("meta", c10::IValue(header.dump()));
   torch::serialize::OutputArchive weights;
   model->save(weights);
@@ -65,6 +68,11 @@ void save_checkpoint(const std::string& path, const CheckpointMeta& meta, Cnn& m
   torch::serialize::OutputArchive state;
   optimizer.save(state);
   archive.write("optimizer", state);
+  if (meta.position > 0) {
+    archive.write("epoch_perm", meta.perm.to(torch::kCPU));
+    archive.write("epoch_loss_sum", meta.loss_sum.to(torch::kCPU));
+    archive.write("epoch_correct", meta.correct.to(torch::kCPU));
+  }
   archive.write("rng_cpu", generator_of(torch::kCPU).get_state());
   if (!device.is_cpu()) archive.write("rng_device", generator_of(device).get_state());
   std::ostringstream bytes;
@@ -72,14 +80,15 @@ void save_checkpoint(const std::string& path, const CheckpointMeta& meta, Cnn& m
   write_file_atomically(path, bytes.str(), "the checkpoint");
 }
 
-CheckpointMeta load_checkpoint(const std::string& path, const nlohmann::json& identity, Cnn& model,
-                               torch::optim::Optimizer& optimizer, const torch::Device& device) {
+namespace {
+
+nlohmann::json read_header(const std::string& path, const torch::Device& device,
+                           torch::serialize::InputArchive& archive) {
   const std::string where = path + ": ";
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
     throw ParamError(where + "no such checkpoint file");
   nlohmann::json header;
-  torch::serialize::InputArchive archive;
   try {
     archive.load_from(path, device);
     c10::IValue text;
@@ -92,7 +101,34 @@ CheckpointMeta load_checkpoint(const std::string& path, const nlohmann::json& id
     throw ParamError(where + "not an fmnist-trial checkpoint (format " +
                      short_json(header.value("format", nlohmann::json())) + ", expected " +
                      kFormat + ")");
-  const std::string differs = first_difference(identity, header["identity"]);
+  if (!header.contains("identity") || !header["identity"].is_object())
+    throw ParamError(where + "not an fmnist-trial checkpoint (no identity)");
+  return header;
+}
+
+}  // namespace
+
+std::optional<std::string> checkpoint_precision(const std::string& path) {
+  try {
+    torch::serialize::InputArchive archive;
+    const nlohmann::json header = read_header(path, torch::kCPU, archive);
+    const auto it = header["identity"].find("precision");
+    if (it != header["identity"].end() && it->is_string()) return it->get<std::string>();
+  } catch (const ParamError&) {
+  }
+  return std::nullopt;
+}
+
+CheckpointMeta load_checkpoint(const std::string& path, const nlohmann::json& identity, Cnn& model,
+                               torch::optim::Optimizer& optimizer, const torch::Device& device) {
+  const std::string where = path + ": ";
+  torch::serialize::InputArchive archive;
+  const nlohmann::json header = read_header(path, device, archive);
+  // Checkpoints written before the precision was part of a run's identity continue in
+  // whatever precision this run chose.
+  nlohmann::json want = identity;
+  if (!header["identity"].contains("precision")) want.erase("precision");
+  const std::string differs = first_difference(want, header["identity"]);
   if (!differs.empty())
     throw ParamError(where + "made for another run, cannot continue it: " + differs);
   CheckpointMeta meta;
@@ -100,7 +136,17 @@ CheckpointMeta load_checkpoint(const std::string& path, const nlohmann::json& id
   meta.epoch = header.value("epoch", 0);
   meta.step = header.value("step", int64_t{0});
   meta.curve = header.value("curve", nlohmann::json::array());
+  meta.position = header.value("position", int64_t{0});
+  meta.seen = header.value("seen", int64_t{0});
+  if (!meta.curve.is_array() || meta.epoch < 0 || meta.step < 0 || meta.position < 0 ||
+      meta.seen < 0)
+    throw ParamError(where + "corrupt checkpoint (negative counts or no curve)");
   try {
+    if (meta.position > 0) {
+      archive.read("epoch_perm", meta.perm);
+      archive.read("epoch_loss_sum", meta.loss_sum);
+      archive.read("epoch_correct", meta.correct);
+    }
     torch::serialize::InputArchive weights;
     archive.read("model", weights);
     model->load(weights);

@@ -1,13 +1,15 @@
 // A resumable training checkpoint (private to the trainer; torch). Written at the end
-// of an epoch, it holds everything the next epoch depends on: the weights and
-// batch-norm statistics, the optimizer's state, the schedule position, the random
-// generators' state, and the curve so far. A run trained in pieces from checkpoints
-// is the same run as one trained straight through.
+// of an epoch, or where a budget ends inside one, it holds everything the next batch
+// depends on: the weights and batch-norm statistics, the optimizer's state, the
+// schedule position, the random generators' state, the unfinished epoch's shuffle and
+// sums, and the curve so far. A run trained in pieces from checkpoints is the same run
+// as one trained straight through.
 #pragma once
 
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -24,7 +26,17 @@ struct CheckpointMeta {
   int epoch = 0;     ///< epochs completed
   int64_t step = 0;  ///< optimizer steps taken (the schedule's position)
   nlohmann::json curve = nlohmann::json::array();  ///< EpochStats of the epochs so far
+  /// Inside epoch `epoch + 1` (0: at its start): the batches done, the epoch's shuffle
+  /// and the sums its training figures come from.
+  int64_t position = 0;
+  int64_t seen = 0;
+  torch::Tensor perm, loss_sum, correct;
 };
+
+/// The precision a checkpoint was trained in ("fp32", "bf16"), without loading its
+/// tensors; nullopt when the file holds none (or is not a checkpoint: loading it says
+/// why).
+std::optional<std::string> checkpoint_precision(const std::string& path);
 
 /// Writes the checkpoint atomically (IoError on failure; the previous one stays).
 void save_checkpoint(const std::string& path, const CheckpointMeta& meta, Cnn& model,

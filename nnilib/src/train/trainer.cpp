@@ -12,6 +12,7 @@
 #include "nnilib/common/file_io.h"
 #include "nnilib/data/data.h"
 #include "nnilib/model/model.h"
+#include "nnilib/train/allocator.h"
 #include "nnilib/trial/protocol.h"
 #include "train/augment.h"
 #include "train/autocast.h"
@@ -58,7 +59,8 @@ struct Evaluation {
 // `flip`, each image's class probabilities are the mean of the image's and its mirror
 // image's (test-time augmentation); the loss is then -log of that mean.
 Evaluation evaluate(Cnn& model, const Split& split, int64_t batch_size, bool channels_last,
-                    bool bf16, bool flip, TrainObserver& observer) {
+                    bool bf16, bool flip, TrainObserver& observer,
+                    std::vector<torch::Tensor>* probabilities = nullptr) {
   torch::InferenceMode guard;
   // One scope for the whole split: the weights are cast to bf16 once, not per batch.
   AutocastScope autocast(bf16, split.images.device(), at::kBFloat16);
@@ -91,6 +93,8 @@ Evaluation evaluate(Cnn& model, const Split& split, int64_t batch_size, bool cha
     loss_sum += torch::nn::functional::cross_entropy(
         logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
     correct += logits.argmax(1).eq(y).sum();
+    if (probabilities != nullptr)
+      probabilities->push_back(torch::softmax(logits, 1).to(torch::kCPU));
   }
   model->train();
   if (n > 0 && !result.interrupted) {
@@ -98,6 +102,30 @@ Evaluation evaluate(Cnn& model, const Split& split, int64_t batch_size, bool cha
     result.accuracy = static_cast<double>(correct.item<int64_t>()) / static_cast<double>(n);
   }
   return result;
+}
+
+// The class probabilities of a split's images (one row each, in split order) with their
+// labels, as JSON.
+nlohmann::json predictions_json(const std::vector<torch::Tensor>& batches, const Split& split) {
+  const torch::Tensor p = torch::cat(batches).contiguous();
+  const torch::Tensor labels = split.labels.to(torch::kCPU).to(torch::kLong).contiguous();
+  nlohmann::json rows = nlohmann::json::array();
+  const float* data = p.data_ptr<float>();
+  for (int64_t i = 0; i < p.size(0); ++i) {
+    nlohmann::json row = nlohmann::json::array();
+    for (int64_t c = 0; c < p.size(1); ++c) row.push_back(data[i * p.size(1) + c]);
+    rows.push_back(std::move(row));
+  }
+  const int64_t* l = labels.data_ptr<int64_t>();
+  return {{"labels", std::vector<int64_t>(l, l + labels.numel())}, {"probabilities", rows}};
+}
+
+// Writes TrainOptions::predictions_path: each split's class probabilities.
+void save_predictions(const std::string& path, const nlohmann::json& splits, bool flip) {
+  nlohmann::json j = splits;
+  j["format"] = "nnilib-predictions-1";
+  j["test_time_augmentation"] = flip ? "flip" : "none";
+  write_file_atomically(path, j.dump() + "\n", "the predictions");
 }
 
 // Serialises to memory first: LibTorch's file writer throws from its destructor
@@ -138,7 +166,15 @@ struct ResolvedPrecision {
 // GPU runs it and it is faster). Runs before the model is seeded: the probe draws
 // random numbers.
 ResolvedPrecision resolve_precision(const ModelSpec& spec, Precision requested,
-                                    const torch::Device& device, bool mkldnn) {
+                                    const torch::Device& device, bool mkldnn,
+                                    const std::string& resume_from) {
+  // A continued run keeps the precision it started in (a promotion must train on as a
+  // straight run would); one explicitly asked for must be the checkpoint's (the
+  // checkpoint's identity says so when they differ).
+  if (!resume_from.empty() && requested == Precision::kAuto) {
+    if (const auto p = checkpoint_precision(resume_from); p == "bf16" || p == "fp32")
+      return {*p == "bf16", "auto: as the checkpoint it continues"};
+  }
   const auto probed = [&](const std::string& why) {
     const PrecisionProbe p = probe_precision(spec, device.str());
     char line[160];
@@ -207,6 +243,7 @@ namespace {
 
 nlohmann::json epoch_json(const EpochStats& e) {
   return {{"epoch", e.epoch},
+          {"epochs_done", e.epochs_done},
           {"train_loss", e.train_loss},
           {"train_accuracy", e.train_accuracy},
           {"val_loss", e.val_loss},
@@ -229,6 +266,7 @@ void add_epoch(TrainResult& result, const EpochStats& e) {
 EpochStats epoch_from_json(const nlohmann::json& j) {
   EpochStats e;
   e.epoch = j.value("epoch", 0);
+  e.epochs_done = j.value("epochs_done", static_cast<double>(e.epoch));
   e.train_loss = j.value("train_loss", 0.0);
   e.train_accuracy = j.value("train_accuracy", 0.0);
   e.val_loss = j.value("val_loss", 0.0);
@@ -286,16 +324,24 @@ struct Run {
   torch::nn::functional::CrossEntropyFuncOptions loss_options;
   torch::Tensor x_buffer, y_buffer;  // reused batches (LoopTuning::reuse_batch)
   int64_t steps_per_epoch = 0;
-  int64_t total_steps = 0;  // of the learning-rate schedule
-  int64_t step = 0;         // steps taken, resumed ones included
+  int64_t total_steps = 0;                     // of the learning-rate schedule
+  int64_t target_steps = 0;                    // where this run stops (its budget)
+  int64_t step = 0;                            // steps taken, resumed ones included
+  std::optional<Clock::time_point> hard_stop;  // with a deadline: stop training here
 };
 
-// One epoch's training: the sums its statistics come from.
+// One epoch's training: the sums its statistics come from, and where it is.
 struct EpochTotals {
+  torch::Tensor perm;      // the epoch's shuffle
+  int64_t position = 0;    // batches done
   torch::Tensor loss_sum;  // on the device: read every kDivergenceCheck batches
   torch::Tensor correct;
-  int64_t seen = 0;
-  bool interrupted = false;
+  int64_t seen = 0;           // images trained in the epoch, an earlier piece's included
+  int64_t seen_this_run = 0;  // of which by this run
+  int64_t batches_this_run = 0;
+  bool done = false;         // the epoch's last batch is trained
+  bool interrupted = false;  // stop_requested()
+  bool deadline = false;     // Run::hard_stop passed
 };
 
 // What the run is about to do, for the observer and the summary.
@@ -316,27 +362,40 @@ TrainStart start_of(const TrialSpec& spec, const Dataset& data, const TrainOptio
   return start;
 }
 
-// Trains one epoch over a fresh shuffle of the training images.
-EpochTotals train_epoch(Run& r, int epoch, Clock::time_point started) {
+// A fresh epoch: a new shuffle (one index permutation; batches are gathered with
+// index_select) and zero sums.
+EpochTotals start_epoch(Run& r) {
+  EpochTotals t;
+  t.perm =
+      torch::randperm(r.data.train.size(), torch::TensorOptions().dtype(torch::kLong)).to(r.device);
+  t.loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(r.device));
+  t.correct = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(r.device));
+  return t;
+}
+
+// Trains epoch `epoch` on from where `t` is, until the epoch ends, the run reaches its
+// target step, a stop is requested or the deadline's hard stop passes. `on_step` runs
+// after every step (the deadline's planning).
+template <typename OnStep>
+void train_epoch(Run& r, int epoch, EpochTotals& t, Clock::time_point started, OnStep on_step) {
   const LoopTuning& tuning = r.options.tuning;
   const Augmentation& aug = r.spec.hyper.augmentation;
   const Split& train = r.data.train;
   const int64_t n = train.size();
   const int64_t batch = r.spec.hyper.batch_size;
   r.model->train();
-  // Per-epoch shuffle: one index permutation; batches are gathered with index_select.
-  const torch::Tensor perm =
-      torch::randperm(n, torch::TensorOptions().dtype(torch::kLong)).to(r.device);
-  EpochTotals t;
-  t.loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(r.device));
-  t.correct = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(r.device));
-  for (int64_t i = 0; i < n; i += batch) {
+  for (int64_t i = t.position * batch; i < n; i += batch) {
+    if (r.step >= r.target_steps) return;
     if (r.observer.stop_requested()) {
       t.interrupted = true;
-      break;
+      return;
+    }
+    if (r.hard_stop && Clock::now() >= *r.hard_stop) {
+      t.deadline = true;
+      return;
     }
     const int64_t len = std::min(batch, n - i);
-    const torch::Tensor idx = perm.narrow(0, i, len);
+    const torch::Tensor idx = t.perm.narrow(0, i, len);
     torch::Tensor x, y;
     if (tuning.reuse_batch && len == batch) {
       torch::index_select_out(r.x_buffer, train.images, 0, idx);
@@ -373,7 +432,9 @@ EpochTotals train_epoch(Run& r, int epoch, Clock::time_point started) {
     t.loss_sum += loss.detach().to(torch::kDouble) * len;
     t.correct += logits.detach().argmax(1).eq(y).sum();
     const int64_t batch_number = i / batch + 1;
-    if (batch_number % kDivergenceCheck == 0 || i + len >= n) {
+    t.position = batch_number;
+    t.done = i + len >= n;
+    if (batch_number % kDivergenceCheck == 0 || t.done || r.step == r.target_steps) {
       const double sum = t.loss_sum.item<double>();
       if (!std::isfinite(sum)) {
         throw DivergedError("training diverged: loss is " + std::to_string(sum) + " by epoch " +
@@ -382,10 +443,37 @@ EpochTotals train_epoch(Run& r, int epoch, Clock::time_point started) {
       }
     }
     t.seen += len;
-    r.observer.on_batch({epoch, r.spec.hyper.epochs, batch_number, r.steps_per_epoch, t.seen,
-                         seconds_since(started)});
+    t.seen_this_run += len;
+    ++t.batches_this_run;
+    r.observer.on_batch({epoch, r.spec.hyper.epochs, batch_number, r.steps_per_epoch,
+                         t.batches_this_run, t.seen_this_run, seconds_since(started),
+                         r.target_steps - r.step});
+    on_step();
   }
-  return t;
+}
+
+// How long the last moments of a run take: the test evaluation (twice more with flip
+// test-time augmentation) and saving, from the training speed (an evaluation image
+// costs about a third of a training one; taken as half) plus 5 s.
+double end_seconds(const Run& r, double train_images_per_second) {
+  const double passes = r.options.flip_tta ? 3.0 : 1.0;
+  const double test = r.options.evaluate_test ? static_cast<double>(r.data.test.size()) : 0.0;
+  return passes * test / std::max(1.0, 2.0 * train_images_per_second) + 5.0;
+}
+
+// A run with a deadline fits its steps to the time left: at most `most` (the spec's
+// epochs), whole epochs when at least one fits, never fewer than `done`. The schedule
+// spans what is trained.
+void fit_to_deadline(Run& r, Clock::time_point deadline, double seconds_per_step,
+                     double end_seconds, int64_t most, bool may_grow) {
+  const double left = std::chrono::duration<double>(deadline - Clock::now()).count() - end_seconds;
+  int64_t fit =
+      r.step + static_cast<int64_t>(std::max(0.0, left) / std::max(1e-6, seconds_per_step));
+  if (fit >= r.steps_per_epoch) fit -= fit % r.steps_per_epoch;  // whole epochs
+  fit = std::clamp<int64_t>(fit, std::max<int64_t>(r.step, 1), most);
+  if (fit < r.target_steps || may_grow) r.target_steps = r.total_steps = fit;
+  r.hard_stop = deadline - std::chrono::duration_cast<Clock::duration>(
+                               std::chrono::duration<double>(end_seconds));
 }
 
 // Where and how a run computes: the device, the threads, the precision.
@@ -396,6 +484,7 @@ struct Runtime {
 };
 
 Runtime set_up_runtime(const TrialSpec& spec, const TrainOptions& options) {
+  keep_freed_memory();
   Runtime rt;
   rt.device = resolve_device(options.device);
   rt.threads = resolve_threads(options.threads);
@@ -407,7 +496,8 @@ Runtime set_up_runtime(const TrialSpec& spec, const TrainOptions& options) {
   torch::set_num_threads(rt.threads);
   if (options.eval_batch_size < 1) throw UsageError("--eval-batch-size must be at least 1");
   at::globalContext().setUserEnabledMkldnn(options.tuning.mkldnn);
-  rt.precision = resolve_precision(spec.model, options.precision, rt.device, options.tuning.mkldnn);
+  rt.precision = resolve_precision(spec.model, options.precision, rt.device, options.tuning.mkldnn,
+                                   options.resume_from);
   return rt;
 }
 
@@ -443,13 +533,25 @@ TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOp
   r.x_buffer = torch::empty({0}, data.train.images.options());
   r.y_buffer = torch::empty({0}, data.train.labels.options());
   r.steps_per_epoch = (n + batch - 1) / batch;
-  const int schedule_epochs =
-      options.schedule_epochs > 0 ? options.schedule_epochs : spec.hyper.epochs;
-  if (schedule_epochs < spec.hyper.epochs)
-    throw UsageError("--schedule-epochs " + std::to_string(schedule_epochs) + " is less than the " +
-                     std::to_string(spec.hyper.epochs) +
+  // The budget in steps: whole epochs, or a fraction of an epoch's batches.
+  const double budget = spec.hyper.budget_epochs > 0 ? spec.hyper.budget_epochs : spec.hyper.epochs;
+  r.target_steps =
+      std::max<int64_t>(1, std::llround(budget * static_cast<double>(r.steps_per_epoch)));
+  if (options.deadline && (!options.resume_from.empty() || options.schedule_epochs > 0 ||
+                           !options.checkpoint_path.empty()))
+    throw UsageError(
+        "a time limit fits the schedule to the epochs that fit: it cannot be combined with "
+        "--checkpoint, --resume-from or --schedule-epochs");
+  r.total_steps = options.schedule_epochs > 0
+                      ? r.steps_per_epoch * static_cast<int64_t>(options.schedule_epochs)
+                      : r.target_steps;
+  if (r.total_steps < r.target_steps) {
+    std::ostringstream b;
+    b << budget;
+    throw UsageError("--schedule-epochs " + std::to_string(options.schedule_epochs) +
+                     " is less than the " + b.str() +
                      " epochs to train: the learning-rate schedule must span them all");
-  r.total_steps = r.steps_per_epoch * schedule_epochs;
+  }
   int first_epoch = 1;
   // What a checkpoint must agree on to be continued by this run.
   nlohmann::json identity_parameters = spec.parameters;
@@ -461,25 +563,74 @@ TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOp
                                    {"val_size", data.val.size()},
                                    {"batch_size", batch},
                                    {"schedule_steps", r.total_steps},
-                                   {"dataset", info.name}};
+                                   {"dataset", info.name},
+                                   {"precision", precision.bf16 ? "bf16" : "fp32"}};
+  EpochTotals current;  // an epoch a checkpoint left unfinished
   if (!options.resume_from.empty()) {
     const CheckpointMeta meta =
         load_checkpoint(options.resume_from, identity, r.model, *r.optimizer, device);
-    if (meta.epoch > spec.hyper.epochs)
-      throw ParamError(options.resume_from + ": holds " + std::to_string(meta.epoch) +
-                       " epochs, more than the " + std::to_string(spec.hyper.epochs) + " to train");
+    if (meta.step != meta.epoch * r.steps_per_epoch + meta.position ||
+        meta.position >= r.steps_per_epoch || (meta.position > 0 && !meta.perm.defined()))
+      throw ParamError(options.resume_from + ": corrupt checkpoint (step " +
+                       std::to_string(meta.step) + " is not epoch " + std::to_string(meta.epoch) +
+                       " and batch " + std::to_string(meta.position) + ")");
+    if (meta.step > r.target_steps) {
+      std::ostringstream b;
+      b << budget;
+      throw ParamError(options.resume_from + ": holds " + std::to_string(meta.step) +
+                       " steps, more than the " + b.str() + " epochs (" +
+                       std::to_string(r.target_steps) + " steps) to train");
+    }
     first_epoch = meta.epoch + 1;
     r.step = meta.step;
     result.resumed_epochs = meta.epoch;
     for (const auto& j : meta.curve) add_epoch(result, epoch_from_json(j));
+    if (meta.position > 0) {
+      if (meta.perm.numel() != n)
+        throw ParamError(options.resume_from + ": corrupt checkpoint (its shuffle has " +
+                         std::to_string(meta.perm.numel()) + " images, not " + std::to_string(n) +
+                         ")");
+      current.perm = meta.perm.to(device);
+      current.position = meta.position;
+      current.loss_sum = meta.loss_sum.to(device);
+      current.correct = meta.correct.to(device);
+      current.seen = meta.seen;
+    }
   }
-  for (int epoch = first_epoch; epoch <= spec.hyper.epochs && !result.interrupted; ++epoch) {
+
+  // A deadline: the steps that fit, planned from the speed of steps 10-60 (of half an
+  // epoch at most), again after each of the first two epochs (longer or shorter), and
+  // after later ones only shorter.
+  const int64_t most_steps = r.target_steps;
+  const int64_t kPlanFrom = std::min<int64_t>(10, r.steps_per_epoch / 4);
+  const int64_t kPlanTo = std::min<int64_t>(60, r.steps_per_epoch / 2);
+  Clock::time_point plan_start;
+  if (options.deadline) {
+    result.planned_epochs = spec.hyper.epochs;
+    r.hard_stop = *options.deadline - std::chrono::seconds(5);
+  }
+  const auto on_step = [&] {
+    if (!options.deadline) return;
+    if (kPlanTo <= kPlanFrom) return;
+    if (r.step == kPlanFrom) plan_start = Clock::now();
+    if (r.step == kPlanTo) {
+      const double per_step = seconds_since(plan_start) / static_cast<double>(kPlanTo - kPlanFrom);
+      fit_to_deadline(r, *options.deadline, per_step,
+                      end_seconds(r, static_cast<double>(batch) / per_step), most_steps, true);
+    }
+  };
+
+  int epochs_this_run = 0;
+  for (int epoch = first_epoch; r.step < r.target_steps; ++epoch) {
     const auto te = Clock::now();
-    const EpochTotals totals = train_epoch(r, epoch, te);
-    if (totals.interrupted) {
+    EpochTotals t = current.perm.defined() ? std::move(current) : start_epoch(r);
+    current = EpochTotals{};
+    train_epoch(r, epoch, t, te, on_step);
+    if (t.interrupted) {
       result.interrupted = true;
       break;
     }
+    if (t.seen_this_run == 0) break;  // the deadline came before a batch
     const double train_seconds = seconds_since(te);
     const auto tv = Clock::now();
     const Evaluation val =
@@ -492,12 +643,13 @@ TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOp
     }
     EpochStats e;
     e.epoch = epoch;
-    e.train_loss = totals.loss_sum.item<double>() / static_cast<double>(totals.seen);
-    e.train_accuracy =
-        static_cast<double>(totals.correct.item<int64_t>()) / static_cast<double>(totals.seen);
+    e.epochs_done =
+        t.done ? epoch : (epoch - 1) + static_cast<double>(t.seen) / static_cast<double>(n);
+    e.train_loss = t.loss_sum.item<double>() / static_cast<double>(t.seen);
+    e.train_accuracy = static_cast<double>(t.correct.item<int64_t>()) / static_cast<double>(t.seen);
     e.val_loss = val.loss;
     e.val_accuracy = val.accuracy;
-    e.images_per_second = static_cast<double>(totals.seen) / train_seconds;
+    e.images_per_second = static_cast<double>(t.seen_this_run) / train_seconds;
     e.eval_images_per_second = static_cast<double>(data.val.size()) / val_seconds;
     e.epoch_seconds = seconds_since(te);
     e.elapsed_seconds = seconds_since(t0);
@@ -505,21 +657,49 @@ TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOp
     if (!options.checkpoint_path.empty()) {
       CheckpointMeta meta;
       meta.identity = identity;
-      meta.epoch = epoch;
+      meta.epoch = t.done ? epoch : epoch - 1;
       meta.step = r.step;
+      if (!t.done) {
+        meta.position = t.position;
+        meta.seen = t.seen;
+        meta.perm = t.perm;
+        meta.loss_sum = t.loss_sum;
+        meta.correct = t.correct;
+      }
       for (const EpochStats& s : result.curve) meta.curve.push_back(epoch_json(s));
       save_checkpoint(options.checkpoint_path, meta, r.model, *r.optimizer, device);
     }
     observer.on_epoch(e);
+    if (t.deadline) break;
+    if (options.deadline && t.done) {
+      ++epochs_this_run;
+      const double steps = static_cast<double>(t.seen_this_run) / static_cast<double>(batch);
+      fit_to_deadline(r, *options.deadline, e.epoch_seconds / std::max(1.0, steps),
+                      end_seconds(r, e.images_per_second), most_steps, epochs_this_run <= 2);
+    }
   }
+  if (options.deadline)
+    result.fitted_epochs = static_cast<double>(r.step) / static_cast<double>(r.steps_per_epoch);
   if (!result.curve.empty()) {
     result.final_val_accuracy = result.curve.back().val_accuracy;
     result.final_val_loss = result.curve.back().val_loss;
   }
+  nlohmann::json predictions = nlohmann::json::object();
+  if (!options.predictions_path.empty() && !result.interrupted && data.val.size() > 0) {
+    std::vector<torch::Tensor> probabilities;
+    const Evaluation val =
+        evaluate(r.model, data.val, options.eval_batch_size, tuning.channels_last, precision.bf16,
+                 options.flip_tta, observer, &probabilities);
+    result.interrupted = val.interrupted;
+    if (!val.interrupted) predictions["validation"] = predictions_json(probabilities, data.val);
+  }
   if (!result.interrupted && options.evaluate_test && data.test.size() > 0) {
-    const Evaluation test =
-        evaluate(r.model, data.test, options.eval_batch_size, tuning.channels_last, precision.bf16,
-                 options.flip_tta, observer);
+    std::vector<torch::Tensor> probabilities;
+    const Evaluation test = evaluate(
+        r.model, data.test, options.eval_batch_size, tuning.channels_last, precision.bf16,
+        options.flip_tta, observer, options.predictions_path.empty() ? nullptr : &probabilities);
+    if (!test.interrupted && !options.predictions_path.empty())
+      predictions["test"] = predictions_json(probabilities, data.test);
     result.interrupted = test.interrupted;
     if (!test.interrupted) {
       result.test_accuracy = test.accuracy;
@@ -534,6 +714,8 @@ TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOp
   }
   if (!options.weights_path.empty() && !result.interrupted)
     save_weights(r.model, options.weights_path);
+  if (!options.predictions_path.empty() && !result.interrupted)
+    save_predictions(options.predictions_path, predictions, options.flip_tta);
   result.seconds = seconds_since(t0);
   return result;
 }
@@ -570,20 +752,31 @@ TrainResult evaluate_weights(const TrialSpec& spec, const Dataset& host_data,
   result.start = start_of(spec, data, options, rt.device, rt.threads, rt.precision);
   observer.on_start(result.start);
   const bool channels_last = options.tuning.channels_last;
+  const bool keep = !options.predictions_path.empty();
+  nlohmann::json predictions = nlohmann::json::object();
   if (data.val.size() > 0) {
-    const Evaluation val = evaluate(model, data.val, options.eval_batch_size, channels_last,
-                                    rt.precision.bf16, options.flip_tta, observer);
+    std::vector<torch::Tensor> probabilities;
+    const Evaluation val =
+        evaluate(model, data.val, options.eval_batch_size, channels_last, rt.precision.bf16,
+                 options.flip_tta, observer, keep ? &probabilities : nullptr);
     result.interrupted = val.interrupted;
     result.final_val_accuracy = result.best_val_accuracy = val.accuracy;
     result.final_val_loss = val.loss;
+    if (keep && !val.interrupted)
+      predictions["validation"] = predictions_json(probabilities, data.val);
   }
   if (!result.interrupted && options.evaluate_test && data.test.size() > 0) {
-    const Evaluation test = evaluate(model, data.test, options.eval_batch_size, channels_last,
-                                     rt.precision.bf16, options.flip_tta, observer);
+    std::vector<torch::Tensor> probabilities;
+    const Evaluation test =
+        evaluate(model, data.test, options.eval_batch_size, channels_last, rt.precision.bf16,
+                 options.flip_tta, observer, keep ? &probabilities : nullptr);
     result.interrupted = test.interrupted;
     result.test_accuracy = test.accuracy;
     result.test_loss = test.loss;
+    if (keep && !test.interrupted) predictions["test"] = predictions_json(probabilities, data.test);
   }
+  if (keep && !result.interrupted)
+    save_predictions(options.predictions_path, predictions, options.flip_tta);
   result.seconds = seconds_since(t0);
   return result;
 }
@@ -595,11 +788,17 @@ TrainResult evaluate_weights(const TrialSpec& spec, const DataOptions& data,
 }
 
 std::string format_epoch(const EpochStats& e, int epochs) {
+  char done[32];
+  if (e.epochs_done > 0 && std::abs(e.epochs_done - e.epoch) > 1e-9) {
+    std::snprintf(done, sizeof done, "%.2f", e.epochs_done);  // a budget ended inside it
+  } else {
+    std::snprintf(done, sizeof done, "%3d", e.epoch);
+  }
   char line[256];
   std::snprintf(line, sizeof line,
-                "epoch %3d/%-3d train_loss %.4f  train_acc %.4f  val_loss %.4f  val_acc %.4f  "
+                "epoch %s/%-3d train_loss %.4f  train_acc %.4f  val_loss %.4f  val_acc %.4f  "
                 "%6.0f img/s  %7.1f s",
-                e.epoch, epochs, e.train_loss, e.train_accuracy, e.val_loss, e.val_accuracy,
+                done, epochs, e.train_loss, e.train_accuracy, e.val_loss, e.val_accuracy,
                 e.images_per_second, e.elapsed_seconds);
   return line;
 }
@@ -620,6 +819,7 @@ nlohmann::json summary_json(const TrialSpec& spec, const TrainResult& r) {
       {"train_size", r.start.train_size},
       {"val_size", r.start.val_size},
       {"epochs_completed", r.curve.size()},
+      {"epochs_trained", r.curve.empty() ? 0.0 : r.curve.back().epochs_done},
       {"resumed_epochs", r.resumed_epochs},
       {"interrupted", r.interrupted},
       {"curve", curve},
@@ -639,6 +839,8 @@ nlohmann::json summary_json(const TrialSpec& spec, const TrainResult& r) {
       e["val_accuracy"] = nullptr;
     }
   }
+  if (r.planned_epochs > 0)  // a run fitted to a deadline (TrainOptions::deadline)
+    j["time_limit"] = {{"planned_epochs", r.planned_epochs}, {"trained_epochs", r.fitted_epochs}};
   j["test_time_augmentation"] = r.start.flip_tta ? "flip" : "none";
   if (r.test_accuracy_without_tta >= 0)
     j["test_accuracy_without_tta"] = r.test_accuracy_without_tta;

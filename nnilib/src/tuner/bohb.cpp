@@ -10,7 +10,10 @@
 // bracket starts whenever a trial could start and no configuration waits, so no core
 // idles while a bracket's last rounds run; the jobs of older brackets go first. serial
 // (NNI's BOHB): a new bracket starts once the newest one has started its last round and
-// a trial ends. Ids: "<s>_<i>_<n>", n unique over the experiment.
+// a trial ends. Ids: "<s>_<i>_<n>", n unique over the experiment. A promoted trial
+// continues the checkpoint of the round before (continued_budget: the runner asks every
+// trial for a checkpoint and a schedule over max_budget), where NNI trains it again from
+// scratch.
 //
 // The model, per budget: once a budget has more than min_points_in_model results
 // (default: dimensions + 1), the best top_n_percent of them (at least
@@ -29,7 +32,8 @@
 // Differences from NNI: nested choices work (NNI's BOHB builds a flat ConfigSpace and
 // cannot take them); a categorical bandwidth is capped at (levels - 1) / levels so its
 // kernel never goes negative (statsmodels leaves it unbounded); rankings use final
-// results only.
+// results only; imported results (resume, fmnist-nas --warm-start) feed the model of
+// their TRIAL_BUDGET, where NNI's BOHB ignores them.
 #include <algorithm>
 #include <cmath>
 #include <deque>
@@ -102,6 +106,33 @@ class BohbTuner : public Tuner {
   std::string name() const override { return "BOHB"; }
   std::optional<OptimizeMode> optimize_mode() const override { return a_.mode; }
   bool exhausted() const override { return false; }
+  double continued_budget() const override { return a_.max_budget; }
+
+  // Each result goes to the model of its budget (the largest when it has none), in
+  // ascending budget order so that every budget's results count before a larger one's
+  // model forms; parameters outside this space are skipped.
+  void import_data(const std::vector<ImportedTrial>& trials) override {
+    std::vector<std::pair<double, const ImportedTrial*>> order;
+    for (const ImportedTrial& t : trials) {
+      if (!std::isfinite(t.value) || !t.parameters.is_object()) continue;
+      const auto b = t.parameters.find(kTrialBudgetKey);
+      order.emplace_back(
+          b != t.parameters.end() && b->is_number() ? b->get<double>() : a_.max_budget, &t);
+    }
+    std::stable_sort(order.begin(), order.end(),
+                     [](const auto& x, const auto& y) { return x.first < y.first; });
+    for (const auto& [budget, t] : order) {
+      nlohmann::json config = t->parameters;
+      config.erase(kTrialBudgetKey);
+      Point point;
+      try {
+        point = space_.from_parameters(config);
+      } catch (const ParamError&) {
+        continue;  // not a point of this space
+      }
+      add_result(budget, point, a_.mode == OptimizeMode::kMaximize ? -t->value : t->value);
+    }
+  }
 
   nlohmann::json wire_parameter_id(std::int64_t parameter_id) const override {
     const auto it = issued_.find(parameter_id);

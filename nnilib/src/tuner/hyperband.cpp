@@ -5,7 +5,10 @@
 // starts n = ceil((s_max + 1) eta^s / (s + 1)) random configurations at r = R / eta^s;
 // its round i runs floor(n / eta^i) configurations for floor(r eta^i) (TRIAL_BUDGET).
 // When every trial of a round has ended, the best floor(n / eta^(i+1)) of those with a
-// result go on to the next round, as new trials that train from scratch.
+// result go on to the next round. NNI trains each round's trials from scratch; here a
+// promoted trial continues the checkpoint of the round before (continued_budget: the
+// runner asks every trial for a checkpoint and a schedule over R epochs), so no epoch is
+// trained twice.
 // Parameter ids, as NNI sends them: "<hyperband round>-<s>_<i>_<n>", n a counter that
 // a configuration keeps from round to round ("0-3_0_7", then "0-3_1_7").
 // exec_mode parallelism: a new bracket starts whenever no configuration is waiting to
@@ -44,6 +47,7 @@ class HyperbandTuner : public Tuner {
 
   std::string name() const override { return "Hyperband"; }
   std::optional<OptimizeMode> optimize_mode() const override { return mode_; }
+  double continued_budget() const override { return R_; }
   bool exhausted() const override { return false; }  // it starts new brackets forever
 
   nlohmann::json wire_parameter_id(std::int64_t parameter_id) const override {
@@ -80,7 +84,7 @@ class HyperbandTuner : public Tuner {
     if (it == issued_.end()) return;
     Bracket& b = brackets_.at(it->second.bracket);
     if (!b.halving.end_trial(it->second.round)) return;
-    // The round is over: its best go on to the next one, from scratch.
+    // The round is over: its best go on to the next one (continuing their checkpoints).
     const std::size_t next_round = b.halving.next_round();
     const std::int64_t next_r = floor_budget(b.halving.next_budget());
     const std::vector<std::int64_t> best = b.halving.promote(it->second.round, mode_);
@@ -172,7 +176,8 @@ std::unique_ptr<Tuner> make_hyperband(const nlohmann::json& args, const SearchSp
 }  // namespace
 
 TunerEntry hyperband_entry() {
-  return {"Hyperband", "NNI's Hyperband: brackets of successive halving, each rung from scratch",
+  return {"Hyperband",
+          "NNI's Hyperband: brackets of successive halving, promotions continue checkpoints",
           kHyperbandArgs, make_hyperband};
 }
 

@@ -35,6 +35,10 @@ struct Hyperparameters {
   double momentum = 0.9;    ///< sgd only (Nesterov)
   int batch_size = 64;
   int epochs = 10;
+  /// The epochs a multi-fidelity budget asks for (NNI's TRIAL_BUDGET), which may end
+  /// inside an epoch (1/3: a third of an epoch's batches); 0 = `epochs` whole ones.
+  /// `epochs` is then its ceiling.
+  double budget_epochs = 0;
   Schedule schedule = Schedule::kConstant;
   double label_smoothing = 0;
   Augmentation augmentation;

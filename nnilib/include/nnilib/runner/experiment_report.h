@@ -37,6 +37,28 @@ std::vector<std::string> abbreviate_parameters(const std::vector<std::string>& n
 /// (maximize) or smallest (minimize) final `default`; the earliest on ties.
 std::optional<TrialRecord> best_trial(const std::vector<TrialRecord>& trials, OptimizeMode mode);
 
+/// A trial as a candidate for the final training, with the result it competes with.
+struct FinalCandidate {
+  TrialRecord trial;
+  double value = 0;      ///< its final result, or its best intermediate one
+  bool partial = false;  ///< it ended without a final result (stopped early)
+};
+
+/// The configuration the final training takes: the best of the SUCCEEDED trials' final
+/// results and of the best intermediate results of trials stopped early (EARLY_STOPPED,
+/// or canceled from the dashboard) with at least one. A stopped trial's intermediate
+/// results come from a run that had not ended (not annealed), so they understate what
+/// its configuration reaches; a result better than every finished one is therefore
+/// worth training. Failed and interrupted (re-run on resume) trials do not compete.
+/// The earliest on ties; nullopt when no trial has a result.
+std::optional<FinalCandidate> final_candidate(const std::vector<TrialRecord>& trials,
+                                              OptimizeMode mode);
+
+/// The best `n` candidates (as final_candidate ranks them) of distinct configurations
+/// (parameters without TRIAL_BUDGET): for each configuration its best trial.
+std::vector<FinalCandidate> final_candidates(const std::vector<TrialRecord>& trials,
+                                             OptimizeMode mode, std::size_t n);
+
 /// The best value a trial reached: over its intermediate results and its final one.
 std::optional<double> trial_best_value(const TrialRecord& trial, OptimizeMode mode);
 

@@ -32,6 +32,8 @@ struct ExperimentPaths {
   std::string trial_dir(const std::string& trial_id) const { return dir + "/trials/" + trial_id; }
   /// fmnist-nas --final-train's: params.json, then progress.json, summary.json, model.pt.
   std::string final_dir() const { return dir + "/final"; }
+  /// The results of earlier experiments it started from (fmnist-nas run --warm-start).
+  std::string warm_start() const { return dir + "/warm_start.json"; }
   /// Throws UsageError("<dir>: no such experiment directory") or "...: not an experiment
   /// directory (no experiment.db)" (exit 2, the same for run, resume, show and export).
   void require_existing() const;
@@ -45,12 +47,16 @@ struct NewExperimentOptions {
   std::string id;
   /// The tuner seed; empty: derived from the id. Stored, so a resume is reproducible.
   std::optional<std::uint64_t> seed;
+  /// Earlier experiments whose results seed the tuner (BOHB's densities, TPE's history):
+  /// their SUCCEEDED trials inside this space, read now and kept in warm_start.json.
+  std::vector<std::string> warm_start;
 };
 
 /// Creates the experiment directory: the database with the experiment (status
 /// RUNNING, no trials yet), a copy of the config file (when `config.config_path`
-/// names a readable file) and the search space. Returns the directory. Throws
-/// UsageError for a bad or taken id / directory, IoError when a file cannot be written.
+/// names a readable file), the search space and the warm start's results. Returns the
+/// directory. Throws UsageError for a bad or taken id / directory or a warm-start
+/// directory that is not an experiment, IoError when a file cannot be written.
 std::string create_experiment(const ExperimentConfig& config, const NewExperimentOptions& options);
 
 /// A random id of `length` characters from `alphabet`.
@@ -122,10 +128,16 @@ struct RunnerOptions {
   /// how late a change made from outside (stop_signal without wake_runner) is seen.
   std::chrono::milliseconds poll_interval{1000};
   /// Time to keep free at the end of maxExperimentDuration for a final training of the
-  /// best trial (seconds, from that trial; null: none). Once elapsed + reserve reaches
-  /// the limit, no trial is created and the running ones are stopped (EARLY_STOPPED),
-  /// so that the search and the final training together fit the limit.
+  /// final_candidate trial (seconds, from that trial; null: none). No trial starts that
+  /// is not expected to end before that reserve (from the experiment's own timings);
+  /// once elapsed + reserve reaches the limit the search ends: a running trial that
+  /// will end within final_finish_share of the reserve (its progress) finishes, the
+  /// others are stopped (EARLY_STOPPED) and compete with their best intermediate result.
   std::function<double(const TrialRecord& best)> final_reserve_s;
+  /// The share of the reserve that trials ending after the search's end may take from
+  /// the final training (which fits its epochs to the time it gets): a result nearly in
+  /// costs it a little time, not the result.
+  double final_finish_share = 0.15;
   /// Called once the search of a session that was not interrupted has ended, with its
   /// result, while the experiment is still locked: no other fmnist-nas can run or resume
   /// it meanwhile, and the dashboard shows it as running (fmnist-nas's final training).

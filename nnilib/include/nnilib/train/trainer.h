@@ -1,7 +1,9 @@
 // Training and evaluating a TrialSpec on Fashion-MNIST (no torch in this header).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,7 +33,9 @@ struct TrainOptions {
   std::string device = "auto";  ///< "auto" (CUDA when available), "cpu" or "cuda[:N]"
   int threads = 0;              ///< intra-op threads; 0 = $OMP_NUM_THREADS, else all cores
   uint64_t seed = 1;            ///< model initialisation and shuffling
-  int64_t eval_batch_size = 1000;
+  /// Images per evaluation batch: 256 keeps a batch's activations in the cache-friendly
+  /// range (docs/benchmarks.md "The allocator"); larger ones ran slower.
+  int64_t eval_batch_size = 256;
   /// fp32, bf16 (autocast: float32 weights, optimizer state, loss and metrics), or
   /// auto: bf16 only where this machine runs it faster (precision.h).
   Precision precision = Precision::kAuto;
@@ -40,17 +44,30 @@ struct TrainOptions {
   /// probabilities of each image and its mirror image. Training is unchanged.
   bool flip_tta = false;
   std::string weights_path;  ///< save the final weights here ("" = do not save)
-  /// Write a resumable checkpoint here at the end of every epoch ("" = none): weights,
-  /// optimizer state, schedule position, random generators' state, the curve so far.
+  /// Write the class probabilities of every validation and test image here at the end
+  /// ("" = do not), as JSON: {"validation"|"test": {"labels": [...], "probabilities":
+  /// [[p0..pC-1], ...]}} (with flip TTA, the averaged ones): what an ensemble of models
+  /// averages (ensemble.h).
+  std::string predictions_path;
+  /// Write a resumable checkpoint here at the end of every epoch, and where a budget
+  /// ends inside an epoch ("" = none): weights, optimizer state, schedule position, the
+  /// epoch's shuffle and position in it, random generators' state, the curve so far.
   std::string checkpoint_path;
   /// Continue the run saved in this checkpoint up to the spec's epochs ("" = start
-  /// afresh). A checkpoint of another run (other parameters, seed, split, schedule)
-  /// or a corrupt one is a ParamError, never a silent fresh start.
+  /// afresh), in the checkpoint's precision. A checkpoint of another run (other
+  /// parameters, seed, split, schedule, precision) or a corrupt one is a ParamError,
+  /// never a silent fresh start.
   std::string resume_from;
-  /// The epochs the learning-rate schedule spans (0 = the spec's epochs). A run trained
-  /// in pieces (1, then 3, then 9 epochs, each resuming the last) with the same value
+  /// The epochs the learning-rate schedule spans (0 = the epochs trained). A run trained
+  /// in pieces (1/3, then 1, 3 and 9 epochs, each resuming the last) with the same value
   /// is the same run as one trained straight through.
   int schedule_epochs = 0;
+  /// Finish by this time: training, the test evaluation and saving included. The run
+  /// trains the spec's epochs, or as many as fit at the speed it measures (at most the
+  /// spec's), and its schedule spans what it trains: planned after the first batches,
+  /// again after each of the first two epochs, and shortened later if the machine slows
+  /// down. Not with resume_from or schedule_epochs.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
   LoopTuning tuning;
 };
 
@@ -58,6 +75,9 @@ struct TrainOptions {
 /// validation split (TrainStart::val_size == 0).
 struct EpochStats {
   int epoch = 0;  ///< 1-based
+  /// Epochs trained when these figures were taken: `epoch`, or less where a budget
+  /// ended inside it (2.333: a third of epoch 3).
+  double epochs_done = 0;
   double train_loss = 0;
   double train_accuracy = 0;
   double val_loss = 0;
@@ -85,12 +105,14 @@ struct TrainStart {
 
 /// Where training is inside an epoch, after a batch.
 struct BatchProgress {
-  int epoch = 0;   ///< 1-based
-  int epochs = 0;  ///< of this run
-  int64_t batch = 0;
-  int64_t batches = 0;       ///< of an epoch
-  int64_t images = 0;        ///< trained in this epoch so far
-  double epoch_seconds = 0;  ///< since this epoch began
+  int epoch = 0;                 ///< 1-based
+  int epochs = 0;                ///< of this run
+  int64_t batch = 0;             ///< batches of the epoch done (an earlier piece's included)
+  int64_t batches = 0;           ///< of an epoch
+  int64_t batches_this_run = 0;  ///< of `batch`, those this run trained
+  int64_t images = 0;            ///< trained in this epoch by this run
+  double epoch_seconds = 0;      ///< since this epoch began
+  int64_t steps_left = 0;        ///< batches until this run ends
 };
 
 /// Receives progress; the trainer polls stop_requested() before every batch.
@@ -120,6 +142,10 @@ struct TrainResult {
   double test_loss = -1;
   double seconds = 0;        ///< wall time of training and evaluation
   bool interrupted = false;  ///< stopped by stop_requested() before the end
+  /// With TrainOptions::deadline: the epochs the run planned at first (the spec's) and
+  /// those it trained to fit the deadline (0 without a deadline).
+  int planned_epochs = 0;
+  double fitted_epochs = 0;
 };
 
 /// The learning rate of training step `step` (0-based) out of `total_steps` under

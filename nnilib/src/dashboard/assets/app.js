@@ -780,13 +780,18 @@
         ];
         if (fin.state === 'running') rows.push(['progress', progressText(fin) || 'starting']);
         if (fin.state === 'done') {
-          rows.push(['test accuracy', fmtNum(fin.test_accuracy) + (flip ? ' (flip test-time augmentation)' : '')]);
+          const ensemble = isNum(fin.models) && fin.models > 1 ? ', an ensemble of ' + fin.models + ' models' : '';
+          rows.push(['test accuracy', fmtNum(fin.test_accuracy) + (flip ? ' (flip test-time augmentation' + ensemble + ')' : ensemble ? ' (' + ensemble.slice(2) + ')' : '')]);
           if (isNum(fin.test_accuracy_without_tta)) rows.push(['without augmentation', fin.test_accuracy_without_tta]);
-          rows.push(['training time', fmtDuration(fin.seconds)],
-            ['images', fin.train_size], ['precision', (fin.precision || DASH) + ', ' + fmtValue(fin.threads) + ' thread(s)']);
+          if (!ensemble) {
+            rows.push(['training time', fmtDuration(fin.seconds)],
+              ['images', fin.train_size], ['precision', (fin.precision || DASH) + ', ' + fmtValue(fin.threads) + ' thread(s)']);
+          }
         }
         return [
-          el('p', { class: 'muted', text: "the best trial's configuration, retrained on every training image and tested once" }),
+          el('p', { class: 'muted', text: isNum(fin.models) && fin.models > 1
+            ? 'the best configurations, retrained on every training image side by side; their averaged predictions tested once'
+            : "the best trial's configuration, retrained on every training image and tested once" }),
           kvTable(rows),
           fin.architecture ? el('pre', { class: 'arch', text: fin.architecture }) : null,
         ];

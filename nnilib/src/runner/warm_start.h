@@ -1,0 +1,42 @@
+// Private to the runner: the results of earlier experiments a new one starts from
+// (fmnist-nas run --warm-start DIR...). They are read once, when the experiment is
+// created, and kept in its directory (warm_start.json), so that a resume imports the
+// same results even when the earlier experiments have gone.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "nnilib/space/space.h"
+#include "nnilib/tuner/tuner.h"
+
+namespace nnilib {
+
+/// What a warm start imports.
+struct WarmStart {
+  std::vector<std::string> sources;   ///< the earlier experiments' directories
+  std::vector<ImportedTrial> trials;  ///< their SUCCEEDED trials inside the new space
+  /// Per trial: the largest TRIAL_BUDGET of its experiment (0: none), so that a tuner
+  /// without budgets takes only the results of full trainings.
+  std::vector<double> source_max_budget;
+  std::size_t outside = 0;  ///< results skipped: parameters outside the new space
+};
+
+/// Reads the SUCCEEDED trials with a final result of each experiment directory (read
+/// only: they may be running) and keeps those whose configuration is a point of
+/// `space`. Throws UsageError naming a directory that is not an experiment.
+WarmStart read_warm_start(const std::vector<std::string>& dirs, const SearchSpace& space);
+
+/// Writes `warm` to `path` atomically (IoError naming it).
+void save_warm_start(const std::string& path, const WarmStart& warm);
+
+/// Reads what save_warm_start wrote; an empty WarmStart when the file does not exist.
+/// Throws IoError naming the file when it is damaged.
+WarmStart load_warm_start(const std::string& path);
+
+/// What `tuner` takes of `warm`: every result for a multi-fidelity tuner
+/// (continued_budget() > 0); for the others only the results of full trainings (no
+/// budget, or its experiment's largest), without TRIAL_BUDGET.
+std::vector<ImportedTrial> warm_start_for(const Tuner& tuner, const WarmStart& warm);
+
+}  // namespace nnilib
