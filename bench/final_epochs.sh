@@ -6,7 +6,8 @@
 #   bash bench/final_epochs.sh PARAMS.json OUT "10 20 40" [SLOTS]
 # SLOTS runs at a time, one thread each (default 2: the two cores). Longest first, so
 # the slots end together. Run it on a quiet machine. $FMNIST_TRIAL names another
-# fmnist-trial (default: build/fmnist-trial).
+# fmnist-trial (default: build/fmnist-trial); $TRIAL_ARGS adds arguments to every run
+# (e.g. "--tta flip --precision bf16").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 params=${1:?usage: bench/final_epochs.sh PARAMS.json OUT \"10 20 40\" [SLOTS]}
@@ -20,6 +21,7 @@ run_one() {
   mkdir -p "$out/e$e"
   "$trial" --params-file "$params" \
     --params "{\"epochs\": $e}" --val-size 0 --threads 1 --output-dir "$out/e$e" --quiet \
+    ${TRIAL_ARGS:-} \
     > "$out/e$e/log" 2>&1 || true  # the table says which failed
 }
 # Longest first; each slot takes the next run when its last one ends.

@@ -229,3 +229,93 @@ TEST_CASE("runner with the real fmnist-trial: --final-train keeps its time insid
   CHECK_FALSE(summary.contains("test_accuracy_without_tta"));
   CHECK_THAT(r.out, !Catch::Contains("--tta"));
 }
+
+TEST_CASE(
+    "runner with the real fmnist-trial: BOHB's promotion from a third of an epoch continues "
+    "it in the same precision, as the straight run") {
+  // BOHB 1/3 -> 1 epoch (eta 3): three configurations for a third of an epoch (3 of the 8
+  // batches of 512 images), then the best for the whole epoch, from its checkpoint.
+  TempDir dir("runner-bohb");
+  const std::string subset = "--data-dir " + testutil::data_dir() +
+                             " --train-size 512 --val-size 256 --test-size 256 --threads 1";
+  std::ofstream(dir.path() + "/search_space.json") << R"({
+    "filter_size_c1": {"_type": "choice", "_value": [32]},
+    "filter_size_c2": {"_type": "choice", "_value": [32]},
+    "learning_rate": {"_type": "uniform", "_value": [0.001, 0.003]},
+    "augment_flip": {"_type": "choice", "_value": [true]}
+  })";
+  std::ofstream(dir.path() + "/config.yml")
+      << "searchSpaceFile: search_space.json\n"
+      << "trialCommand: exec " << NNILIB_FMNIST_TRIAL << " " << subset << "\n"
+      << "trialCodeDirectory: .\ntrialConcurrency: 1\nmaxTrialNumber: 4\n"
+      << "tuner: {name: BOHB, classArgs: {min_budget: 0.3333333, max_budget: 1, eta: 3}}\n"
+      << "trainingService: {platform: local}\n";
+  const std::string exp = dir.path() + "/exp";
+  const ProcessResult r =
+      nnilib::standin::run_process({NNILIB_FMNIST_NAS, "run", "--config",
+                                    dir.path() + "/config.yml", "--plain", "--experiment-dir", exp},
+                                   {}, 300s);
+  INFO(describe(r));
+  REQUIRE(r.exit_code == 0);
+  const auto trials = nnilib::ExperimentStore::open(exp + "/experiment.db", true).trials();
+  REQUIRE(trials.size() == 4);
+  const auto summary_of = [&](const nnilib::TrialRecord& t) {
+    return json::parse(
+        nnilib::standin::read_whole_file(exp + "/trials/" + t.trial_id + "/summary.json"));
+  };
+  const nnilib::TrialRecord* best = nullptr;
+  for (int i = 0; i < 3; ++i) {
+    INFO(trials[i].reason);
+    REQUIRE(trials[i].status == nnilib::kSucceeded);
+    CHECK(trials[i].parameters["TRIAL_BUDGET"].get<double>() == Approx(1.0 / 3).epsilon(1e-6));
+    CHECK(summary_of(trials[i])["epochs_trained"] == Approx(3.0 / 8));
+    if (best == nullptr || *trials[i].final_default > *best->final_default) best = &trials[i];
+  }
+  const auto& up = trials[3];
+  INFO(up.reason);
+  REQUIRE(up.status == nnilib::kSucceeded);
+  CHECK(up.parameters["TRIAL_BUDGET"] == 1.0);
+  CHECK(up.parameters["learning_rate"] == best->parameters["learning_rate"]);
+  const json summary = summary_of(up);
+  const json parent = summary_of(*best);
+  CHECK(summary["precision"] == parent["precision"]);
+  CHECK(summary["precision_reason"] == "auto: as the checkpoint it continues");
+  REQUIRE(summary["curve"].size() == 2);  // the parent's third, then the whole epoch
+  CHECK(summary["curve"][0] == parent["curve"][0]);
+  CHECK(summary["epochs_trained"] == 1.0);
+
+  // The same configuration trained straight through the epoch, standalone, in the same
+  // precision: the same figures.
+  json straight_params = up.parameters;
+  straight_params.erase("TRIAL_BUDGET");
+  straight_params["epochs"] = 1;
+  const std::string straight = dir.path() + "/straight.json";
+  const std::vector<std::string> argv = {NNILIB_FMNIST_TRIAL,
+                                         "--params",
+                                         straight_params.dump(),
+                                         "--schedule-epochs",
+                                         "1",
+                                         "--precision",
+                                         parent["precision"].get<std::string>(),
+                                         "--no-save",
+                                         "--quiet",
+                                         "--output",
+                                         straight,
+                                         "--data-dir",
+                                         testutil::data_dir(),
+                                         "--train-size",
+                                         "512",
+                                         "--val-size",
+                                         "256",
+                                         "--test-size",
+                                         "256",
+                                         "--threads",
+                                         "1"};
+  const ProcessResult s = nnilib::standin::run_process(argv, {}, 120s);
+  INFO(describe(s));
+  REQUIRE(s.exit_code == 0);
+  const json one = json::parse(nnilib::standin::read_whole_file(straight));
+  CHECK(one["curve"][0]["train_loss"] == summary["curve"][1]["train_loss"]);
+  CHECK(one["curve"][0]["val_accuracy"] == summary["curve"][1]["val_accuracy"]);
+  CHECK(one["test_accuracy"] == summary["test_accuracy"]);
+}
