@@ -14,9 +14,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -224,6 +226,8 @@ int run_session(const RunCli& cli, const std::string& dir) {
   const nnilib::RunResult result = nnilib::run_experiment(dir, options);
   if (!printed) print_result(result, dir, !live);
   if (result.interrupted) return static_cast<int>(ExitCode::kInterrupted);
+  // A search whose every trial failed is not a success a script may take for one.
+  if (!cli.final_train && !result.best) return static_cast<int>(ExitCode::kNoResult);
   return final_code;
 }
 
@@ -344,7 +348,15 @@ int cmd_export(const std::string& dir_arg, const std::string& format, const std:
            "\n";
   }
   if (output.empty() || output == "-") {
-    std::fwrite(text.data(), 1, text.size(), stdout);
+    // A full disk or a closed pipe behind stdout is an error like one behind -o.
+    errno = 0;
+    if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() ||
+        std::fflush(stdout) != 0) {
+      const int error = errno;
+      std::clearerr(stdout);
+      throw nnilib::IoError("standard output: cannot write the export (" +
+                            std::string(error != 0 ? std::strerror(error) : "write failed") + ")");
+    }
     return 0;
   }
   // Never overwrite what the experiment is made of (its database, best.json, ...).

@@ -73,6 +73,11 @@ TEST_CASE("the data directory: flag, then FMNIST_DATA_DIR, then Debian's path") 
   std::filesystem::create_directories(opt.dir);
   CHECK_THROWS_WITH(nnilib::load_dataset(opt),
                     Catch::Contains("no-data-here/train-images-idx3-ubyte.gz: not found"));
+  // A directory in a data file's place is named as what it is.
+  std::filesystem::create_directories(opt.dir + "/train-images-idx3-ubyte.gz");
+  CHECK_THROWS_WITH(nnilib::load_dataset(opt),
+                    Catch::EndsWith("no-data-here/train-images-idx3-ubyte.gz: is a directory, "
+                                    "not the data file"));
 }
 
 TEST_CASE("seeded permutations are permutations and depend only on the seed") {

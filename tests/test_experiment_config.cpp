@@ -120,6 +120,18 @@ TEST_CASE("experiment config: relative paths resolve against the config's direct
       testutil::error_of([&] { ExperimentConfig::load((dir / "missing.yml").string()); });
   CHECK(e.find("searchSpaceFile") != std::string::npos);
   CHECK(e.find("nope.json") != std::string::npos);
+  // A directory where a file belongs is named as one, not read as an empty file.
+  fs::create_directories(dir / "cfgdir");
+  const std::string cfg = (dir / "cfgdir").string();
+  CHECK(testutil::error_of([&] { ExperimentConfig::load(cfg); }) ==
+        cfg + ": \"" + cfg + "\" is a directory, not a file");
+  fs::create_directories(dir / "space.yml");
+  write(dir / "dirspace.yml",
+        "searchSpaceFile: space.yml\ntrialCommand: t\ntuner: {name: TPE}\n"
+        "trainingService: {platform: local}\n");
+  CHECK_THAT(testutil::error_of([&] { ExperimentConfig::load((dir / "dirspace.yml").string()); }),
+             Catch::Contains("searchSpaceFile") &&
+                 Catch::Contains("space.yml\" is a directory, not a file"));
 }
 
 TEST_CASE("experiment config: every supported field, NNI's spellings and harmless keys") {

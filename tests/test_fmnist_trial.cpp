@@ -230,7 +230,7 @@ TEST_CASE("an unknown parameter from the tuner fails fast with the accepted name
   CHECK(nni.metrics().empty());
 }
 
-TEST_CASE("SIGINT mid-epoch: exit within 2 s, intermediate results kept, no FINAL") {
+TEST_CASE("SIGINT mid-epoch: exit at the next batch, intermediate results kept, no FINAL") {
   StandinOptions opt;
   json params = kSmallArch;
   params["epochs"] = 50;
@@ -240,21 +240,21 @@ TEST_CASE("SIGINT mid-epoch: exit within 2 s, intermediate results kept, no FINA
   ChildProcess child({NNILIB_FMNIST_TRIAL, "--data-dir", testutil::data_dir(), "--train-size",
                       "3000", "--val-size", "500", "--test-size", "500", "--threads", "1"},
                      nni_v3_environment(nni.url(), "S1i7C", dir));
+  // The first epoch's result is in: the trial is in its second epoch (of 50), which
+  // it must not finish. (Events, not clocks: a loaded machine slows both sides.)
   REQUIRE(nni.wait_for_metrics(1, 120s));
-  std::this_thread::sleep_for(300ms);  // well inside the second epoch
-  const auto t = std::chrono::steady_clock::now();
   child.send_signal(SIGINT);
-  const ProcessResult r = child.wait(10s);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  const ProcessResult r = child.wait(120s);
   INFO(r.out << r.err);
-  CHECK(seconds < 2.0);
   CHECK(r.exit_code == 130);
   CHECK_FALSE(nni.final_metric().has_value());
   CHECK(nni.periodical_metrics().size() >= 1);
   CHECK(nni.violations().empty());
   const json summary = json::parse(read_whole_file(dir.path() + "/summary.json"));
   CHECK(summary["interrupted"] == true);
+  // Stopped at a batch of the second epoch, not at its end (nor the run's).
+  CHECK(summary["curve"].size() == 1);
+  CHECK(nni.periodical_metrics().size() == 1);
   CHECK_THAT(r.err, Catch::Contains("interrupted by SIGINT"));
 }
 
@@ -300,7 +300,8 @@ TEST_CASE("standalone: bad input gives one line and its exit code") {
     const auto da = run({"--params-file", arrays});
     CHECK(da.exit_code == 3);
     CHECK(error_line(da.err) ==
-          "fmnist-trial: error: " + arrays + ": nested deeper than 64 levels (arrays/objects)\n");
+          "fmnist-trial: error: " + arrays +
+              ": nested deeper than 64 levels (arrays/objects) at line 1, column 65\n");
     std::string objects;
     for (int i = 0; i < 10000; ++i) objects += R"({"a":)";  // one argv string: < 128 KB
     objects += "1" + std::string(10000, '}');

@@ -2,6 +2,8 @@
 // processes. The trial is a bash script that speaks NNI's v3 channel with curl
 // only (as a non-C++ NNI trial would); its behaviour per trial is chosen by
 // NNI_TRIAL_SEQ_ID from the MODES variable of the trialCommand.
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
 
 #include <csignal>
@@ -287,9 +289,51 @@ tuner: {name: Random, classArgs: {optimize_mode: maximize}}
   CHECK_THAT(over.err, Catch::Contains("is a file of the experiment itself"));
   CHECK(std::filesystem::file_size(e.exp() + "/experiment.db") == db_size);
   CHECK(e.store().trials().size() == 6);
+  // A full disk behind a device, or behind standard output, is exit 8; the device is
+  // written to, never replaced by a file.
+  const ProcessResult full = nnilib::standin::run_process(
+      {NNILIB_FMNIST_NAS, "export", e.exp(), "--format", "json", "-o", "/dev/full"}, {}, 30s);
+  CHECK(full.exit_code == 8);
+  CHECK(full.err ==
+        "fmnist-nas: error: /dev/full: cannot write the export (No space left on "
+        "device)\n");
+  CHECK(std::filesystem::is_character_file("/dev/full"));
+  const ProcessResult full_stdout = nnilib::standin::run_process(
+      {"/bin/bash", "-c",
+       std::string("exec ") + NNILIB_FMNIST_NAS + " export " + e.exp() + " > /dev/full"},
+      {}, 30s);
+  CHECK(full_stdout.exit_code == 8);
+  CHECK_THAT(full_stdout.err, Catch::Contains("standard output: cannot write the export"));
+  // A pipe nobody reads: an error at once, not a wait.
+  const std::string fifo = e.dir.path() + "/fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const ProcessResult unread = nnilib::standin::run_process(
+      {NNILIB_FMNIST_NAS, "export", e.exp(), "--format", "csv", "-o", fifo}, {}, 30s);
+  CHECK(unread.exit_code == 8);
+  CHECK_THAT(unread.err, Catch::Contains(fifo + ": cannot write the export"));
+  CHECK(std::filesystem::is_fifo(fifo));
   // Trial ids, parameters and channel URLs are not for other users.
   CHECK((std::filesystem::status(e.exp()).permissions() & std::filesystem::perms::all) ==
         std::filesystem::perms::owner_all);
+}
+
+TEST_CASE("runner: an experiment in which no trial succeeded ends with exit code 10") {
+  Experiment e(R"(
+searchSpace: {x: {_type: choice, _value: [0.1, 0.2]}}
+trialCommand: MODES="crash" exec ./trial.sh
+trialConcurrency: 2
+maxTrialNumber: 2
+tuner: {name: GridSearch}
+)");
+  const ProcessResult r = e.run();
+  INFO(describe(r));
+  CHECK(r.exit_code == 10);
+  CHECK_THAT(r.out, Catch::Contains("no trial succeeded with a final result; see " + e.exp() +
+                                    "/trials/<id>/trial.stderr"));
+  const auto trials = e.store().trials();
+  REQUIRE(trials.size() == 2);
+  for (const auto& t : trials) CHECK(t.status == nnilib::kFailed);
+  CHECK(e.store().experiment().status == "DONE");
 }
 
 TEST_CASE("runner: GridSearch runs every point once, then stops: the tuner is exhausted") {

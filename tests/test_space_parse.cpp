@@ -396,4 +396,12 @@ TEST_CASE("space: hostile nesting is refused before it costs memory or stack") {
   const auto arrays =
       temp_file("arrays.json", std::string(1000000, '[') + std::string(1000000, ']'));
   CHECK_THAT(load_error(arrays.string()), Catch::Contains("nested deeper than 64 levels"));
+  // In a file of many lines, the message says where: the 65th level opens on line 3,
+  // after `  "y": ` and 63 more brackets.
+  const auto deep_y = temp_file("deep_y.json",
+                                "{\n  \"x\": {\"_type\": \"choice\", \"_value\": [1]},\n"
+                                "  \"y\": " +
+                                    std::string(70, '[') + std::string(70, ']') + "\n}\n");
+  CHECK_THAT(load_error(deep_y.string()),
+             Catch::EndsWith("nested deeper than 64 levels (arrays/objects) at line 3, column 71"));
 }

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +16,33 @@
 #include <nlohmann/json.hpp>
 
 #include "nnilib/common/error.h"
+
+namespace testutil {
+
+/// The exit code ctest counts as "Skipped" (tests/CMakeLists.txt SKIP_RETURN_CODE).
+constexpr int kSkipExitCode = 77;
+
+/// Ends the current test as skipped, with `reason` (use NNILIB_SKIP). Under ctest, which
+/// sets NNILIB_TEST_SKIP_LOG, "<test>: <reason>" is appended to that file and the test
+/// process exits with kSkipExitCode; run by hand, the binary prints the reason and goes
+/// on with the next test case.
+inline void skip_test(const std::string& test, const std::string& reason) {
+  std::printf("SKIPPED: %s: %s\n", test.c_str(), reason.c_str());
+  std::fflush(stdout);
+  const char* log = std::getenv("NNILIB_TEST_SKIP_LOG");
+  if (log == nullptr || log[0] == '\0') return;
+  std::ofstream(log, std::ios::app) << test << ": " << reason << "\n";
+  std::exit(kSkipExitCode);
+}
+
+}  // namespace testutil
+
+/// Skips the current test case with a reason: ctest reports it as skipped, never passed.
+#define NNILIB_SKIP(reason)                                                        \
+  do {                                                                             \
+    testutil::skip_test(Catch::getResultCapture().getCurrentTestName(), (reason)); \
+    return;                                                                        \
+  } while (false)
 
 namespace testutil {
 

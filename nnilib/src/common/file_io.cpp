@@ -1,6 +1,7 @@
 #include "nnilib/common/file_io.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -26,10 +27,32 @@ bool write_all(int fd, std::string_view bytes) {
   return true;
 }
 
+// Writes `bytes` into the existing non-regular file `path` (a device, a pipe).
+void write_in_place(const std::string& path, std::string_view bytes, const std::string& what) {
+  auto fail = [&](int error) {
+    throw IoError(path + ": cannot write " + what + " (" + std::strerror(error) + ")");
+  };
+  // O_NONBLOCK: a pipe nobody reads is ENXIO at once instead of a hang.
+  const int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) fail(errno);
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0 || !write_all(fd, bytes)) {
+    const int error = errno;
+    ::close(fd);
+    fail(error);
+  }
+  if (::close(fd) != 0) fail(errno);
+}
+
 }  // namespace
 
 void write_file_atomically(const std::string& path, std::string_view bytes, const std::string& what,
                            bool durable) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+    write_in_place(path, bytes, what);
+    return;
+  }
   const std::string tmp = path + ".tmp";
   auto fail = [&](int error) {
     ::unlink(tmp.c_str());

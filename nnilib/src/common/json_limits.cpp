@@ -1,13 +1,20 @@
 #include "nnilib/common/json_limits.h"
 
+#include <algorithm>
+
 namespace nnilib {
 
-int json_nesting_depth(std::string_view text, int limit) {
+namespace {
+
+// The deepest nesting of `[` and `{` in `text`, skipping string literals; counting stops
+// at `limit + 1`, with `*at` the offset of the bracket that went past `limit`.
+int nesting_depth(std::string_view text, int limit, std::size_t* at) {
   int depth = 0;
   int deepest = 0;
   bool in_string = false;
   bool escaped = false;
-  for (const char c : text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
     if (in_string) {
       if (escaped) {
         escaped = false;
@@ -26,7 +33,10 @@ int json_nesting_depth(std::string_view text, int limit) {
       case '{':
         if (++depth > deepest) {
           deepest = depth;
-          if (deepest > limit) return deepest;
+          if (deepest > limit) {
+            if (at != nullptr) *at = i;
+            return deepest;
+          }
         }
         break;
       case ']':
@@ -40,9 +50,24 @@ int json_nesting_depth(std::string_view text, int limit) {
   return deepest;
 }
 
+}  // namespace
+
+int json_nesting_depth(std::string_view text, int limit) {
+  return nesting_depth(text, limit, nullptr);
+}
+
 std::string json_depth_problem(std::string_view text) {
-  if (json_nesting_depth(text) <= kMaxJsonDepth) return "";
-  return "nested deeper than " + std::to_string(kMaxJsonDepth) + " levels (arrays/objects)";
+  std::size_t at = 0;
+  if (nesting_depth(text, kMaxJsonDepth, &at) <= kMaxJsonDepth) return "";
+  // Where, as an editor counts: line and column (bytes) of the first bracket too deep.
+  const std::string_view before = text.substr(0, at);
+  const std::size_t line_start = before.rfind('\n');
+  const std::size_t line =
+      1 + static_cast<std::size_t>(std::count(before.begin(), before.end(), '\n'));
+  const std::size_t column = at - (line_start == std::string_view::npos ? 0 : line_start + 1) + 1;
+  return "nested deeper than " + std::to_string(kMaxJsonDepth) +
+         " levels (arrays/objects) at line " + std::to_string(line) + ", column " +
+         std::to_string(column);
 }
 
 namespace {

@@ -49,6 +49,14 @@ std::string need_idx(const std::string& dir, const std::vector<std::string>& ste
                      const DatasetInfo& info) {
   for (const std::string& stem : stems)
     if (std::string p = existing(dir, stem); !p.empty()) return p;
+  // Something that is there but not a file is not "missing": name it as what it is.
+  std::error_code ec;
+  for (const std::string& stem : stems)
+    for (const std::string& p : {dir + "/" + stem + ".gz", dir + "/" + stem})
+      if (fs::exists(p, ec))
+        throw DataError(p + ": is " +
+                        (fs::is_directory(p, ec) ? "a directory" : "not a regular file") +
+                        ", not the data file");
   throw DataError(dir + "/" + stems.front() + ".gz: not found (nor " + stems.front() +
                   " without .gz)" + where_to_get(info));
 }

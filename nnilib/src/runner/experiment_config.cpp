@@ -237,6 +237,10 @@ class Section {
 };
 
 std::string read_file(const std::string& path, const std::string& what) {
+  // A directory opens as a stream that reads nothing: "empty" would be a wrong answer.
+  std::error_code ec;
+  if (fs::is_directory(path, ec))
+    throw ParamError(what + ": " + json_quote(path) + " is a directory, not a file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ParamError(what + ": cannot read " + json_quote(path));
   std::ostringstream s;

@@ -253,7 +253,7 @@ int run_final_training(const FinalTrainingOptions& options, const RunResult& res
     std::fprintf(stderr,
                  "fmnist-nas: error: --final-train: no trial has a result, so there are no "
                  "parameters to train\n");
-    return static_cast<int>(ExitCode::kParams);
+    return static_cast<int>(ExitCode::kNoResult);
   }
   if (::access(options.trial_binary.c_str(), X_OK) != 0)
     throw UsageError("--trial-binary: " + options.trial_binary +

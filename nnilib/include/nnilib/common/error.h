@@ -20,6 +20,7 @@ enum class ExitCode : int {
   kLimit = 7,         ///< architecture over a --max-params / --max-macs / --max-memory limit
   kIo = 8,            ///< cannot write an output file
   kSystem = 9,        ///< the system refused a resource (no free port, fork or getrandom failed)
+  kNoResult = 10,     ///< fmnist-nas: the experiment ended and no trial has a result
   kInterrupted = 130  ///< stopped by SIGINT/SIGTERM (128 + SIGINT)
 };
 

@@ -14,7 +14,10 @@ namespace nnilib {
 /// the temporary file is removed and IoError("<path>: cannot write <what> (<why>)")
 /// is thrown; `path` keeps its previous content. `durable` false skips the flush to disk
 /// (for a file rewritten every few seconds whose loss in a power cut does not matter:
-/// the rename still keeps readers from seeing a part).
+/// the rename still keeps readers from seeing a part). A `path` that exists and is not
+/// a regular file (a device such as /dev/stdout or /dev/full, a pipe) cannot be replaced
+/// atomically and is never replaced: the bytes are written to it in place, and a failed
+/// write (ENOSPC on /dev/full, a pipe without a reader) is the same IoError.
 void write_file_atomically(const std::string& path, std::string_view bytes,
                            const std::string& what = "the file", bool durable = true);
 
