@@ -39,6 +39,7 @@ namespace {
 //   dropped  first sends a PUT without the JSON content type (NNI ignores it), then as ok
 //   deepmetric  reports a PERIODICAL whose value is an array nested 30,000 levels, then waits
 //   deepbody    PUTs a body nested 30,000 levels (not even an object), then waits
+//   stall    as ok, but after its second result waits 60 s: only a stop ends it soon
 // SLEEP seconds between results, or SLEEP_PER_BUDGET seconds per unit of TRIAL_BUDGET
 // the trial trains (less the budget of the checkpoint it continues) spread over its
 // steps. PROGRESS=1: a progress.json after each result, its time left at that pace.
@@ -89,6 +90,7 @@ for ((i = 0; i < steps; i++)); do
   case $mode in
     hang) trap '' INT; pause 60 ;;
     malformed) metric final 0 "$x"; pause 60 ;;
+    stall) if ((i >= 1)); then pause 60; fi ;;
   esac
 done
 metric FINAL 0 "{\\\\\\\"default\\\\\\\": $x, \\\\\\\"steps\\\\\\\": $steps}"
@@ -590,10 +592,11 @@ TEST_CASE(
 
 TEST_CASE("runner: Medianstop stops a trial that is clearly worse than the median") {
   // Sequential trials: x = 0.8 and 0.9 succeed; 0.1 is worse than their median at
-  // step 1 (start_step 1) and is stopped early.
+  // step 1 (start_step 1) and is stopped early. It stalls after its second result, so
+  // that it ends soon only when it is stopped (an event, not a race with a clock).
   Experiment e(R"(
 searchSpace: {x: {_type: choice, _value: [0.8, 0.9, 0.1]}}
-trialCommand: STEPS=6 SLEEP=0.05 exec ./trial.sh
+trialCommand: MODES="ok ok stall" STEPS=6 exec ./trial.sh
 trialConcurrency: 1
 tuner: {name: GridSearch}
 assessor: {name: Medianstop, classArgs: {optimize_mode: maximize, start_step: 1}}
@@ -608,7 +611,8 @@ assessor: {name: Medianstop, classArgs: {optimize_mode: maximize, start_step: 1}
   const auto& bad = trials[2];
   CHECK(bad.status == nnilib::kEarlyStopped);
   CHECK_THAT(bad.reason, Catch::Contains("Medianstop") && Catch::Contains("median"));
-  CHECK(bad.intermediate_count < 6);
+  CHECK(bad.intermediate_count <= 2);
+  CHECK(*bad.ended_at - *bad.started_at < 50);  // stopped, not at the stall's end
   CHECK(bad.exit_code == 130);  // the trial received SIGINT and exited on it
   CHECK_THAT(e.trial_file(bad, "trial.stdout"), Catch::Contains("got SIGINT"));
   CHECK_FALSE(bad.final_default);
