@@ -10,8 +10,11 @@ Architectures are parameter files with every value filled in, as
 `fmnist-trial --params-file F --print-params --dry-run` prints them (bench/run.sh makes
 them); without --arch, the seed's smallest and largest CNN.
 
-Prints one JSON line per (architecture, threads, precision):
-  {"arch": ..., "threads": t, "precision": "fp32"|"bf16",
+--layout nchw channels_last runs each model both in PyTorch's default layout and in
+torch.channels_last (model and batches), the layout the C++ trial trains in.
+
+Prints one JSON line per (architecture, threads, layout, precision):
+  {"arch": ..., "threads": t, "precision": "fp32"|"bf16", "layout": "nchw"|"channels_last",
    "train_images_per_second": ..., "eval_images_per_second": ...}
 """
 import argparse
@@ -177,6 +180,9 @@ def main():
     ap.add_argument("--arch", nargs="+", default=[],
                     help="NAME=FILE: full parameters (fmnist-trial --print-params --dry-run)")
     ap.add_argument("--repeats", type=int, default=3, help="measured epochs; the best counts")
+    ap.add_argument("--layout", nargs="+", default=["nchw"], choices=["nchw", "channels_last"],
+                    help="channels_last: the model and every batch in torch.channels_last, as "
+                    "PyTorch's CPU performance guide advises")
     args = ap.parse_args()
 
     archs = {}
@@ -197,62 +203,67 @@ def main():
     val = TensorDataset(x[-args.eval_images:], y[-args.eval_images:])
     background = (0.0 - mean) / std
 
-    for threads in args.threads:
-        for name, p in archs.items():
-            for precision in args.precision:
-                torch.set_num_threads(threads)
-                torch.manual_seed(1)
-                model = model_space_cnn(p) if "num_blocks" in p else seed_cnn(p)
-                epochs = 1 + args.repeats
-                batch = p.get("batch_size", 64)
-                loader = DataLoader(train, batch_size=batch, shuffle=True)
-                opt = make_optimizer(model, p)
-                sched = make_schedule(opt, p, epochs * len(loader))
-                smoothing = p.get("label_smoothing", 0.0)
-                do_augment = any(p.get(k) for k in ("augment_crop", "augment_flip",
-                                                    "augment_erasing"))
+    runs = [(t, n, p, layout, precision) for t in args.threads for n, p in archs.items()
+            for layout in args.layout for precision in args.precision]
+    for threads, name, p, layout, precision in runs:
+        torch.set_num_threads(threads)
+        torch.manual_seed(1)
+        model = model_space_cnn(p) if "num_blocks" in p else seed_cnn(p)
+        fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+        model = model.to(memory_format=fmt)
+        epochs = 1 + args.repeats
+        batch = p.get("batch_size", 64)
+        loader = DataLoader(train, batch_size=batch, shuffle=True)
+        opt = make_optimizer(model, p)
+        sched = make_schedule(opt, p, epochs * len(loader))
+        smoothing = p.get("label_smoothing", 0.0)
+        do_augment = any(p.get(k) for k in ("augment_crop", "augment_flip",
+                                            "augment_erasing"))
 
-                def autocast():
-                    if precision == "bf16":
-                        return torch.autocast("cpu", dtype=torch.bfloat16)
-                    return contextlib.nullcontext()
+        def autocast():
+            if precision == "bf16":
+                return torch.autocast("cpu", dtype=torch.bfloat16)
+            return contextlib.nullcontext()
 
-                def epoch():
-                    model.train()
-                    for xb, yb in loader:
-                        if do_augment:
-                            xb = augment(xb, p, background)
-                        opt.zero_grad()
-                        with autocast():
-                            out = model(xb)
-                        loss = F.cross_entropy(out.float(), yb, label_smoothing=smoothing)
-                        loss.backward()
-                        opt.step()
-                        if sched is not None:
-                            sched.step()
+        def epoch():
+            model.train()
+            for xb, yb in loader:
+                if do_augment:
+                    xb = augment(xb, p, background)
+                xb = xb.contiguous(memory_format=fmt)
+                opt.zero_grad()
+                with autocast():
+                    out = model(xb)
+                loss = F.cross_entropy(out.float(), yb, label_smoothing=smoothing)
+                loss.backward()
+                opt.step()
+                if sched is not None:
+                    sched.step()
 
-                epoch()  # warm-up
-                train_ips = 0.0
-                for _ in range(args.repeats):
-                    t = time.perf_counter()
-                    epoch()
-                    train_ips = max(train_ips, len(train) / (time.perf_counter() - t))
+        epoch()  # warm-up
+        train_ips = 0.0
+        for _ in range(args.repeats):
+            t = time.perf_counter()
+            epoch()
+            train_ips = max(train_ips, len(train) / (time.perf_counter() - t))
 
-                model.eval()
-                eval_loader = DataLoader(val, batch_size=1000)
-                with torch.no_grad(), autocast():
-                    for xb, _ in eval_loader:  # warm-up
-                        model(xb)
-                    eval_ips = 0.0
-                    for _ in range(args.repeats):
-                        t = time.perf_counter()
-                        correct = 0
-                        for xb, yb in eval_loader:
-                            correct += (model(xb).float().argmax(1) == yb).sum().item()
-                        eval_ips = max(eval_ips, len(val) / (time.perf_counter() - t))
-                print(json.dumps({"arch": name, "threads": threads, "precision": precision,
-                                  "train_images_per_second": train_ips,
-                                  "eval_images_per_second": eval_ips}), flush=True)
+        model.eval()
+        eval_loader = DataLoader(val, batch_size=1000)
+        with torch.no_grad(), autocast():
+            for xb, _ in eval_loader:  # warm-up
+                model(xb.contiguous(memory_format=fmt))
+            eval_ips = 0.0
+            for _ in range(args.repeats):
+                t = time.perf_counter()
+                correct = 0
+                for xb, yb in eval_loader:
+                    out = model(xb.contiguous(memory_format=fmt))
+                    correct += (out.float().argmax(1) == yb).sum().item()
+                eval_ips = max(eval_ips, len(val) / (time.perf_counter() - t))
+        print(json.dumps({"arch": name, "threads": threads, "precision": precision,
+                          "layout": layout,
+                          "train_images_per_second": train_ips,
+                          "eval_images_per_second": eval_ips}), flush=True)
 
 
 if __name__ == "__main__":

@@ -178,3 +178,36 @@ TEST_CASE("CIFAR-10 batches: 3x32x32 per channel, corrupt batches name the file"
   CHECK_THROWS_WITH(nnilib::load_dataset(opt),
                     Catch::StartsWith(batch + ": not found (CIFAR-10's binary version"));
 }
+
+TEST_CASE("loading stops when its cancellation says so: between files and within a large one") {
+  nnilib::DataOptions opt;
+  opt.dir = testutil::data_dir();
+  std::vector<int> asked;  // the call numbers at which loading asked
+  int calls = 0;
+  // Stops at the n-th question: the first is before reading the training images' data,
+  // the second 16 MiB into them (47 MB of pixels), later ones at the following files.
+  for (int stop_at : {1, 2, 4}) {
+    calls = 0;
+    opt.cancelled = [&] { return ++calls == stop_at; };
+    CHECK_THROWS_AS(nnilib::load_dataset(opt), nnilib::Interrupted);
+    CHECK(calls == stop_at);
+  }
+  calls = 0;
+  opt.cancelled = [&] { return ++calls == 2; };
+  CHECK_THROWS_WITH(nnilib::load_dataset(opt),
+                    Catch::StartsWith("interrupted while reading " + opt.dir) &&
+                        Catch::Contains("train-images-idx3-ubyte"));
+  // Never cancelled: loads as before, having asked once per 16 MiB and per file.
+  calls = 0;
+  opt.cancelled = [&] { return ++calls < 0; };
+  CHECK(nnilib::load_dataset(opt).train.size() == 50000);
+  CHECK(calls >= 6);
+
+  nnilib::DataOptions cifar;
+  cifar.dataset = "cifar10";
+  cifar.dir = testutil::cifar_set("cifar-cancel", 40);
+  cifar.val_size = 20;
+  calls = 0;
+  cifar.cancelled = [&] { return ++calls == 3; };  // before data_batch_3.bin
+  CHECK_THROWS_WITH(nnilib::load_dataset(cifar), Catch::EndsWith("data_batch_3.bin"));
+}

@@ -258,6 +258,32 @@ TEST_CASE("SIGINT mid-epoch: exit at the next batch, intermediate results kept, 
   CHECK_THAT(r.err, Catch::Contains("interrupted by SIGINT"));
 }
 
+TEST_CASE("SIGINT during start-up (data, probe): exit 130 at once, no epoch, no result") {
+  TempDir dir("fmnist-sigint-start");
+  // The whole training set and an auto precision: the data and the probe take a while
+  // after the "params" line, which is printed before either starts.
+  ChildProcess child(
+      {NNILIB_FMNIST_TRIAL, "--data-dir", testutil::data_dir(), "--threads", "1", "--print-params",
+       "--output", dir.path() + "/summary.json", "--params", R"({"epochs": 30})"},
+      {});
+  for (int i = 0; i < 12000 && child.stdout_so_far().find("params ") == std::string::npos; ++i)
+    std::this_thread::sleep_for(10ms);
+  REQUIRE_THAT(child.stdout_so_far(), Catch::Contains("params "));
+  child.send_signal(SIGINT);
+  const ProcessResult r = child.wait(120s);
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 130);
+  CHECK(r.out.find("\nepoch") == std::string::npos);  // no epoch line
+  CHECK_THAT(r.err, Catch::Contains("SIGINT") &&
+                        (Catch::Contains("; no result") || Catch::Contains("no final result")));
+  // Where the signal lands is the machine's business: in the data or the probe (usually)
+  // the run ends there and writes nothing; at the first batch it says so in summary.json.
+  // (test_data and test_trainer stop the loading and the probe deterministically.)
+  if (r.err.find("interrupted while") != std::string::npos ||
+      r.err.find("interrupted during") != std::string::npos)
+    CHECK_FALSE(std::filesystem::exists(dir.path() + "/summary.json"));
+}
+
 TEST_CASE("standalone: bad input gives one line and its exit code") {
   TempDir dir("fmnist-standalone");
   auto run = [&](std::vector<std::string> extra) {

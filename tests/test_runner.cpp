@@ -43,6 +43,8 @@ namespace {
 // SLEEP seconds between results, or SLEEP_PER_BUDGET seconds per unit of TRIAL_BUDGET
 // the trial trains (less the budget of the checkpoint it continues) spread over its
 // steps. PROGRESS=1: a progress.json after each result, its time left at that pace.
+// GATE=DIR: before its FINAL, waits until DIR/release-<NNI_TRIAL_SEQ_ID> or DIR/release-all
+// exists (the test decides when each trial ends: events, not sleeps).
 // On SIGINT: prints "got SIGINT", exits 130.
 const std::string kTrialScript = "#!/bin/bash\nsource '" NNILIB_SOURCE_DIR
                                  "/tests/curl_trial.sh'\n"
@@ -93,6 +95,9 @@ for ((i = 0; i < steps; i++)); do
     stall) if ((i >= 1)); then pause 60; fi ;;
   esac
 done
+if [ -n "$GATE" ]; then
+  while [ ! -e "$GATE/release-$NNI_TRIAL_SEQ_ID" ] && [ ! -e "$GATE/release-all" ]; do pause 0.05; done
+fi
 metric FINAL 0 "{\\\\\\\"default\\\\\\\": $x, \\\\\\\"steps\\\\\\\": $steps}"
 echo "done x=$x"
 )BASH";
@@ -506,25 +511,53 @@ std::vector<std::string> ids_at_budgets(const std::vector<nnilib::TrialRecord>& 
 }
 
 // Six trials of BOHB (min 1, max 3, eta 3: bracket 1 runs 3 configurations for 1, then
-// the best for 3; bracket 0 runs 2 for 3) on three workers, with `class_args` added:
-// the trials, and their "<id>@<budget>". The first three take 0.5, 1.5 and 2.5 s, so
-// workers free up one at a time, a second apart, however loaded the machine is.
+// the best for 3; bracket 0 runs 2 for 3) on three workers, with `class_args` added.
+// The trials wait at a gate (trial.sh's GATE) and `drive` decides when each ends, so the
+// order in which workers free up is the test's however loaded the machine is. Returns
+// the trials and their "<id>@<budget>".
 std::pair<std::vector<nnilib::TrialRecord>, std::vector<std::string>> bohb_on_three_workers(
-    const std::string& class_args) {
+    const std::string& class_args, const std::function<void(const Experiment&)>& drive) {
   Experiment e(R"(
 searchSpace: {x: {_type: uniform, _value: [0, 1]}}
-trialCommand: STEPS=1 SLEEP=$((NNI_TRIAL_SEQ_ID % 3)).5 exec ./trial.sh
+trialCommand: STEPS=1 GATE=gates exec ./trial.sh
 trialConcurrency: 3
 maxTrialNumber: 6
 tuner: {name: BOHB, classArgs: {min_budget: 1, max_budget: 3, eta: 3)" +
                class_args + "}}\n");
-  const ProcessResult r = e.run();
+  std::filesystem::create_directory(e.dir.path() + "/gates");
+  ChildProcess runner(e.run_argv(), {});
+  drive(e);
+  std::ofstream(e.dir.path() + "/gates/release-all").put('\n');
+  const ProcessResult r = runner.wait(120s);
   INFO(describe(r));
   REQUIRE(r.exit_code == 0);
   auto trials = e.store().trials();
   REQUIRE(trials.size() == 6);
   auto ids = ids_at_budgets(trials);
   return {std::move(trials), std::move(ids)};
+}
+
+// Lets trial `seq` of bohb_on_three_workers end.
+void release(const Experiment& e, int seq) {
+  std::ofstream(e.dir.path() + "/gates/release-" + std::to_string(seq)).put('\n');
+}
+
+// Waits (up to a minute) until the experiment has created `n` trials.
+void wait_for_trials(const Experiment& e, std::size_t n) {
+  INFO("waiting for " << n << " trials");
+  REQUIRE(wait_for(
+      e, [n](const auto& trials) { return trials.size() >= n; }, 60s));
+}
+
+// Waits (up to a minute) until trial `seq` has succeeded.
+void wait_for_success(const Experiment& e, std::size_t seq) {
+  INFO("waiting for trial " << seq << " to succeed");
+  REQUIRE(wait_for(
+      e,
+      [seq](const auto& trials) {
+        return trials.size() > seq && trials[seq].status == nnilib::kSucceeded;
+      },
+      60s));
 }
 
 }  // namespace
@@ -564,10 +597,18 @@ advisor: {name: Hyperband, classArgs: {R: 3, eta: 3, optimize_mode: maximize}}
 }
 
 TEST_CASE("runner: BOHB with exec_mode parallelism keeps every worker busy") {
-  // Each worker that frees up while bracket 1's first round still runs (its last trial
-  // takes 2.5 s) starts something: bracket 0's two configurations, then the next
+  // Each worker that frees up while bracket 1's first round still runs (its trial 2 is
+  // held until the end) starts something: bracket 0's two configurations, then the next
   // bracket, instead of waiting for the round.
-  const auto [trials, ids] = bohb_on_three_workers("");
+  const auto [trials, ids] = bohb_on_three_workers("", [](const Experiment& e) {
+    wait_for_trials(e, 3);
+    release(e, 0);
+    wait_for_trials(e, 4);
+    release(e, 1);
+    wait_for_trials(e, 5);
+    release(e, 3);
+    wait_for_trials(e, 6);  // all before trial 2 ends
+  });
   CHECK_THAT(ids[2], Catch::Matches("1_0_2@1.0"));
   CHECK_THAT(ids[3], Catch::Matches("0_0_3@3.0"));
   CHECK_THAT(ids[4], Catch::Matches("0_0_4@3.0"));
@@ -581,7 +622,15 @@ TEST_CASE("runner: BOHB with exec_mode parallelism keeps every worker busy") {
 TEST_CASE(
     "runner: BOHB exec_mode serial runs one bracket at a time: free workers wait, none deadlocks") {
   // Bracket 0 waits until bracket 1 has started its last round: two workers wait meanwhile.
-  const auto [trials, ids] = bohb_on_three_workers(", exec_mode: serial");
+  const auto [trials, ids] = bohb_on_three_workers(", exec_mode: serial", [](const Experiment& e) {
+    wait_for_trials(e, 3);
+    release(e, 0);
+    wait_for_success(e, 0);
+    release(e, 1);
+    wait_for_success(e, 1);
+    CHECK(e.store().trials().size() == 3);  // two free workers, nothing started
+    release(e, 2);
+  });
   CHECK_THAT(ids[0], Catch::Matches("1_0_0@1.0"));
   CHECK_THAT(ids[2], Catch::Matches("1_0_2@1.0"));
   CHECK_THAT(ids[3], Catch::Matches("1_1_[012]@3.0"));  // only after the whole round ended
@@ -1123,13 +1172,14 @@ tuner: {name: GridSearch}
 TEST_CASE(
     "runner: no trial starts that cannot end before the final training's reserve, "
     "promotions included") {
-  // BOHB 1-3-9, a second per unit of budget a trial trains (a promotion only the units
-  // beyond its checkpoint). 30 s in all, 10 kept: trials must end by 21.5 s. The first
-  // bracket's 9-epoch promotion (6 s more) fits; later 9-epoch trials (9 s from
-  // scratch) do not, and are passed over.
+  // BOHB 1-3-9, half a second per unit of budget a trial trains (a promotion only the
+  // units beyond its checkpoint). 30 s in all, 10 kept: trials must end by 21.5 s. The
+  // first bracket's 9-epoch promotion (3 s more) ends at about 8 s, with room to spare
+  // on a slow or loaded machine (an ASan build included); a 9-epoch trial from scratch
+  // (4.5 s) proposed after about 17 s must not start.
   Experiment e(R"(
 searchSpace: {x: {_type: uniform, _value: [0, 1]}}
-trialCommand: STEPS=1 SLEEP_PER_BUDGET=1 exec ./trial.sh
+trialCommand: STEPS=1 SLEEP_PER_BUDGET=0.5 exec ./trial.sh
 trialConcurrency: 2
 maxTrialNumber: 100
 maxExperimentDuration: 30s

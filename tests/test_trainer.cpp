@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 
+#include "nnilib/common/error.h"
 #include "nnilib/data/data.h"
 #include "nnilib/model/model.h"
 #include "nnilib/train/trainer.h"
@@ -401,6 +402,11 @@ TEST_CASE("auto follows the CPU rule, and the probe times both precisions") {
   if (native_bf16()) CHECK(p.bf16_works);  // elsewhere bf16 may lack kernels: fp32 then
   if (p.bf16_works) CHECK(p.bf16_ms > 0);
   CHECK(p.fp32_ms < 5000);
+  // A stop asked for during the probe ends it before the next step.
+  int asked = 0;
+  CHECK_THROWS_AS(nnilib::probe_precision(spec.model, "cpu", [&] { return ++asked == 3; }),
+                  nnilib::Interrupted);
+  CHECK(asked == 3);
 }
 
 TEST_CASE("on CUDA, bf16 and auto train (skipped without a GPU)") {

@@ -684,6 +684,16 @@ int main(int argc, char** argv) {
     return run(cli);
   } catch (const nnilib::Error& e) {
     std::fflush(stdout);
+    // A signal during start-up (the data, the probe) ends it there; an error the signal
+    // caused (a read it interrupted) is the signal's too.
+    if (e.code() == nnilib::ExitCode::kInterrupted || interrupted()) {
+      const char* sig = g_signal.load() == SIGTERM ? "SIGTERM" : "SIGINT";
+      if (e.code() == nnilib::ExitCode::kInterrupted)
+        std::fprintf(stderr, "fmnist-trial: %s (%s); no result\n", e.what(), sig);
+      else
+        std::fprintf(stderr, "fmnist-trial: interrupted (%s): %s; no result\n", sig, e.what());
+      return static_cast<int>(nnilib::ExitCode::kInterrupted);
+    }
     std::fprintf(stderr, "fmnist-trial: error: %s\n", e.what());
     return static_cast<int>(e.code());
   } catch (const std::exception& e) {

@@ -13,11 +13,13 @@ constexpr std::uintmax_t kMaxRecords = 100000;  // a real batch has 10,000
 constexpr int kPixels = kCifarRecordBytes - 1;
 }  // namespace
 
-LabeledImages read_cifar10(const std::vector<std::string>& paths) {
+LabeledImages read_cifar10(const std::vector<std::string>& paths,
+                           const std::function<bool()>& cancelled) {
   LabeledImages set;
   std::vector<uint8_t>& images = set.images.data;
   std::vector<uint8_t>& labels = set.labels.data;
   for (const std::string& path : paths) {
+    if (cancelled && cancelled()) throw Interrupted("interrupted while reading " + path);
     std::error_code ec;
     const std::uintmax_t size = std::filesystem::file_size(path, ec);
     if (ec) throw DataError(path + ": cannot read a CIFAR-10 batch (" + ec.message() + ")");

@@ -2,6 +2,7 @@
 // test_batch.bin of cifar-10-binary.tar.gz). No torch.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,8 @@ inline constexpr int kCifarRecordBytes = 1 + 3 * 32 * 32;
 /// [N] (as LabeledImages: dims and bytes). Throws DataError naming the file when it is
 /// missing or empty, is not a whole number of records, holds more than 100,000 records,
 /// or has a label outside 0-9.
-LabeledImages read_cifar10(const std::vector<std::string>& paths);
+/// `cancelled` is asked before each file: true throws Interrupted.
+LabeledImages read_cifar10(const std::vector<std::string>& paths,
+                           const std::function<bool()>& cancelled = {});
 
 }  // namespace nnilib

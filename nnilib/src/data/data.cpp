@@ -67,7 +67,9 @@ Dataset load_dataset(const DataOptions& options) {
   const std::string dir = resolve_data_dir(info, options.dir);
   const DatasetFiles files = find_dataset_files(info, dir);
   info = resolve_shape(std::move(info), files);
-  const RawDataset raw = read_dataset(info, files);
+  const RawDataset raw = read_dataset(info, files, options.cancelled);
+  if (options.cancelled && options.cancelled())
+    throw Interrupted("interrupted while preparing the data of " + dir);
   const int64_t n = raw.train.images.count();
   if (options.val_size < 0 || options.val_size >= n) {
     throw ParamError("validation size " + std::to_string(options.val_size) +

@@ -165,11 +165,14 @@ DatasetInfo dataset_for_model(const DataOptions& options) {
   return resolve_shape(info, find_dataset_files(info, resolve_data_dir(info, options.dir)));
 }
 
-RawDataset read_dataset(const DatasetInfo& info, const DatasetFiles& files) {
+RawDataset read_dataset(const DatasetInfo& info, const DatasetFiles& files,
+                        const std::function<bool()>& cancelled) {
   if (info.format == DataFormat::kCifar10)
-    return {read_cifar10(files.train), read_cifar10(files.test)};
-  return {read_idx_pair(files.train[0], files.train[1], info.height, info.width, info.classes),
-          read_idx_pair(files.test[0], files.test[1], info.height, info.width, info.classes)};
+    return {read_cifar10(files.train, cancelled), read_cifar10(files.test, cancelled)};
+  return {read_idx_pair(files.train[0], files.train[1], info.height, info.width, info.classes,
+                        cancelled),
+          read_idx_pair(files.test[0], files.test[1], info.height, info.width, info.classes,
+                        cancelled)};
 }
 
 }  // namespace nnilib

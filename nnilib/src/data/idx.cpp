@@ -126,7 +126,8 @@ std::vector<int64_t> read_idx_dims(const std::string& path, int expected_ndims) 
   return read_header(in, path, expected_ndims, payload);
 }
 
-IdxArray read_idx(const std::string& path, int expected_ndims) {
+IdxArray read_idx(const std::string& path, int expected_ndims,
+                  const std::function<bool()>& cancelled) {
   IdxStream in(path);
   IdxArray array;
   uint64_t payload = 0;
@@ -136,6 +137,7 @@ IdxArray read_idx(const std::string& path, int expected_ndims) {
   constexpr uint64_t kChunk = uint64_t{1} << 24;
   uint64_t actual = 0;
   while (actual < payload) {
+    if (cancelled && cancelled()) throw Interrupted("interrupted while reading " + path);
     const uint64_t want = std::min(kChunk, payload - actual);
     array.data.resize(actual + want);
     const uint64_t n = in.read(array.data.data() + actual, want);
@@ -166,8 +168,9 @@ IdxArray read_idx(const std::string& path, int expected_ndims) {
 }
 
 LabeledImages read_idx_pair(const std::string& images_path, const std::string& labels_path,
-                            int64_t rows, int64_t cols, int num_classes) {
-  LabeledImages set{read_idx(images_path, 3), read_idx(labels_path, 1)};
+                            int64_t rows, int64_t cols, int num_classes,
+                            const std::function<bool()>& cancelled) {
+  LabeledImages set{read_idx(images_path, 3, cancelled), read_idx(labels_path, 1, cancelled)};
   if (set.images.dims[1] != rows || set.images.dims[2] != cols) {
     throw DataError(images_path + ": images are " + std::to_string(set.images.dims[1]) + "x" +
                     std::to_string(set.images.dims[2]) + ", expected " + std::to_string(rows) +

@@ -2,6 +2,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "nnilib/common/error.h"
+
 #include "nnilib/model/model.h"
 #include "nnilib/train/precision.h"
 #include "train/autocast.h"
@@ -28,7 +30,8 @@ double step_ms(Cnn& model, const torch::Tensor& x, const torch::Tensor& y, bool 
 
 }  // namespace
 
-PrecisionProbe probe_precision(const ModelSpec& spec, const std::string& device_name) {
+PrecisionProbe probe_precision(const ModelSpec& spec, const std::string& device_name,
+                               const std::function<bool()>& stop) {
   const torch::Device device(device_name);
   torch::manual_seed(0);
   Cnn model(spec);
@@ -43,19 +46,23 @@ PrecisionProbe probe_precision(const ModelSpec& spec, const std::string& device_
       to_nhwc(torch::randn({batch, spec.in_channels, spec.in_height, spec.in_width}, device));
   const torch::Tensor y = torch::randint(0, spec.num_classes, {batch},
                                          torch::TensorOptions().dtype(torch::kLong).device(device));
+  const auto step = [&](bool bf16) {
+    if (stop && stop()) throw Interrupted("interrupted during the precision probe");
+    return step_ms(model, x, y, bf16, device);
+  };
   PrecisionProbe probe;
-  step_ms(model, x, y, false, device);  // warm-up: oneDNN creates its kernels
+  step(false);  // warm-up: oneDNN creates its kernels
   try {
-    step_ms(model, x, y, true, device);
+    step(true);
   } catch (const c10::Error&) {
     probe.bf16_works = false;  // e.g. a GPU without bfloat16 support
-    probe.fp32_ms = step_ms(model, x, y, false, device);
+    probe.fp32_ms = step(false);
     return probe;
   }
   probe.fp32_ms = probe.bf16_ms = 1e30;
   for (int i = 0; i < 3; ++i) {  // alternate, so a drift of the machine hits both alike
-    probe.fp32_ms = std::min(probe.fp32_ms, step_ms(model, x, y, false, device));
-    probe.bf16_ms = std::min(probe.bf16_ms, step_ms(model, x, y, true, device));
+    probe.fp32_ms = std::min(probe.fp32_ms, step(false));
+    probe.bf16_ms = std::min(probe.bf16_ms, step(true));
   }
   return probe;
 }

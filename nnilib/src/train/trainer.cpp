@@ -167,7 +167,8 @@ struct ResolvedPrecision {
 // random numbers.
 ResolvedPrecision resolve_precision(const ModelSpec& spec, Precision requested,
                                     const torch::Device& device, bool mkldnn,
-                                    const std::string& resume_from) {
+                                    const std::string& resume_from,
+                                    const std::function<bool()>& stop) {
   // A continued run keeps the precision it started in (a promotion must train on as a
   // straight run would); one explicitly asked for must be the checkpoint's (the
   // checkpoint's identity says so when they differ).
@@ -176,7 +177,7 @@ ResolvedPrecision resolve_precision(const ModelSpec& spec, Precision requested,
       return {*p == "bf16", "auto: as the checkpoint it continues"};
   }
   const auto probed = [&](const std::string& why) {
-    const PrecisionProbe p = probe_precision(spec, device.str());
+    const PrecisionProbe p = probe_precision(spec, device.str(), stop);
     char line[160];
     if (!p.bf16_works) {
       std::snprintf(line, sizeof line, "%s: bf16 does not run on %s", why.c_str(),
@@ -476,6 +477,13 @@ void fit_to_deadline(Run& r, Clock::time_point deadline, double seconds_per_step
                                std::chrono::duration<double>(end_seconds));
 }
 
+// `data`, whose loading also ends when the observer asks to stop (unless it has its own
+// cancellation).
+DataOptions with_stop(DataOptions data, TrainObserver& observer) {
+  if (!data.cancelled) data.cancelled = [&observer] { return observer.stop_requested(); };
+  return data;
+}
+
 // Where and how a run computes: the device, the threads, the precision.
 struct Runtime {
   torch::Device device = torch::kCPU;
@@ -483,7 +491,9 @@ struct Runtime {
   ResolvedPrecision precision;
 };
 
-Runtime set_up_runtime(const TrialSpec& spec, const TrainOptions& options) {
+// `observer`'s stop_requested() can end the precision probe (Interrupted).
+Runtime set_up_runtime(const TrialSpec& spec, const TrainOptions& options,
+                       TrainObserver& observer) {
   keep_freed_memory();
   Runtime rt;
   rt.device = resolve_device(options.device);
@@ -496,8 +506,9 @@ Runtime set_up_runtime(const TrialSpec& spec, const TrainOptions& options) {
   torch::set_num_threads(rt.threads);
   if (options.eval_batch_size < 1) throw UsageError("--eval-batch-size must be at least 1");
   at::globalContext().setUserEnabledMkldnn(options.tuning.mkldnn);
-  rt.precision = resolve_precision(spec.model, options.precision, rt.device, options.tuning.mkldnn,
-                                   options.resume_from);
+  rt.precision =
+      resolve_precision(spec.model, options.precision, rt.device, options.tuning.mkldnn,
+                        options.resume_from, [&observer] { return observer.stop_requested(); });
   return rt;
 }
 
@@ -506,7 +517,7 @@ Runtime set_up_runtime(const TrialSpec& spec, const TrainOptions& options) {
 TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOptions& options,
                   TrainObserver& observer) {
   const auto t0 = Clock::now();
-  const Runtime rt = set_up_runtime(spec, options);
+  const Runtime rt = set_up_runtime(spec, options, observer);
   const torch::Device device = rt.device;
   const int threads = rt.threads;
   const ResolvedPrecision& precision = rt.precision;
@@ -722,14 +733,14 @@ TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOp
 
 TrainResult train(const TrialSpec& spec, const DataOptions& data, const TrainOptions& options,
                   TrainObserver& observer) {
-  return train(spec, load_dataset(data), options, observer);
+  return train(spec, load_dataset(with_stop(data, observer)), options, observer);
 }
 
 TrainResult evaluate_weights(const TrialSpec& spec, const Dataset& host_data,
                              const TrainOptions& options, const std::string& weights_path,
                              TrainObserver& observer) {
   const auto t0 = Clock::now();
-  const Runtime rt = set_up_runtime(spec, options);
+  const Runtime rt = set_up_runtime(spec, options, observer);
   check_model_fits(spec.model, host_data.info);
   const Dataset data = rt.device.is_cpu() ? host_data : to_device(host_data, rt.device);
   Cnn model(spec.model);
@@ -784,7 +795,8 @@ TrainResult evaluate_weights(const TrialSpec& spec, const Dataset& host_data,
 TrainResult evaluate_weights(const TrialSpec& spec, const DataOptions& data,
                              const TrainOptions& options, const std::string& weights_path,
                              TrainObserver& observer) {
-  return evaluate_weights(spec, load_dataset(data), options, weights_path, observer);
+  return evaluate_weights(spec, load_dataset(with_stop(data, observer)), options, weights_path,
+                          observer);
 }
 
 std::string format_epoch(const EpochStats& e, int epochs) {

@@ -63,6 +63,11 @@ struct LimitError : Error {
 struct IoError : Error {
   explicit IoError(const std::string& m) : Error(ExitCode::kIo, m) {}
 };
+/// A signal stopped the work before it had a result: a wait for NNI abandoned because
+/// ChannelOptions::cancelled returned true, loading the data, the precision probe.
+struct Interrupted : Error {
+  explicit Interrupted(const std::string& m) : Error(ExitCode::kInterrupted, m) {}
+};
 /// The operating system refused a resource that is not a file: a port, a process, random
 /// bytes.
 struct SystemError : Error {

@@ -3,6 +3,7 @@
 // how they are read. fmnist-trial's --dataset; the tensors are data.h's.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -70,7 +71,9 @@ DatasetInfo resolve_shape(DatasetInfo info, const DatasetFiles& files);
 struct RawDataset {
   LabeledImages train, test;
 };
-RawDataset read_dataset(const DatasetInfo& info, const DatasetFiles& files);
+/// `cancelled`: as DataOptions::cancelled.
+RawDataset read_dataset(const DatasetInfo& info, const DatasetFiles& files,
+                        const std::function<bool()>& cancelled = {});
 
 /// What options.dataset is, as far as a model needs to know (image shape, classes):
 /// a named set without reading anything, "idx" from its files' headers and labels.

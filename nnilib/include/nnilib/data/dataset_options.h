@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,9 @@ struct DataOptions {
   int64_t train_size = 0;    ///< training images to use after the split; 0 = all the rest
   int64_t test_size = 0;     ///< test images to use; 0 = all
   uint64_t split_seed = 42;  ///< fixed so that every trial validates on the same images
+  /// Asked between files and every 16 MiB read: true stops loading with Interrupted
+  /// (a trial's SIGINT acts while it loads its data, not after).
+  std::function<bool()> cancelled;
 };
 
 /// The data directory: `flag` if not empty, else $FMNIST_DATA_DIR, else kDefaultDataDir.

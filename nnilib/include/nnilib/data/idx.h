@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -19,7 +20,9 @@ struct IdxArray {
 /// Validates the magic number, the element type, the number of dimensions, and
 /// that the data is exactly as long as the dimensions say (truncated and
 /// oversized files are rejected). Throws DataError("<path>: <what is wrong>").
-IdxArray read_idx(const std::string& path, int expected_ndims);
+/// `cancelled` is asked every 16 MiB: true throws Interrupted.
+IdxArray read_idx(const std::string& path, int expected_ndims,
+                  const std::function<bool()>& cancelled = {});
 
 /// The dimensions in the header of an IDX file of unsigned bytes (the data is not
 /// read); the same checks of the header as read_idx().
@@ -35,6 +38,7 @@ struct LabeledImages {
 /// and checks that they agree: same item count, every label in [0, num_classes).
 /// The images of LabeledImages are [N, rows, cols] here, [N, C, H, W] from cifar.h.
 LabeledImages read_idx_pair(const std::string& images_path, const std::string& labels_path,
-                            int64_t rows, int64_t cols, int num_classes);
+                            int64_t rows, int64_t cols, int num_classes,
+                            const std::function<bool()>& cancelled = {});
 
 }  // namespace nnilib

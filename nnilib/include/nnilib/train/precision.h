@@ -3,6 +3,7 @@
 // autocast itself live in the trainer (torch).
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -65,7 +66,9 @@ struct PrecisionProbe {
 /// Times a few training steps of `spec`'s model on random images, in float32 and under
 /// bf16 autocast, on `device` ("cpu", "cuda:0", ...) with the current thread count;
 /// tens of milliseconds for the models of the default space. Implemented in the
-/// torch library (trainer); leaves the global RNG seeded differently.
-PrecisionProbe probe_precision(const ModelSpec& spec, const std::string& device);
+/// torch library (trainer); leaves the global RNG seeded differently. `stop` is asked
+/// before each step: true throws Interrupted (a trial's SIGINT acts within a step).
+PrecisionProbe probe_precision(const ModelSpec& spec, const std::string& device,
+                               const std::function<bool()>& stop = {});
 
 }  // namespace nnilib

@@ -22,11 +22,6 @@ struct ChannelClosed : ChannelError {
   explicit ChannelClosed(const std::string& m) : ChannelError(m) {}
 };
 
-/// A wait was abandoned because ChannelOptions::cancelled returned true (SIGINT).
-struct Interrupted : Error {
-  explicit Interrupted(const std::string& m) : Error(ExitCode::kInterrupted, m) {}
-};
-
 /// Fault handling of the channels. The defaults report a dead manager (connection
 /// refused) within about 8 s, and a hung one within about 25 s.
 struct ChannelOptions {
