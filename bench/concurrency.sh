@@ -31,7 +31,8 @@ trap 'rm -rf "$out"' EXIT
 trial() {  # THREADS NAME SEED
   ./build/fmnist-trial --params-file "$params" --params "{\"epochs\": $epochs}" \
     --train-size "$images" --val-size 1000 --test-size 1000 --threads "$1" --seed "$3" \
-    --precision "$precision" --quiet --no-save --output "$out/$2.json" >/dev/null
+    --precision "$precision" --quiet --no-save --output "$out/$2.json" >/dev/null \
+    2>"$out/$2.err" || { cat "$out/$2.err" >&2; exit 1; }
 }
 
 # Training images per second of a run, its best epoch (as the trial measures it: the
@@ -48,8 +49,11 @@ echo "round  one trial, 2 threads (img/s)  two trials, 1 thread each (img/s, sum
 for ((r = 1; r <= rounds; r++)); do
   trial 2 alone 1
   trial 1 left 1 &
+  left_pid=$!
   trial 1 right 2 &
-  wait
+  right_pid=$!
+  wait "$left_pid"
+  wait "$right_pid"
   read -r a prec < <(ips "$out/alone.json")
   read -r left _ < <(ips "$out/left.json")
   read -r right _ < <(ips "$out/right.json")
