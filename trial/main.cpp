@@ -57,6 +57,9 @@ void install_signal_handlers() {
 
 bool interrupted() { return g_signal.load() != 0; }
 
+/// The signal that interrupted the trial, for its last line.
+const char* signal_name() { return g_signal.load() == SIGTERM ? "SIGTERM" : "SIGINT"; }
+
 /// Prints one line per epoch, reports it to NNI, and stops at the next batch after
 /// a signal.
 class TrialObserver : public nnilib::TrainObserver {
@@ -374,8 +377,7 @@ int evaluate_saved_weights(const Cli& cli, nnilib::Trial& trial, const nnilib::T
   const nnilib::TrainResult result =
       nnilib::evaluate_weights(spec, cli.data, options, cli.evaluate, observer);
   if (result.interrupted) {
-    std::fprintf(stderr, "fmnist-trial: interrupted by %s during the evaluation\n",
-                 g_signal.load() == SIGTERM ? "SIGTERM" : "SIGINT");
+    std::fprintf(stderr, "fmnist-trial: interrupted by %s during the evaluation\n", signal_name());
     return static_cast<int>(nnilib::ExitCode::kInterrupted);
   }
   nlohmann::json summary = nnilib::summary_json(spec, result);
@@ -509,8 +511,7 @@ int run(const Cli& cli) {
     std::fprintf(stderr,
                  "fmnist-trial: interrupted by %s after %zu epoch(s); %d intermediate result(s) "
                  "reported, no final result\n",
-                 g_signal.load() == SIGTERM ? "SIGTERM" : "SIGINT", result.curve.size(),
-                 trial.intermediate_count());
+                 signal_name(), result.curve.size(), trial.intermediate_count());
     return static_cast<int>(nnilib::ExitCode::kInterrupted);
   }
   if (cli.data.val_size > 0) {
@@ -687,7 +688,7 @@ int main(int argc, char** argv) {
     // A signal during start-up (the data, the probe) ends it there; an error the signal
     // caused (a read it interrupted) is the signal's too.
     if (e.code() == nnilib::ExitCode::kInterrupted || interrupted()) {
-      const char* sig = g_signal.load() == SIGTERM ? "SIGTERM" : "SIGINT";
+      const char* sig = signal_name();
       if (e.code() == nnilib::ExitCode::kInterrupted)
         std::fprintf(stderr, "fmnist-trial: %s (%s); no result\n", e.what(), sig);
       else

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "nnilib/common/cancellation.h"
 #include "nnilib/common/error.h"
 
 namespace nnilib {
@@ -19,7 +20,7 @@ LabeledImages read_cifar10(const std::vector<std::string>& paths,
   std::vector<uint8_t>& images = set.images.data;
   std::vector<uint8_t>& labels = set.labels.data;
   for (const std::string& path : paths) {
-    if (cancelled && cancelled()) throw Interrupted("interrupted while reading " + path);
+    throw_if_cancelled(cancelled, "interrupted while reading " + path);
     std::error_code ec;
     const std::uintmax_t size = std::filesystem::file_size(path, ec);
     if (ec) throw DataError(path + ": cannot read a CIFAR-10 batch (" + ec.message() + ")");

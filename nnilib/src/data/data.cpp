@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "nnilib/common/cancellation.h"
 #include "nnilib/common/error.h"
 
 namespace nnilib {
@@ -68,8 +69,7 @@ Dataset load_dataset(const DataOptions& options) {
   const DatasetFiles files = find_dataset_files(info, dir);
   info = resolve_shape(std::move(info), files);
   const RawDataset raw = read_dataset(info, files, options.cancelled);
-  if (options.cancelled && options.cancelled())
-    throw Interrupted("interrupted while preparing the data of " + dir);
+  throw_if_cancelled(options.cancelled, "interrupted while preparing the data of " + dir);
   const int64_t n = raw.train.images.count();
   if (options.val_size < 0 || options.val_size >= n) {
     throw ParamError("validation size " + std::to_string(options.val_size) +

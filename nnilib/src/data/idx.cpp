@@ -8,6 +8,7 @@
 #include <fstream>
 #include <string>
 
+#include "nnilib/common/cancellation.h"
 #include "nnilib/common/error.h"
 
 namespace nnilib {
@@ -137,7 +138,7 @@ IdxArray read_idx(const std::string& path, int expected_ndims,
   constexpr uint64_t kChunk = uint64_t{1} << 24;
   uint64_t actual = 0;
   while (actual < payload) {
-    if (cancelled && cancelled()) throw Interrupted("interrupted while reading " + path);
+    throw_if_cancelled(cancelled, "interrupted while reading " + path);
     const uint64_t want = std::min(kChunk, payload - actual);
     array.data.resize(actual + want);
     const uint64_t n = in.read(array.data.data() + actual, want);

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "nnilib/common/cancellation.h"
 #include "nnilib/common/error.h"
 
 #include "nnilib/model/model.h"
@@ -47,7 +48,7 @@ PrecisionProbe probe_precision(const ModelSpec& spec, const std::string& device_
   const torch::Tensor y = torch::randint(0, spec.num_classes, {batch},
                                          torch::TensorOptions().dtype(torch::kLong).device(device));
   const auto step = [&](bool bf16) {
-    if (stop && stop()) throw Interrupted("interrupted during the precision probe");
+    throw_if_cancelled(stop, "interrupted during the precision probe");
     return step_ms(model, x, y, bf16, device);
   };
   PrecisionProbe probe;

@@ -5,6 +5,8 @@
 #include <functional>
 #include <string>
 
+#include "nnilib/common/cancellation.h"
+
 namespace nnilib {
 
 /// Writes `data` to `fd` with one write call (looping only on EINTR or a short
@@ -15,10 +17,5 @@ void write_whole(int fd, const std::string& data, const std::string& what);
 /// Sleeps `duration` in short slices; returns false (early) when `cancelled` says so.
 bool sleep_unless_cancelled(std::chrono::milliseconds duration,
                             const std::function<bool()>& cancelled);
-
-/// True when `cancelled` is set and returns true.
-inline bool is_cancelled(const std::function<bool()>& cancelled) {
-  return cancelled && cancelled();
-}
 
 }  // namespace nnilib

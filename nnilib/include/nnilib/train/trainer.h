@@ -115,7 +115,9 @@ struct BatchProgress {
   int64_t steps_left = 0;        ///< batches until this run ends
 };
 
-/// Receives progress; the trainer polls stop_requested() before every batch.
+/// Receives progress. stop_requested() is asked before every batch, and also while the
+/// data loads (every 16 MiB and file) and before each step of the precision probe, so a
+/// stop during start-up acts there (throwing Interrupted) rather than after it.
 /// on_epoch() is called for the epochs trained in this run (not for resumed ones).
 class TrainObserver {
  public:
