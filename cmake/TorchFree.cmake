@@ -33,7 +33,7 @@ add_compile_options(${_nnilib_san})
 add_link_options(-fsanitize=address,undefined)
 message(STATUS "nnilib: torch-free sanitizer build (${_nnilib_san})")
 
-# Takes every target that links LibTorch or nnilib::nnilib, or depends on such a
+# Takes every target that links LibTorch (nnilib_torch), or depends on such a
 # target (e.g. a test that runs fmnist-trial), out of `all`.
 function(nnilib_exclude_torch_targets)
   set(targets "")
@@ -46,7 +46,7 @@ function(nnilib_exclude_torch_targets)
     list(APPEND dirs ${sub})
   endwhile()
 
-  set(torch nnilib nnilib_torch nnilib_pch)
+  set(torch nnilib_torch nnilib_pch)
   set(changed TRUE)
   while(changed)
     set(changed FALSE)

@@ -13,7 +13,6 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <csignal>
@@ -31,6 +30,7 @@
 #include "nnilib/common/error.h"
 #include "nnilib/common/file_io.h"
 #include "nnilib/common/json_limits.h"
+#include "nnilib/common/program.h"
 #include "nnilib/dashboard/dashboard_server.h"
 #include "nnilib/dashboard/html_report.h"
 #include "nnilib/runner/experiment_config.h"
@@ -48,23 +48,9 @@ namespace {
 namespace fs = std::filesystem;
 using nnilib::ExitCode;
 
-std::atomic<int> g_first_signal{0};
-std::atomic<int> g_signals{0};
-
-extern "C" void on_signal(int sig) {
-  int expected = 0;
-  g_first_signal.compare_exchange_strong(expected, sig);
-  g_signals.fetch_add(1);
-  nnilib::wake_runner();  // the runner sleeps until something happens: this is something
-}
-
+// The runner sleeps until something happens: a stop signal is something.
 void install_signal_handlers() {
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  nnilib::install_stop_signals(nnilib::SignalRestart::kYes, nnilib::wake_runner);
 }
 
 // The final training's epochs unless --final-epochs says: measured on residual-93, a
@@ -157,7 +143,7 @@ nnilib::FinalTrainingOptions final_training_options(const RunCli& cli) {
   o.ensemble = cli.final_ensemble;
   o.tta = cli.final_tta;
   o.extra_args = cli.final_args;
-  o.signals = [] { return g_signals.load(); };
+  o.signals = [] { return nnilib::stop_signal_count(); };
   return o;
 }
 
@@ -191,8 +177,8 @@ int run_session(const RunCli& cli, const std::string& dir) {
   nnilib::RunnerOptions options;
   options.cores = cli.cores;
   options.kill_grace = std::chrono::milliseconds(cli.kill_grace_ms);
-  options.stop_signal = [] { return g_first_signal.load(); };
-  options.kill_now = [] { return g_signals.load() >= 2; };
+  options.stop_signal = [] { return nnilib::first_stop_signal(); };
+  options.kill_now = [] { return nnilib::stop_signal_count() >= 2; };
   options.observer = &view;
   if (cli.max_trial_number > 0) options.max_trial_number = cli.max_trial_number;
   if (!cli.max_experiment_duration.empty())
@@ -463,7 +449,8 @@ int cmd_serve(const std::vector<std::string>& dir_args, const std::string& host,
   const auto server = start_dashboard(dirs, host, port, false, webui, true);
   std::printf("serving %zu experiment(s) read-only; Ctrl-C stops\n", dirs.size());
   std::fflush(stdout);
-  while (g_first_signal.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  while (nnilib::first_stop_signal() == 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   return 0;
 }
 
@@ -565,15 +552,7 @@ int main(int argc, char** argv) {
     if (serve->parsed()) return cmd_serve(serve_dirs, serve_host, serve_port, serve_webui);
     if (report->parsed()) return cmd_report(report_dirs, report_html);
     return static_cast<int>(ExitCode::kUsage);
-  } catch (const nnilib::Error& e) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "fmnist-nas: error: %s\n", e.what());
-    return static_cast<int>(e.code());
   } catch (const std::exception& e) {
-    std::fflush(stdout);
-    std::string what = e.what();
-    what = what.substr(0, what.find('\n'));
-    std::fprintf(stderr, "fmnist-nas: internal error: %s\n", what.c_str());
-    return static_cast<int>(ExitCode::kInternal);
+    return nnilib::exit_on_exception("fmnist-nas", e);
   }
 }

@@ -5,6 +5,7 @@
 #include <iterator>
 
 #include "nnilib/common/error.h"
+#include "nnilib/common/trial_budget.h"
 #include "nnilib/model/params.h"
 #include "nnilib/space/space.h"
 
@@ -91,6 +92,21 @@ TEST_CASE("TRIAL_BUDGET sets the epochs, a fraction of one included") {
   CHECK_THAT(error_of(json{{"TRIAL_BUDGET", 1e9}}),
              Catch::Contains("up to 1000, got 1000000000.0"));
   CHECK_THAT(error_of(json{{"TRIAL_BUDGET", "10"}}), Catch::Contains("TRIAL_BUDGET"));
+}
+
+TEST_CASE("NNI's TRIAL_BUDGET vocabulary: the budget, the configuration without it, epochs") {
+  CHECK(nnilib::trial_budget(json{{"TRIAL_BUDGET", 2.5}, {"lr", 0.1}}) == 2.5);
+  CHECK(nnilib::trial_budget(json{{"lr", 0.1}}) == 0);  // not multi-fidelity
+  CHECK(nnilib::trial_budget(json{{"TRIAL_BUDGET", -1}}) == 0);
+  CHECK(nnilib::trial_budget(json{{"TRIAL_BUDGET", "3"}}) == 0);
+  CHECK(nnilib::trial_budget(json::array({1, 2})) == 0);
+  CHECK(nnilib::configuration_of(json{{"TRIAL_BUDGET", 3}, {"lr", 0.1}}) == json{{"lr", 0.1}});
+  CHECK(nnilib::configuration_of(json{{"lr", 0.1}}) == json{{"lr", 0.1}});
+  CHECK(nnilib::budget_epochs(2.5) == 3);
+  CHECK(nnilib::budget_epochs(3) == 3);
+  CHECK(nnilib::budget_epochs(3.0000000001) == 3);  // a tuner's rounding is not an epoch
+  CHECK(nnilib::budget_epochs(0.1) == 1);
+  CHECK(nnilib::budget_epochs(1e9) == 1000);  // kMaxBudgetEpochs
 }
 
 TEST_CASE("each kind of bad parameter is rejected with what is accepted") {

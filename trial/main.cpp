@@ -4,7 +4,6 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -21,6 +20,7 @@
 #include "nnilib/common/error.h"
 #include "nnilib/common/file_io.h"
 #include "nnilib/common/json_limits.h"
+#include "nnilib/common/program.h"
 #include "nnilib/data/dataset.h"
 #include "nnilib/model/params.h"
 #include "nnilib/space/space.h"
@@ -33,32 +33,18 @@
 
 namespace {
 
-std::atomic<int> g_signal{0};
-
 // When the process started: --time-limit counts from here (data loading included).
 const auto g_process_start = std::chrono::steady_clock::now();
 
-extern "C" void on_signal(int sig) {
-  int expected = 0;
-  g_signal.compare_exchange_strong(expected, sig);  // NNI may send SIGINT again: keep the first
-}
-
 void install_signal_handlers() {
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;  // no SA_RESTART: a blocking wait returns early
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  // No SA_RESTART: a blocking wait (a parameter, a retry) returns early.
+  nnilib::install_stop_signals(nnilib::SignalRestart::kNo);
   // Over a file-size limit (ulimit -f), a write fails with EFBIG and is reported
   // like a full disk, instead of the default action killing the trial.
   signal(SIGXFSZ, SIG_IGN);
 }
 
-bool interrupted() { return g_signal.load() != 0; }
-
-/// The signal that interrupted the trial, for its last line.
-const char* signal_name() { return g_signal.load() == SIGTERM ? "SIGTERM" : "SIGINT"; }
+bool interrupted() { return nnilib::first_stop_signal() != 0; }
 
 /// Prints one line per epoch, reports it to NNI, and stops at the next batch after
 /// a signal.
@@ -377,7 +363,8 @@ int evaluate_saved_weights(const Cli& cli, nnilib::Trial& trial, const nnilib::T
   const nnilib::TrainResult result =
       nnilib::evaluate_weights(spec, cli.data, options, cli.evaluate, observer);
   if (result.interrupted) {
-    std::fprintf(stderr, "fmnist-trial: interrupted by %s during the evaluation\n", signal_name());
+    std::fprintf(stderr, "fmnist-trial: interrupted by %s during the evaluation\n",
+                 nnilib::stop_signal_name());
     return static_cast<int>(nnilib::ExitCode::kInterrupted);
   }
   nlohmann::json summary = nnilib::summary_json(spec, result);
@@ -511,7 +498,7 @@ int run(const Cli& cli) {
     std::fprintf(stderr,
                  "fmnist-trial: interrupted by %s after %zu epoch(s); %d intermediate result(s) "
                  "reported, no final result\n",
-                 signal_name(), result.curve.size(), trial.intermediate_count());
+                 nnilib::stop_signal_name(), result.curve.size(), trial.intermediate_count());
     return static_cast<int>(nnilib::ExitCode::kInterrupted);
   }
   if (cli.data.val_size > 0) {
@@ -684,24 +671,19 @@ int main(int argc, char** argv) {
     nnilib::ensure_fast_openblas(argv, "fmnist-trial");
     return run(cli);
   } catch (const nnilib::Error& e) {
-    std::fflush(stdout);
     // A signal during start-up (the data, the probe) ends it there; an error the signal
     // caused (a read it interrupted) is the signal's too.
     if (e.code() == nnilib::ExitCode::kInterrupted || interrupted()) {
-      const char* sig = signal_name();
+      std::fflush(stdout);
+      const char* sig = nnilib::stop_signal_name();
       if (e.code() == nnilib::ExitCode::kInterrupted)
         std::fprintf(stderr, "fmnist-trial: %s (%s); no result\n", e.what(), sig);
       else
         std::fprintf(stderr, "fmnist-trial: interrupted (%s): %s; no result\n", sig, e.what());
       return static_cast<int>(nnilib::ExitCode::kInterrupted);
     }
-    std::fprintf(stderr, "fmnist-trial: error: %s\n", e.what());
-    return static_cast<int>(e.code());
+    return nnilib::exit_on_exception("fmnist-trial", e);
   } catch (const std::exception& e) {
-    std::fflush(stdout);
-    std::string what = e.what();
-    what = what.substr(0, what.find('\n'));
-    std::fprintf(stderr, "fmnist-trial: internal error: %s\n", what.c_str());
-    return static_cast<int>(nnilib::ExitCode::kInternal);
+    return nnilib::exit_on_exception("fmnist-trial", e);
   }
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "model/enum_tables.h"
 #include "nnilib/common/error.h"
 
 namespace nnilib {
@@ -45,41 +46,11 @@ struct CostWalker {
 
 }  // namespace
 
-const char* to_string(Activation a) {
-  switch (a) {
-    case Activation::kRelu:
-      return "relu";
-    case Activation::kGelu:
-      return "gelu";
-    case Activation::kSilu:
-      return "silu";
-    case Activation::kLeakyRelu:
-      return "leaky_relu";
-  }
-  return "?";
-}
+const char* to_string(Activation a) { return name_of(kActivationNames, a); }
 
-const char* to_string(Pool p) {
-  switch (p) {
-    case Pool::kNone:
-      return "none";
-    case Pool::kMax:
-      return "max";
-    case Pool::kAvg:
-      return "avg";
-  }
-  return "?";
-}
+const char* to_string(Pool p) { return name_of(kPoolNames, p); }
 
-const char* to_string(Head h) {
-  switch (h) {
-    case Head::kFlatten:
-      return "flatten";
-    case Head::kGlobalAvg:
-      return "gap";
-  }
-  return "?";
-}
+const char* to_string(Head h) { return name_of(kHeadNames, h); }
 
 CostEstimate estimate_cost(const ModelSpec& spec) {
   if (spec.in_channels < 1 || spec.in_height < 1 || spec.in_width < 1) {

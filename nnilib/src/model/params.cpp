@@ -5,8 +5,9 @@
 #include <map>
 #include <sstream>
 
+#include "model/enum_tables.h"
 #include "nnilib/common/error.h"
-#include "nnilib/trial/protocol.h"
+#include "nnilib/common/trial_budget.h"
 
 namespace nnilib {
 namespace {
@@ -35,6 +36,14 @@ std::vector<json> strings(std::initializer_list<const char*> values) {
   return out;
 }
 
+// The accepted values of an enum parameter: its name table's names, in the table's order.
+template <typename Enum, std::size_t N>
+std::vector<json> choices(const EnumName<Enum> (&table)[N]) {
+  std::vector<json> out;
+  for (const std::string& name : names_of(table)) out.emplace_back(name);
+  return out;
+}
+
 std::vector<json> numbers(std::initializer_list<int> values) {
   std::vector<json> out;
   for (int v : values) out.emplace_back(v);
@@ -46,8 +55,8 @@ std::vector<json> numbers(std::initializer_list<int> values) {
 constexpr int kInvertedExpansion = 4;
 const std::vector<json> kBlockTypes =
     strings({"plain", "residual", "separable", "separable_residual", "inverted_residual"});
-const std::vector<json> kActivations = strings({"relu", "gelu", "silu", "leaky_relu"});
-const std::vector<json> kPools = strings({"max", "avg", "none"});
+const std::vector<json> kActivations = choices(kActivationNames);
+const std::vector<json> kPools = choices(kPoolNames);
 const std::vector<json> kKernels = numbers({1, 3, 5, 7});
 
 // Per-block fields: "convN_<field>".
@@ -189,24 +198,18 @@ void flatten_into(Flattened& out, const json& object, const std::string& scope,
   }
 }
 
-template <typename Enum>
-Enum parse_enum(const json& v, std::initializer_list<std::pair<const char*, Enum>> names) {
-  for (const auto& [name, value] : names) {
-    if (v == name) return value;
+// A value the parameter table has already checked against the same names.
+template <typename Enum, std::size_t N>
+Enum parse_enum(const json& v, const EnumName<Enum> (&table)[N]) {
+  if (v.is_string()) {
+    if (const std::optional<Enum> value = value_of(table, v.get<std::string>())) return *value;
   }
   throw std::logic_error("unchecked enum value " + v.dump());
 }
 
-Activation activation_of(const json& v) {
-  return parse_enum<Activation>(v, {{"relu", Activation::kRelu},
-                                    {"gelu", Activation::kGelu},
-                                    {"silu", Activation::kSilu},
-                                    {"leaky_relu", Activation::kLeakyRelu}});
-}
+Activation activation_of(const json& v) { return parse_enum(v, kActivationNames); }
 
-Pool pool_of(const json& v) {
-  return parse_enum<Pool>(v, {{"max", Pool::kMax}, {"avg", Pool::kAvg}, {"none", Pool::kNone}});
-}
+Pool pool_of(const json& v) { return parse_enum(v, kPoolNames); }
 
 // Default channels of block N: 32, 64, 128, 256, 256.
 int default_channels(int block) { return std::min(256, 32 << (block - 1)); }
@@ -296,7 +299,7 @@ std::vector<ParamInfo> space_parameters() {
        "activation of block N"},
       {"convN_pool", kSpaceGroup, "string", kPools, 0, 0, nullptr, "pool",
        "pooling at the end of block N"},
-      {"head", kSpaceGroup, "string", strings({"gap", "flatten"}), 0, 0, "gap", "",
+      {"head", kSpaceGroup, "string", choices(kHeadNames), 0, 0, "gap", "",
        "global average pooling or flatten before the classifier"},
       {"hidden_units",
        kSpaceGroup,
@@ -322,7 +325,7 @@ std::vector<ParamInfo> space_parameters() {
 // Training, for both models.
 std::vector<ParamInfo> training_parameters() {
   return {
-      {"optimizer", kTrainingGroup, "string", strings({"adam", "adamw", "sgd"}), 0, 0, "adam", "",
+      {"optimizer", kTrainingGroup, "string", choices(kOptimizerNames), 0, 0, "adam", "",
        "Adam, AdamW (decoupled weight decay) or SGD with Nesterov momentum"},
       {"learning_rate",
        kTrainingGroup,
@@ -361,8 +364,8 @@ std::vector<ParamInfo> training_parameters() {
        10,
        "",
        "training epochs (TRIAL_BUDGET overrides)"},
-      {"schedule", kTrainingGroup, "string", strings({"constant", "cosine", "one_cycle"}), 0, 0,
-       "constant", "", "learning-rate schedule, stepped every batch"},
+      {"schedule", kTrainingGroup, "string", choices(kScheduleNames), 0, 0, "constant", "",
+       "learning-rate schedule, stepped every batch"},
       {"label_smoothing",
        kTrainingGroup,
        "float",
@@ -406,29 +409,9 @@ const std::vector<ParamInfo>& parameter_table() {
   return table;
 }
 
-const char* to_string(Optimizer o) {
-  switch (o) {
-    case Optimizer::kAdam:
-      return "adam";
-    case Optimizer::kAdamW:
-      return "adamw";
-    case Optimizer::kSgd:
-      return "sgd";
-  }
-  return "?";
-}
+const char* to_string(Optimizer o) { return name_of(kOptimizerNames, o); }
 
-const char* to_string(Schedule s) {
-  switch (s) {
-    case Schedule::kConstant:
-      return "constant";
-    case Schedule::kCosine:
-      return "cosine";
-    case Schedule::kOneCycle:
-      return "one_cycle";
-  }
-  return "?";
-}
+const char* to_string(Schedule s) { return name_of(kScheduleNames, s); }
 
 json merge_parameters(json base, const json& overrides) {
   if (base.is_null()) base = json::object();
@@ -514,7 +497,7 @@ ModelSpec space_model(AppliedParameters& a) {
     b.pool_size = 2;
     model.blocks.push_back(b);
   }
-  model.head = a.table_default("head") == "gap" ? Head::kGlobalAvg : Head::kFlatten;
+  model.head = parse_enum(a.table_default("head"), kHeadNames);
   model.hidden_units = a.table_default("hidden_units").get<int>();
   model.hidden_activation = activation_of(activation);
   model.dropout = a.table_default("dropout").get<double>();
@@ -523,18 +506,13 @@ ModelSpec space_model(AppliedParameters& a) {
 
 Hyperparameters training_of(AppliedParameters& a) {
   Hyperparameters h;
-  h.optimizer = parse_enum<Optimizer>(
-      a.table_default("optimizer"),
-      {{"adam", Optimizer::kAdam}, {"adamw", Optimizer::kAdamW}, {"sgd", Optimizer::kSgd}});
+  h.optimizer = parse_enum(a.table_default("optimizer"), kOptimizerNames);
   h.learning_rate = a.table_default("learning_rate").get<double>();
   h.weight_decay = a.table_default("weight_decay").get<double>();
   h.momentum = a.table_default("momentum").get<double>();
   h.batch_size = a.table_default("batch_size").get<int>();
   h.epochs = a.table_default("epochs").get<int>();
-  h.schedule =
-      parse_enum<Schedule>(a.table_default("schedule"), {{"constant", Schedule::kConstant},
-                                                         {"cosine", Schedule::kCosine},
-                                                         {"one_cycle", Schedule::kOneCycle}});
+  h.schedule = parse_enum(a.table_default("schedule"), kScheduleNames);
   h.label_smoothing = a.table_default("label_smoothing").get<double>();
   h.augmentation.crop_padding = a.table_default("augment_crop").get<int>();
   h.augmentation.flip = a.table_default("augment_flip").get<bool>();
@@ -543,7 +521,7 @@ Hyperparameters training_of(AppliedParameters& a) {
 }
 
 // NNI's TRIAL_BUDGET (multi-fidelity tuners) overrides the epochs: budget epochs, a
-// fraction of one included (epochs = ceil(budget)).
+// fraction of one included (budget_epochs: ceil(budget)).
 void apply_budget(const json& budget, Hyperparameters& h, json& applied) {
   if (!budget.is_number() || !std::isfinite(budget.get<double>()) || budget.get<double>() <= 0 ||
       budget.get<double>() > kMaxBudgetEpochs) {
@@ -552,9 +530,9 @@ void apply_budget(const json& budget, Hyperparameters& h, json& applied) {
                      std::to_string(static_cast<int>(kMaxBudgetEpochs)) + ", got " +
                      excerpt(budget));
   }
-  const double epochs = std::ceil(budget.get<double>() - 1e-9);
-  h.epochs = static_cast<int>(std::clamp(epochs, 1.0, kMaxBudgetEpochs));
-  h.budget_epochs = std::abs(budget.get<double>() - epochs) < 1e-9 ? 0.0 : budget.get<double>();
+  h.epochs = budget_epochs(budget.get<double>());
+  // A fraction of an epoch trains part of the last one's batches; a whole number, all.
+  h.budget_epochs = std::abs(budget.get<double>() - h.epochs) < 1e-9 ? 0.0 : budget.get<double>();
   applied["epochs"] = h.epochs;
   applied[kTrialBudgetKey] = budget;
 }

@@ -169,12 +169,9 @@ std::vector<FinalCandidate> final_candidates(const std::vector<TrialRecord>& tri
   std::vector<FinalCandidate> chosen;
   for (const FinalCandidate& c : all) {
     if (chosen.size() >= n) break;
-    nlohmann::json config = c.trial.parameters;
-    if (config.is_object()) config.erase(kTrialBudgetKey);
+    const nlohmann::json config = configuration_of(c.trial.parameters);
     const bool seen = std::any_of(chosen.begin(), chosen.end(), [&](const FinalCandidate& o) {
-      nlohmann::json other = o.trial.parameters;
-      if (other.is_object()) other.erase(kTrialBudgetKey);
-      return other == config;
+      return configuration_of(o.trial.parameters) == config;
     });
     if (!seen) chosen.push_back(c);
   }

@@ -16,10 +16,10 @@
 #include "nnilib/common/error.h"
 #include "nnilib/common/file_io.h"
 #include "nnilib/common/json_limits.h"
+#include "nnilib/common/trial_budget.h"
 #include "nnilib/runner/experiment_config.h"
 #include "nnilib/runner/experiment_report.h"
 #include "nnilib/runner/trial_process.h"
-#include "nnilib/trial/protocol.h"
 
 namespace nnilib {
 namespace {
@@ -71,11 +71,8 @@ nlohmann::json final_training_parameters(const nlohmann::json& trial_parameters,
   nlohmann::json p = trial_parameters;
   int trained =
       p.contains("epochs") && p["epochs"].is_number_integer() ? p["epochs"].get<int>() : 10;
-  if (const auto it = p.find(kTrialBudgetKey); it != p.end()) {
-    if (it->is_number())
-      trained = std::max(1, static_cast<int>(std::ceil(it->get<double>() - 1e-9)));
-    p.erase(kTrialBudgetKey);
-  }
+  if (const double budget = trial_budget(p); budget > 0) trained = budget_epochs(budget);
+  p = configuration_of(p);
   p["epochs"] = epochs > 0 ? epochs : trained;
   return p;
 }

@@ -4,24 +4,8 @@
 #include <cmath>
 
 #include "nnilib/trial/progress.h"
-#include "nnilib/trial/protocol.h"
 
 namespace nnilib {
-
-double trial_budget(const nlohmann::json& parameters) {
-  if (!parameters.is_object()) return 0;
-  const auto it = parameters.find(kTrialBudgetKey);
-  return it != parameters.end() && it->is_number() && std::isfinite(it->get<double>()) &&
-                 it->get<double>() > 0
-             ? it->get<double>()
-             : 0.0;
-}
-
-nlohmann::json configuration_of(const nlohmann::json& parameters) {
-  nlohmann::json config = parameters;
-  if (config.is_object()) config.erase(kTrialBudgetKey);
-  return config;
-}
 
 const TrialRecord* predecessor_of(const TrialRecord& t, const std::vector<TrialRecord>& trials) {
   const double budget = trial_budget(t.parameters);

@@ -11,15 +11,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "nnilib/common/trial_budget.h"
 #include "nnilib/runner/experiment_store.h"
 
 namespace nnilib {
-
-/// TRIAL_BUDGET of a trial's parameters; 0 when there is none (not multi-fidelity).
-double trial_budget(const nlohmann::json& parameters);
-
-/// The parameters without TRIAL_BUDGET: what makes trials the same configuration.
-nlohmann::json configuration_of(const nlohmann::json& parameters);
 
 /// The trial `t` continues when the runner continues checkpoints: the one with a final
 /// result (not FAILED), the same configuration and the largest budget below `t`'s;

@@ -9,29 +9,25 @@
 #include <cpuid.h>
 #endif
 
+#include "nnilib/common/enum_names.h"
 #include "nnilib/common/error.h"
 
 namespace nnilib {
 
-std::string to_string(Precision p) {
-  switch (p) {
-    case Precision::kAuto:
-      return "auto";
-    case Precision::kFp32:
-      return "fp32";
-    case Precision::kBf16:
-      return "bf16";
-  }
-  return "?";
-}
+namespace {
+constexpr EnumName<Precision> kPrecisionNames[] = {
+    {Precision::kAuto, "auto"}, {Precision::kFp32, "fp32"}, {Precision::kBf16, "bf16"}};
+}  // namespace
+
+std::string to_string(Precision p) { return name_of(kPrecisionNames, p); }
 
 Precision parse_precision(const std::string& text, const std::string& where) {
   std::string t = text;
   std::transform(t.begin(), t.end(), t.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (t == "auto") return Precision::kAuto;
-  if (t == "fp32" || t == "float32") return Precision::kFp32;
-  if (t == "bf16" || t == "bfloat16") return Precision::kBf16;
+  if (t == "float32") t = "fp32";  // PyTorch's names too
+  if (t == "bfloat16") t = "bf16";
+  if (const std::optional<Precision> p = value_of(kPrecisionNames, t)) return *p;
   throw UsageError(where + " " + text.substr(0, 40) +
                    ": unknown precision (expected auto, fp32 or bf16)");
 }

@@ -10,10 +10,10 @@
 
 #include "nnilib/common/error.h"
 #include "nnilib/common/file_io.h"
+#include "nnilib/common/trial_budget.h"
 #include "nnilib/data/data.h"
 #include "nnilib/model/model.h"
 #include "nnilib/train/allocator.h"
-#include "nnilib/trial/protocol.h"
 #include "train/augment.h"
 #include "train/autocast.h"
 #include "train/checkpoint.h"

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "nnilib/common/enum_names.h"
 #include "nnilib/trial/channel.h"
 
 namespace nnilib {
@@ -20,19 +21,12 @@ bool is_true(const std::optional<std::string>& value) {
 }  // namespace
 
 const char* to_string(ChannelKind kind) {
-  switch (kind) {
-    case ChannelKind::kV3Http:
-      return "v3-http";
-    case ChannelKind::kLegacyFile:
-      return "legacy-file";
-    case ChannelKind::kLegacyStdout:
-      return "legacy-stdout";
-    case ChannelKind::kStandalone:
-      return "standalone";
-    case ChannelKind::kRegistered:
-      return "registered";
-  }
-  return "unknown";
+  static constexpr EnumName<ChannelKind> kNames[] = {{ChannelKind::kV3Http, "v3-http"},
+                                                     {ChannelKind::kLegacyFile, "legacy-file"},
+                                                     {ChannelKind::kLegacyStdout, "legacy-stdout"},
+                                                     {ChannelKind::kStandalone, "standalone"},
+                                                     {ChannelKind::kRegistered, "registered"}};
+  return name_of(kNames, kind);
 }
 
 TrialEnvironment TrialEnvironment::from_process() {

@@ -15,7 +15,7 @@
 #include <limits>
 #include <map>
 
-#include "nnilib/trial/protocol.h"
+#include "nnilib/common/trial_budget.h"
 #include "tuner/halving_bracket.h"
 #include "tuner/tuner_detail.h"
 
@@ -76,14 +76,11 @@ class AshaTuner : public Tuner {
       return;
     }
     // A result from elsewhere (a resumed experiment): its rung from its budget.
-    if (!parameters.is_object() || !parameters.contains(kTrialBudgetKey) ||
-        !parameters[kTrialBudgetKey].is_number())
-      return;
-    const double budget = parameters[kTrialBudgetKey].get<double>();
+    const double budget = trial_budget(parameters);
+    if (budget <= 0) return;
     std::size_t rung = 0;
     while (rung + 1 < budgets_.size() && budgets_[rung] < budget - 1e-9) ++rung;
-    nlohmann::json config = parameters;
-    config.erase(kTrialBudgetKey);
+    const nlohmann::json config = configuration_of(parameters);
     const std::string key = canonical(config);
     configs_.emplace(key, config);
     dedup_.add_history(config);

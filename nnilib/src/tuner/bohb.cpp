@@ -40,7 +40,7 @@
 #include <limits>
 #include <map>
 
-#include "nnilib/trial/protocol.h"
+#include "nnilib/common/trial_budget.h"
 #include "tuner/halving_bracket.h"
 #include "tuner/tuner_detail.h"
 
@@ -115,15 +115,13 @@ class BohbTuner : public Tuner {
     std::vector<std::pair<double, const ImportedTrial*>> order;
     for (const ImportedTrial& t : trials) {
       if (!std::isfinite(t.value) || !t.parameters.is_object()) continue;
-      const auto b = t.parameters.find(kTrialBudgetKey);
-      order.emplace_back(
-          b != t.parameters.end() && b->is_number() ? b->get<double>() : a_.max_budget, &t);
+      const double budget = trial_budget(t.parameters);
+      order.emplace_back(budget > 0 ? budget : a_.max_budget, &t);
     }
     std::stable_sort(order.begin(), order.end(),
                      [](const auto& x, const auto& y) { return x.first < y.first; });
     for (const auto& [budget, t] : order) {
-      nlohmann::json config = t->parameters;
-      config.erase(kTrialBudgetKey);
+      const nlohmann::json config = configuration_of(t->parameters);
       Point point;
       try {
         point = space_.from_parameters(config);

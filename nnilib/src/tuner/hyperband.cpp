@@ -22,7 +22,7 @@
 #include <deque>
 #include <map>
 
-#include "nnilib/trial/protocol.h"
+#include "nnilib/common/trial_budget.h"
 #include "tuner/halving_bracket.h"
 #include "tuner/tuner_detail.h"
 

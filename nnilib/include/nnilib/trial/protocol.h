@@ -11,15 +11,9 @@
 #include <nlohmann/json.hpp>
 
 #include "nnilib/common/error.h"
+#include "nnilib/common/trial_budget.h"  // NNI's TRIAL_BUDGET, a parameter on the wire
 
 namespace nnilib {
-
-/// The budget NNI's Hyperband and BOHB (and ASHA) put among a trial's parameters;
-/// fmnist-trial trains TRIAL_BUDGET epochs, a fraction of one included (0.333: a third
-/// of an epoch's batches).
-inline constexpr const char* kTrialBudgetKey = "TRIAL_BUDGET";
-/// The largest TRIAL_BUDGET fmnist-trial accepts, in epochs.
-inline constexpr double kMaxBudgetEpochs = 1000;
 
 /// One parameter record as NNI sends it (the `parameter` string of the v3 command,
 /// or the content of parameter.cfg).
