@@ -39,8 +39,6 @@ function(nnilib_module name)
     endif()
     file(CREATE_LINK ${file} ${root}/nnilib/${M_FOLDER}/${header} SYMBOLIC)
   endforeach()
-  set_property(TARGET ${target} PROPERTY NNILIB_PUBLIC_HEADERS ${M_HEADERS})
-  set_property(TARGET ${target} PROPERTY NNILIB_FOLDER ${M_FOLDER})
   target_include_directories(${target} PUBLIC $<BUILD_INTERFACE:${root}>)
 
   # The private root: src/<folder> alone, as "<folder>/x.h".

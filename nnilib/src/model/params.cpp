@@ -40,7 +40,7 @@ std::vector<json> strings(std::initializer_list<const char*> values) {
 template <typename Enum, std::size_t N>
 std::vector<json> choices(const EnumName<Enum> (&table)[N]) {
   std::vector<json> out;
-  for (const std::string& name : names_of(table)) out.emplace_back(name);
+  for (const EnumName<Enum>& row : table) out.emplace_back(row.name);
   return out;
 }
 

@@ -565,9 +565,8 @@ TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOp
   }
   int first_epoch = 1;
   // What a checkpoint must agree on to be continued by this run.
-  nlohmann::json identity_parameters = spec.parameters;
+  nlohmann::json identity_parameters = configuration_of(spec.parameters);
   identity_parameters.erase("epochs");
-  identity_parameters.erase(kTrialBudgetKey);
   const nlohmann::json identity = {{"parameters", identity_parameters},
                                    {"seed", options.seed},
                                    {"train_size", n},

@@ -4,9 +4,7 @@
 
 #include <cstddef>
 #include <optional>
-#include <string>
 #include <string_view>
-#include <vector>
 
 namespace nnilib {
 
@@ -31,14 +29,6 @@ std::optional<Enum> value_of(const EnumName<Enum> (&table)[N], std::string_view 
   for (const EnumName<Enum>& row : table)
     if (name == row.name) return row.value;
   return std::nullopt;
-}
-
-/// Every name of `table`, in its order.
-template <typename Enum, std::size_t N>
-std::vector<std::string> names_of(const EnumName<Enum> (&table)[N]) {
-  std::vector<std::string> names;
-  for (const EnumName<Enum>& row : table) names.emplace_back(row.name);
-  return names;
 }
 
 }  // namespace nnilib
