@@ -170,6 +170,15 @@ void print_result(const nnilib::RunResult& r, const std::string& dir, bool table
   std::fflush(stdout);
 }
 
+// The limits given on the command line (they replace the config's or the stored ones).
+nnilib::ExperimentLimits limits_of(const RunCli& cli) {
+  nnilib::ExperimentLimits limits;
+  if (cli.max_trial_number > 0) limits.max_trial_number = cli.max_trial_number;
+  if (!cli.max_experiment_duration.empty())
+    limits.max_experiment_duration_s = nnilib::parse_duration(cli.max_experiment_duration);
+  return limits;
+}
+
 int run_session(const RunCli& cli, const std::string& dir) {
   install_signal_handlers();
   const bool live = !cli.plain && isatty(1);
@@ -180,9 +189,7 @@ int run_session(const RunCli& cli, const std::string& dir) {
   options.stop_signal = [] { return nnilib::first_stop_signal(); };
   options.kill_now = [] { return nnilib::stop_signal_count() >= 2; };
   options.observer = &view;
-  if (cli.max_trial_number > 0) options.max_trial_number = cli.max_trial_number;
-  if (!cli.max_experiment_duration.empty())
-    options.max_experiment_duration_s = nnilib::parse_duration(cli.max_experiment_duration);
+  options.limits = limits_of(cli);
   if (cli.final_train) {
     // The final training happens inside maxExperimentDuration: the search leaves it time.
     options.final_reserve_s = nnilib::FinalTrainingEstimate(final_training_options(cli), dir);
@@ -219,9 +226,7 @@ int run_session(const RunCli& cli, const std::string& dir) {
 
 int cmd_run(RunCli cli) {
   nnilib::ExperimentConfig config = nnilib::ExperimentConfig::load(cli.config);
-  if (cli.max_trial_number > 0) config.max_trial_number = cli.max_trial_number;
-  if (!cli.max_experiment_duration.empty())
-    config.max_experiment_duration_s = nnilib::parse_duration(cli.max_experiment_duration);
+  config.apply(limits_of(cli));
   cli.max_trial_number = 0;  // stored in the config now
   cli.max_experiment_duration.clear();
   nnilib::NewExperimentOptions create;

@@ -55,20 +55,32 @@ json fixture(const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("dashboard: parse_limit_change reads a limits request and names what is wrong") {
-  const auto c = nnilib::parse_limit_change(
+TEST_CASE("dashboard: ExperimentLimits::parse reads a limits request and names what is wrong") {
+  const auto c = nnilib::ExperimentLimits::parse(
       json{{"maxTrialNumber", 50}, {"maxExperimentDuration", "1.5h"}, {"trialConcurrency", 3}});
   CHECK(*c.max_trial_number == 50);
   CHECK(*c.max_experiment_duration_s == 5400);
   CHECK(*c.trial_concurrency == 3);
   CHECK(c.to_json() ==
         json{{"maxTrialNumber", 50}, {"maxExperimentDuration", 5400}, {"trialConcurrency", 3}});
-  CHECK(
-      *nnilib::parse_limit_change(json{{"maxExperimentDuration", 90}}).max_experiment_duration_s ==
-      90);
+  CHECK(c.describe() == "maxTrialNumber 50, maxExperimentDuration 1:30:00, trialConcurrency 3");
+  // The one place a change merges into the experiment's limits: what is set replaces.
+  nnilib::ExperimentConfig config;
+  config.max_trial_number = 10;
+  config.max_experiment_duration_s = 60;
+  config.apply(nnilib::ExperimentLimits{std::nullopt, 120, std::nullopt});
+  CHECK(*config.max_trial_number == 10);
+  CHECK(*config.max_experiment_duration_s == 120);
+  CHECK(config.trial_concurrency == 1);
+  config.apply(c);
+  CHECK(*config.max_trial_number == 50);
+  CHECK(*config.max_experiment_duration_s == 5400);
+  CHECK(config.trial_concurrency == 3);
+  CHECK(*nnilib::ExperimentLimits::parse(json{{"maxExperimentDuration", 90}})
+             .max_experiment_duration_s == 90);
   auto error = [](const json& j) {
     try {
-      nnilib::parse_limit_change(j);
+      nnilib::ExperimentLimits::parse(j);
     } catch (const nnilib::ParamError& e) {
       return std::string(e.what());
     }

@@ -1,12 +1,16 @@
 // The embedded runner's parts, in process: the SQLite store, the v3 channel server
-// (with a real HTTP client), trial processes, the report formatting, and the
-// config's JSON round trip used by resume.
+// (with a real HTTP client), trial processes, the report formatting, the config's JSON
+// round trip used by resume, and the parts of a session: GPU slots, the experiment
+// lock, leftover trials, trial directories, trial outcomes and environments, the
+// dashboard's control requests.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -26,7 +30,11 @@
 #include "nnilib/runner/trial_process.h"
 #include "nnilib/trial/progress.h"
 #include "runner/channel_server.h"
+#include "runner/control_requests.h"
+#include "runner/experiment_directory.h"
 #include "runner/gpu_scheduler.h"
+#include "runner/gpu_slots.h"
+#include "runner/running_trials.h"
 
 using nlohmann::json;
 using namespace std::chrono_literals;
@@ -749,4 +757,270 @@ TEST_CASE("GPU scheduler: nvidia-smi's CSV, NNI's preferences, shares, restricti
       Catch::StartsWith(smi + ": unexpected GPU line \"No devices were found, ...\""));
   std::ofstream(smi) << "#!/bin/bash\nyes 0123456789\n";
   CHECK_THROWS_WITH(nnilib::query_gpus(smi), smi + ": printed more than 1 MiB");
+}
+
+namespace {
+
+// Sets an environment variable for the scope (nullptr: unset), then restores it.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value != nullptr) {
+      ::setenv(name, value, 1);
+    } else {
+      ::unsetenv(name);
+    }
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_.c_str(), old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_.c_str());
+    }
+  }
+
+ private:
+  std::string name_;
+  std::optional<std::string> old_;
+};
+
+}  // namespace
+
+TEST_CASE("GPU slots: the config's share checked against nvidia-smi, a wait said once") {
+  TempDir dir("gpuslots");
+  const std::string smi = dir.path() + "/nvidia-smi";
+  std::ofstream(smi) << kFakeNvidiaSmi;
+  std::filesystem::permissions(smi, std::filesystem::perms::owner_all);
+  ScopedEnv fake("NNILIB_NVIDIA_SMI", smi.c_str());
+  nnilib::ExperimentConfig config;
+  config.config_path = "c.yml";
+  CHECK(!nnilib::GpuSlots::open(config));  // trialGpuNumber unset: trials see every GPU
+  config.trial_gpu_number = 0;
+  CHECK(!nnilib::GpuSlots::open(config));
+  config.trial_gpu_number = 1;
+  auto slots = nnilib::GpuSlots::open(config);
+  REQUIRE(slots);
+  std::vector<std::string> notes;
+  auto note = [&notes](const std::string& line) { notes.push_back(line); };
+  CHECK(slots->acquire(note) == std::vector<int>{2});
+  CHECK(slots->acquire(note) == std::vector<int>{0});
+  CHECK(!slots->acquire(note));  // GPU 1 runs another program
+  CHECK(!slots->acquire(note));
+  CHECK(notes == std::vector<std::string>{"waiting for a free GPU"});
+  slots->release({2});
+  CHECK(slots->acquire(note) == std::vector<int>{2});
+  // maxTrialNumberPerGpu 2: two trials per GPU.
+  config.max_trial_number_per_gpu = 2;
+  auto halves = nnilib::GpuSlots::open(config);
+  REQUIRE(halves);
+  CHECK(halves->acquire(note) == std::vector<int>{2});
+  CHECK(halves->acquire(note) == std::vector<int>{0});
+  CHECK(halves->acquire(note) == std::vector<int>{2});
+  CHECK(halves->acquire(note) == std::vector<int>{0});
+  CHECK(!halves->acquire(note));
+
+  config.max_trial_number_per_gpu = 1;
+  config.trial_gpu_number = 4;
+  CHECK_THROWS_WITH(nnilib::GpuSlots::open(config),
+                    "c.yml: trialGpuNumber 4 needs 4 GPU(s) per trial; 3 can be used (GPUs 0,1,2)");
+  config.trial_gpu_number = 1;
+  config.gpu_indices = {5};
+  CHECK_THROWS_WITH(nnilib::GpuSlots::open(config),
+                    "c.yml: gpuIndices names GPU 5, which nvidia-smi does not list (GPUs 0,1,2)");
+  config.gpu_indices = {0};
+  config.trial_gpu_number = 2;
+  CHECK_THROWS_WITH(
+      nnilib::GpuSlots::open(config),
+      "c.yml: trialGpuNumber 2 needs 2 GPU(s) per trial; 1 can be used (GPUs 0,1,2, gpuIndices)");
+  ScopedEnv missing("NNILIB_NVIDIA_SMI", (dir.path() + "/none").c_str());
+  CHECK_THROWS_WITH(nnilib::GpuSlots::open(config),
+                    "c.yml: trialGpuNumber 2 needs this machine's GPUs, and " + dir.path() +
+                        "/none: cannot run it (No such file or directory)");
+}
+
+TEST_CASE("experiment lock: one runner per directory, the holder's pid named, released with it") {
+  TempDir dir("lock");
+  const nnilib::ExperimentPaths paths{dir.path()};
+  CHECK(!nnilib::experiment_running(dir.path()));
+  {
+    nnilib::ExperimentLock lock(paths);
+    CHECK(nnilib::experiment_running(dir.path()));
+    // flock: a second open of the file conflicts, in this process too.
+    CHECK_THROWS_WITH(nnilib::ExperimentLock(paths),
+                      dir.path() + ": the experiment is being run by another fmnist-nas (pid " +
+                          std::to_string(::getpid()) + "); stop it first");
+  }
+  CHECK(!nnilib::experiment_running(dir.path()));
+  nnilib::ExperimentLock again(paths);
+  CHECK_THROWS_AS(nnilib::ExperimentLock(nnilib::ExperimentPaths{dir.path() + "/missing"}),
+                  nnilib::IoError);
+}
+
+TEST_CASE("leftover trials: only this experiment's trial processes are killed") {
+  using nnilib::standin::ChildProcess;
+  ChildProcess ours({"/bin/sleep", "30"},
+                    {{"NNI_EXP_ID", "exp12345"}, {"NNI_TRIAL_JOB_ID", "Ab1Cd"}});
+  ChildProcess not_a_trial({"/bin/sleep", "30"}, {{"NNI_EXP_ID", "exp12345"}});
+  ChildProcess other({"/bin/sleep", "30"},
+                     {{"NNI_EXP_ID", "other123"}, {"NNI_TRIAL_JOB_ID", "Zz9Yy"}});
+  CHECK(nnilib::kill_leftover_trials("exp12345") == 1);
+  const auto killed = ours.wait(5s);
+  CHECK(killed.term_signal == SIGKILL);
+  CHECK(!killed.timed_out);
+  CHECK(::kill(not_a_trial.pid(), 0) == 0);
+  CHECK(::kill(other.pid(), 0) == 0);
+  CHECK(nnilib::kill_leftover_trials("exp12345") == 0);
+}
+
+TEST_CASE("trial directory: created, an earlier attempt's logs kept, its stderr's last line") {
+  TempDir dir("trialdir");
+  const nnilib::ExperimentPaths paths{dir.path()};
+  nnilib::TrialRecord t = trial_record("Ab1Cd", 0, json::object());
+  const std::string d = nnilib::prepare_trial_directory(paths, t);
+  CHECK(d == dir.path() + "/trials/Ab1Cd");
+  CHECK(std::filesystem::is_directory(d));
+  std::ofstream(d + "/trial.stdout") << "first attempt\n";
+  std::ofstream(d + "/trial.stderr") << "line 1\nthe last line  \r\n\n  \n";
+  CHECK(nnilib::last_line(d + "/trial.stderr") == "the last line");
+  CHECK(nnilib::last_line(d + "/none") == "");
+  t.attempt = 2;
+  CHECK(nnilib::prepare_trial_directory(paths, t) == d);
+  CHECK(!std::filesystem::exists(d + "/trial.stdout"));
+  CHECK(nnilib::standin::read_whole_file(d + "/trial.stdout.1") == "first attempt\n");
+  CHECK(std::filesystem::exists(d + "/trial.stderr.1"));
+  std::ofstream(d + "/long") << std::string(300, 'x') << "\n";
+  const std::string cut = nnilib::last_line(d + "/long");
+  CHECK(cut.size() == 200);
+  CHECK(cut.substr(197) == "...");
+  // Only the last 4 KiB are read: a huge log costs nothing.
+  std::ofstream(d + "/big") << std::string(1 << 20, 'y') << "\nend\n";
+  CHECK(nnilib::last_line(d + "/big") == "end");
+
+  std::vector<nnilib::TrialRecord> trials;
+  for (int k = 0; k < 300; ++k) {
+    const std::string id = nnilib::new_trial_id(trials);
+    CHECK(id.size() == 5);
+    CHECK(id.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") ==
+          std::string::npos);
+    CHECK(std::none_of(trials.begin(), trials.end(),
+                       [&](const nnilib::TrialRecord& r) { return r.trial_id == id; }));
+    trials.push_back(trial_record(id, k, json::object()));
+  }
+}
+
+TEST_CASE("trial outcome: NNI's status for every stop cause and exit") {
+  using nnilib::StopCause;
+  const nnilib::ProcessExit ok{0, 0}, failed{3, 0}, sigint{-1, SIGINT}, segv{-1, SIGSEGV};
+  auto outcome = [](StopCause cause, const nnilib::ProcessExit& exit, bool final_received) {
+    const auto o = nnilib::trial_outcome(cause, "why", exit, final_received, "stderr says");
+    return o.status + " | " + o.reason + (o.interrupted ? " | interrupted" : "");
+  };
+  // Not asked to stop.
+  CHECK(outcome(StopCause::kNone, ok, true) == "SUCCEEDED | ");
+  CHECK(outcome(StopCause::kNone, ok, false) == "SUCCEEDED | ");
+  CHECK(outcome(StopCause::kNone, failed, true) == "FAILED | exit code 3: stderr says");
+  CHECK(outcome(StopCause::kNone, segv, false) == "FAILED | killed by SIGSEGV: stderr says");
+  CHECK(outcome(StopCause::kNone, sigint, false) ==
+        "USER_CANCELED | killed by SIGINT (not sent by the runner)");
+  CHECK(nnilib::trial_outcome(StopCause::kNone, "", failed, false, "").reason == "exit code 3");
+  // Asked to stop: a trial that finished anyway (exit 0 with its final result) succeeded,
+  // except when the assessor or maxTrialDuration stopped it, or it broke the protocol.
+  for (StopCause cause : {StopCause::kRunnerStop, StopCause::kUserCancel, StopCause::kReserve})
+    CHECK(outcome(cause, ok, true) == "SUCCEEDED | ");
+  CHECK(outcome(StopCause::kAssessor, ok, true) == "EARLY_STOPPED | why");
+  CHECK(outcome(StopCause::kTrialDuration, ok, true) == "EARLY_STOPPED | why");
+  CHECK(outcome(StopCause::kFault, ok, true) == "FAILED | why");
+  // The runner stopped it: it runs again on resume.
+  CHECK(outcome(StopCause::kRunnerStop, sigint, false) ==
+        "USER_CANCELED | why; resume runs it again | interrupted");
+  CHECK(outcome(StopCause::kRunnerStop, ok, false) ==
+        "USER_CANCELED | why; resume runs it again | interrupted");
+  CHECK(outcome(StopCause::kUserCancel, sigint, true) == "USER_CANCELED | why");
+  CHECK(outcome(StopCause::kReserve, sigint, true) == "EARLY_STOPPED | why");
+  CHECK(outcome(StopCause::kAssessor, failed, false) == "EARLY_STOPPED | why");
+}
+
+TEST_CASE("trial environment: the cores shared among trials unless the user set threads") {
+  ScopedEnv omp("OMP_NUM_THREADS", nullptr), mkl("MKL_NUM_THREADS", nullptr),
+      leak("NNI_EXP_ID", "from-outside");
+  int threads = -1;
+  auto env = nnilib::trial_base_environment(8, 3, threads);
+  CHECK(threads == 2);
+  CHECK(env.at("OMP_NUM_THREADS") == "2");
+  CHECK(env.at("MKL_NUM_THREADS") == "2");
+  CHECK(env.count("NNI_EXP_ID") == 0);  // never NNI's variables of the runner's own
+  nnilib::trial_base_environment(1, 4, threads);
+  CHECK(threads == 1);
+  {
+    ScopedEnv empty("OMP_NUM_THREADS", "");  // counts as unset
+    ScopedEnv user_mkl("MKL_NUM_THREADS", "5");
+    env = nnilib::trial_base_environment(4, 1, threads);
+    CHECK(threads == 4);
+    CHECK(env.at("OMP_NUM_THREADS") == "4");
+    CHECK(env.at("MKL_NUM_THREADS") == "5");
+  }
+  ScopedEnv user("OMP_NUM_THREADS", "3");
+  env = nnilib::trial_base_environment(8, 2, threads);
+  CHECK(threads == 0);  // the user's
+  CHECK(env.at("OMP_NUM_THREADS") == "3");
+  CHECK(env.count("MKL_NUM_THREADS") == 0);
+}
+
+TEST_CASE("control requests: applied in order, each answered in the table, refusals named") {
+  TempDir dir("control");
+  auto store = nnilib::ExperimentStore::create(dir.path() + "/experiment.db", experiment_record());
+  struct Target : nnilib::ControlTarget {
+    std::vector<std::string> calls;
+    std::string cancel_trial(const std::string& id) override {
+      calls.push_back("cancel " + id);
+      return "trial 1 " + id + " canceled";
+    }
+    std::string stop_experiment() override {
+      calls.push_back("stop");
+      return "experiment stopped";
+    }
+    std::string change_limits(const nnilib::ExperimentLimits& change) override {
+      calls.push_back("limits");
+      if (change.trial_concurrency) throw nnilib::ParamError("trialConcurrency too high");
+      return "limits set: " + change.describe();
+    }
+  } target;
+  auto request = [&store](const std::string& action, const std::string& on, json value) {
+    nnilib::ControlRecord c;
+    c.action = action;
+    c.target = on;
+    c.value = std::move(value);
+    c.requested_at = nnilib::unix_now();
+    return store.request_control(c);
+  };
+  request("cancel", "Ab1Cd", nullptr);
+  request("limits", "", json{{"maxTrialNumber", 5}});
+  request("limits", "", json{{"bogus", 1}});
+  request("limits", "", json{{"trialConcurrency", 9}});
+  request("explode", "", nullptr);
+  request("stop", "", nullptr);
+  nnilib::ControlRequests control(std::chrono::hours(1));
+  const std::vector<std::string> results = control.poll(store, target);
+  CHECK(results ==
+        std::vector<std::string>{"trial 1 Ab1Cd canceled", "limits set: maxTrialNumber 5",
+                                 "refused: limits: unknown field \"bogus\" (maxTrialNumber, "
+                                 "maxExperimentDuration, trialConcurrency)",
+                                 "refused: trialConcurrency too high",
+                                 "refused: unknown action \"explode\"", "experiment stopped"});
+  CHECK(target.calls == std::vector<std::string>{"cancel Ab1Cd", "limits", "limits", "stop"});
+  CHECK(store.pending_controls().empty());
+  const auto recorded = store.controls();
+  REQUIRE(recorded.size() == results.size());
+  for (std::size_t k = 0; k < results.size(); ++k) {
+    CHECK(recorded[k].result == results[k]);
+    CHECK(recorded[k].applied_at);
+  }
+  // Within the period the table is not read again: a new request waits for the next.
+  request("stop", "", nullptr);
+  CHECK(control.poll(store, target).empty());
+  CHECK(store.pending_controls().size() == 1);
+  nnilib::ControlRequests every_pass(std::chrono::milliseconds(0));
+  CHECK(every_pass.poll(store, target) == std::vector<std::string>{"experiment stopped"});
+  CHECK(every_pass.poll(store, target).empty());
 }

@@ -239,7 +239,7 @@ struct DashboardServer::Impl {
         if (t->status != kRunning)
           return send_error(res, 409, "trial " + c.target + " is " + t->status + ", not running");
       } else if (c.action == "limits") {
-        c.value = parse_limit_change(body).to_json();  // ParamError: 400
+        c.value = ExperimentLimits::parse(body).to_json();  // ParamError: 400
       }
       c.requested_at = unix_now();
       const std::int64_t request = store.request_control(c);

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -25,6 +26,7 @@
 #include "nnilib/common/error.h"
 #include "nnilib/common/json_limits.h"
 #include "nnilib/common/json_text.h"
+#include "nnilib/runner/experiment_report.h"
 #include "nnilib/tuner/assessor.h"
 #include "nnilib/tuner/tuner.h"
 #include "nnilib/tuner/tuner_registry.h"
@@ -770,6 +772,73 @@ OptimizeMode optimize_mode_of(const ExperimentConfig& config) {
   const auto assessor =
       config.assessor ? make_assessor(config.assessor->name, config.assessor->class_args) : nullptr;
   return ranking_mode(*tuner, assessor.get());
+}
+
+nlohmann::json ExperimentLimits::to_json() const {
+  nlohmann::json j = nlohmann::json::object();
+  if (max_trial_number) j["maxTrialNumber"] = *max_trial_number;
+  if (max_experiment_duration_s) j["maxExperimentDuration"] = *max_experiment_duration_s;
+  if (trial_concurrency) j["trialConcurrency"] = *trial_concurrency;
+  return j;
+}
+
+std::string ExperimentLimits::describe() const {
+  std::string s;
+  auto add = [&s](const std::string& part) { s += (s.empty() ? "" : ", ") + part; };
+  if (max_trial_number) add("maxTrialNumber " + std::to_string(*max_trial_number));
+  if (max_experiment_duration_s)
+    add("maxExperimentDuration " +
+        format_duration(static_cast<double>(*max_experiment_duration_s)));
+  if (trial_concurrency) add("trialConcurrency " + std::to_string(*trial_concurrency));
+  return s;
+}
+
+ExperimentLimits ExperimentLimits::parse(const nlohmann::json& value) {
+  if (!value.is_object() || value.empty())
+    throw ParamError(
+        "limits: expected an object with maxTrialNumber, maxExperimentDuration "
+        "or trialConcurrency, got " +
+        json_brief(value));
+  // A whole number in [low, high], or ParamError naming the field.
+  auto whole = [](const nlohmann::json& v, const std::string& name, double low, double high) {
+    if (!v.is_number() || !std::isfinite(v.get<double>()) ||
+        v.get<double>() != std::floor(v.get<double>()) || v.get<double>() < low ||
+        v.get<double>() > high) {
+      char range[64];
+      std::snprintf(range, sizeof range, "a whole number from %.0f to %.0f", low, high);
+      throw ParamError("limits: " + name + " must be " + range + ", got " + json_brief(v));
+    }
+    return static_cast<std::int64_t>(v.get<double>());
+  };
+  ExperimentLimits change;
+  for (const auto& [key, v] : value.items()) {
+    if (key == "maxTrialNumber") {
+      change.max_trial_number = whole(v, key, 1, 1e9);
+    } else if (key == "maxExperimentDuration") {
+      if (v.is_string()) {
+        change.max_experiment_duration_s = parse_duration(v.get<std::string>());
+        if (*change.max_experiment_duration_s < 1 ||
+            *change.max_experiment_duration_s > 10LL * 366 * 86400)
+          throw ParamError("limits: maxExperimentDuration " + json_quote(v.get<std::string>()) +
+                           " is out of range (1 second to 10 years)");
+      } else {
+        change.max_experiment_duration_s = whole(v, key, 1, 10.0 * 366 * 86400);
+      }
+    } else if (key == "trialConcurrency") {
+      change.trial_concurrency = static_cast<int>(whole(v, key, 1, 64));
+    } else {
+      throw ParamError("limits: unknown field " + json_quote(key) +
+                       " (maxTrialNumber, maxExperimentDuration, trialConcurrency)");
+    }
+  }
+  return change;
+}
+
+void ExperimentConfig::apply(const ExperimentLimits& change) {
+  if (change.max_trial_number) max_trial_number = *change.max_trial_number;
+  if (change.max_experiment_duration_s)
+    max_experiment_duration_s = *change.max_experiment_duration_s;
+  if (change.trial_concurrency) trial_concurrency = *change.trial_concurrency;
 }
 
 }  // namespace nnilib

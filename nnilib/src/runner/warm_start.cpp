@@ -81,4 +81,28 @@ std::vector<ImportedTrial> warm_start_for(const Tuner& tuner, const WarmStart& w
   return full;
 }
 
+std::size_t replay_history(Tuner& tuner, Assessor* assessor, const std::vector<TrialRecord>& trials,
+                           const WarmStart& warm) {
+  std::vector<ImportedTrial> imported;
+  for (const TrialRecord& t : trials) {
+    if (!t.finished() || t.interrupted) continue;
+    if (t.status == kSucceeded && t.final_default)
+      imported.push_back({t.parameters, *t.final_default});
+    if (assessor != nullptr) {
+      std::vector<double> h;
+      for (double v : t.history) {
+        h.push_back(v);
+        assessor->assess_trial(t.trial_id, h);
+      }
+      assessor->trial_end(t.trial_id, t.status == kSucceeded);
+    }
+  }
+  // An experiment started from earlier ones: their results first, then its own.
+  std::vector<ImportedTrial> seeded = warm_start_for(tuner, warm);
+  const std::size_t from_warm = seeded.size();
+  seeded.insert(seeded.end(), imported.begin(), imported.end());
+  if (!seeded.empty()) tuner.import_data(seeded);
+  return from_warm;
+}
+
 }  // namespace nnilib

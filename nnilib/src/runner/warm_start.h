@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "nnilib/runner/experiment_store.h"
 #include "nnilib/space/space.h"
+#include "nnilib/tuner/assessor.h"
 #include "nnilib/tuner/tuner.h"
 
 namespace nnilib {
@@ -38,5 +40,13 @@ WarmStart load_warm_start(const std::string& path);
 /// (continued_budget() > 0); for the others only the results of full trainings (no
 /// budget, or its experiment's largest), without TRIAL_BUDGET.
 std::vector<ImportedTrial> warm_start_for(const Tuner& tuner, const WarmStart& warm);
+
+/// Feeds a session's algorithms what came before it: the warm start's results (as
+/// warm_start_for takes them), then the experiment's own finished trials (the tuner
+/// imports the SUCCEEDED ones with a final result; the assessor replays every finished
+/// trial's history). Trials that run again are left out. Returns how many warm-start
+/// results the tuner took.
+std::size_t replay_history(Tuner& tuner, Assessor* assessor, const std::vector<TrialRecord>& trials,
+                           const WarmStart& warm);
 
 }  // namespace nnilib

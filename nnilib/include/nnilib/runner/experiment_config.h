@@ -21,6 +21,25 @@ struct AlgorithmConfig {
   nlohmann::json class_args = nlohmann::json::object();
 };
 
+/// The limits a running experiment can change: a resume's --max-trial-number and
+/// --max-experiment-duration, the dashboard's "limits" request. Each field that is set
+/// replaces the experiment's value (ExperimentConfig::apply, the one place they merge).
+struct ExperimentLimits {
+  std::optional<std::int64_t> max_trial_number;           ///< >= 1
+  std::optional<std::int64_t> max_experiment_duration_s;  ///< >= 1
+  std::optional<int> trial_concurrency;                   ///< 1 .. 64
+
+  /// {"maxTrialNumber": 50, "maxExperimentDuration": 10800, "trialConcurrency": 3}: the
+  /// fields that are set, durations in seconds.
+  nlohmann::json to_json() const;
+  /// "maxTrialNumber 50, maxExperimentDuration 3h": the fields that are set.
+  std::string describe() const;
+  /// Reads a limits request: an object with at least one of maxTrialNumber (a positive
+  /// integer), maxExperimentDuration (seconds, or an NNI duration such as "3h") and
+  /// trialConcurrency (1 to 64), nothing else. Throws ParamError naming the culprit.
+  static ExperimentLimits parse(const nlohmann::json& value);
+};
+
 /// A parsed and validated experiment config. Paths are absolute, resolved
 /// against the config file's directory (and "~" expanded), as NNI does.
 struct ExperimentConfig {
@@ -67,6 +86,9 @@ struct ExperimentConfig {
   /// ParamError for a missing or ill-typed field, or a space/tuner that no
   /// longer validates.
   static ExperimentConfig from_json(const nlohmann::ordered_json& j, const std::string& where);
+
+  /// Sets the limits `change` sets.
+  void apply(const ExperimentLimits& change);
 };
 
 /// The direction the experiment optimizes: ranking_mode() (tuner/assessor.h) of the

@@ -121,8 +121,7 @@ struct RunnerOptions {
   std::function<bool()> kill_now;
   RunnerObserver* observer = nullptr;
   /// Override the stored limits (resume with more trials or time).
-  std::optional<std::int64_t> max_trial_number;
-  std::optional<std::int64_t> max_experiment_duration_s;
+  ExperimentLimits limits;
   /// The longest the loop sleeps. It wakes at once on a channel event, a trial's exit
   /// (SIGCHLD) or wake_runner(), and on time for every deadline, so this only bounds
   /// how late a change made from outside (stop_signal without wake_runner) is seen.
@@ -174,22 +173,6 @@ bool experiment_running(const std::string& experiment_dir);
 
 /// The cores this process may run on (sched_getaffinity), at least 1.
 int available_cores();
-
-/// A change of a running experiment's limits (the dashboard's "limits" control): each
-/// field that is set replaces the experiment's value.
-struct LimitChange {
-  std::optional<std::int64_t> max_trial_number;           ///< >= 1
-  std::optional<std::int64_t> max_experiment_duration_s;  ///< >= 1
-  std::optional<int> trial_concurrency;                   ///< 1 .. 64
-  /// {"maxTrialNumber": 50, "maxExperimentDuration": 10800, "trialConcurrency": 3}: the
-  /// fields that are set, durations in seconds.
-  nlohmann::json to_json() const;
-};
-
-/// Reads a limits request: an object with at least one of maxTrialNumber (a positive
-/// integer), maxExperimentDuration (seconds, or an NNI duration such as "3h") and
-/// trialConcurrency (1 to 64), nothing else. Throws ParamError naming the culprit.
-LimitChange parse_limit_change(const nlohmann::json& value);
 
 /// CUDA_VISIBLE_DEVICES for a training run after the search (every trial has ended, so
 /// nothing is read): the first trialGpuNumber GPUs of gpuIndices (else 0 .. N-1), ""
