@@ -398,23 +398,23 @@ double parse_time_limit(const std::string& text) {
   return v;
 }
 
-int run(const Cli& cli) {
-  install_signal_handlers();
-  const nnilib::Precision precision = requested_precision(cli);  // bad values fail first
-  nlohmann::json cli_params = nlohmann::json::object();
+// The parameters the command line gives: a --sample point, then --params-file, then
+// --params, each overriding the one before.
+nlohmann::json command_line_parameters(const Cli& cli) {
+  nlohmann::json params = nlohmann::json::object();
   if (!cli.sample_space.empty()) {
     // One random point of the space (seeded by --seed), like a Random tuner's trial.
     nnilib::SpaceRng rng(cli.train.seed);
-    cli_params = nnilib::SearchSpace::load(cli.sample_space).sample(rng);
+    params = nnilib::SearchSpace::load(cli.sample_space).sample(rng);
   }
-  if (!cli.params_file.empty()) {
-    cli_params = nnilib::merge_parameters(cli_params, read_params_file(cli.params_file));
-  }
-  if (!cli.params_text.empty()) {
-    cli_params =
-        nnilib::merge_parameters(cli_params, parse_params_text(cli.params_text, "--params"));
-  }
+  if (!cli.params_file.empty())
+    params = nnilib::merge_parameters(params, read_params_file(cli.params_file));
+  if (!cli.params_text.empty())
+    params = nnilib::merge_parameters(params, parse_params_text(cli.params_text, "--params"));
+  return params;
+}
 
+nnilib::ChannelOptions channel_options(const Cli& cli) {
   nnilib::ChannelOptions channel;
   channel.retries = cli.nni_retries;
   channel.initial_backoff = std::chrono::milliseconds(cli.nni_backoff_ms);
@@ -422,7 +422,41 @@ int run(const Cli& cli) {
   channel.parameter_wait =
       std::chrono::milliseconds(static_cast<int64_t>(cli.nni_parameter_wait_s * 1000));
   channel.cancelled = interrupted;
-  nnilib::Trial trial = nnilib::Trial::from_environment(cli_params, channel);
+  return channel;
+}
+
+// Fails now, not after training, when an output file's directory cannot be created or
+// written (read-only, full). Empty paths are skipped.
+void prepare_output_directories(const std::vector<std::string>& files) {
+  for (const std::string& file : files) {
+    if (file.empty()) continue;
+    const auto parent = std::filesystem::path(file).parent_path();
+    std::error_code ec;
+    if (!parent.empty() && !std::filesystem::create_directories(parent, ec) && ec) {
+      throw nnilib::IoError(parent.string() + ": cannot create the output directory (" +
+                            ec.message() + ")");
+    }
+    nnilib::check_writable_dir(parent.empty() ? "." : parent.string());
+  }
+}
+
+// The final result reported to NNI: the validation accuracy, or without a validation
+// split the test accuracy, with the cost and the time.
+nlohmann::json final_result(const nnilib::TrainResult& result, bool validated) {
+  nlohmann::json r = {{"default", validated ? result.final_val_accuracy : result.test_accuracy}};
+  if (validated) r["best_val_accuracy"] = result.best_val_accuracy;
+  r["test_accuracy"] = result.test_accuracy;
+  r["params"] = result.start.cost.params;
+  r["macs"] = result.start.cost.macs;
+  r["seconds"] = result.seconds;
+  return r;
+}
+
+int run(const Cli& cli) {
+  install_signal_handlers();
+  const nnilib::Precision precision = requested_precision(cli);  // bad values fail first
+  const nlohmann::json cli_params = command_line_parameters(cli);
+  nnilib::Trial trial = nnilib::Trial::from_environment(cli_params, channel_options(cli));
 
   nlohmann::json params;
   try {
@@ -467,19 +501,8 @@ int run(const Cli& cli) {
         g_process_start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                               std::chrono::duration<double>(parse_time_limit(cli.time_limit)));
   options.weights_path = artifact(cli.weights, "model.pt");
-  for (const std::string& file :
-       {summary_path, options.weights_path, options.checkpoint_path, options.predictions_path}) {
-    if (file.empty()) continue;
-    const auto parent = std::filesystem::path(file).parent_path();
-    std::error_code ec;
-    // Fail now, not after training, when an output directory cannot be created or
-    // written (read-only, full).
-    if (!parent.empty() && !std::filesystem::create_directories(parent, ec) && ec) {
-      throw nnilib::IoError(parent.string() + ": cannot create the output directory (" +
-                            ec.message() + ")");
-    }
-    nnilib::check_writable_dir(parent.empty() ? "." : parent.string());
-  }
+  prepare_output_directories(
+      {summary_path, options.weights_path, options.checkpoint_path, options.predictions_path});
 
   check_limits(
       spec, options, cli.max_params, cli.max_macs,
@@ -501,36 +524,13 @@ int run(const Cli& cli) {
                  nnilib::stop_signal_name(), result.curve.size(), trial.intermediate_count());
     return static_cast<int>(nnilib::ExitCode::kInterrupted);
   }
-  if (cli.data.val_size > 0) {
-    trial.report_final_result({{"default", result.final_val_accuracy},
-                               {"best_val_accuracy", result.best_val_accuracy},
-                               {"test_accuracy", result.test_accuracy},
-                               {"params", result.start.cost.params},
-                               {"macs", result.start.cost.macs},
-                               {"seconds", result.seconds}});
-  } else {  // no validation split: the test accuracy is the result
-    trial.report_final_result({{"default", result.test_accuracy},
-                               {"test_accuracy", result.test_accuracy},
-                               {"params", result.start.cost.params},
-                               {"macs", result.start.cost.macs},
-                               {"seconds", result.seconds}});
-  }
+  trial.report_final_result(final_result(result, cli.data.val_size > 0));
   std::printf("%s\n", summary.dump(2).c_str());
   return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  Cli cli;
-  CLI::App app{
-      "fmnist-trial: train one CNN on Fashion-MNIST (or --dataset), as an NNI trial or "
-      "standalone.\n"
-      "Under NNI (nnictl or fmnist-nas) the parameters come from NNI and every epoch is\n"
-      "reported; run by hand, they come from --params / --params-file."};
-  app.footer(parameter_help());
-  // A flag given twice takes its last value (a trialCommand can override a wrapper's).
-  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+// The options of the parameters and the data set.
+void add_parameter_and_data_options(CLI::App& app, Cli& cli) {
   app.add_option("--params", cli.params_text,
                  "parameters as a JSON object, e.g. '{\"nb_units\": 120}'");
   app.add_option("--params-file", cli.params_file,
@@ -567,6 +567,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--split-seed", cli.data.split_seed, "seed of the train/validation split")
       ->capture_default_str();
+}
+
+// The options of training and its outputs.
+void add_training_options(CLI::App& app, Cli& cli) {
   app.add_option("--seed", cli.train.seed, "seed of initialisation and shuffling")
       ->capture_default_str();
   app.add_option("--threads", cli.train.threads,
@@ -620,6 +624,10 @@ int main(int argc, char** argv) {
   app.add_flag("--no-save", cli.no_save,
                "write no artifacts (except an explicit --output / --weights)");
   app.add_flag("--quiet", cli.quiet, "no per-epoch lines");
+}
+
+// The architecture's limits and the NNI channel's.
+void add_limit_options(CLI::App& app, Cli& cli) {
   app.add_option("--max-params", cli.max_params,
                  "refuse an architecture with more trainable parameters (exit 7; 0 = no limit)")
       ->check(CLI::NonNegativeNumber);
@@ -644,6 +652,23 @@ int main(int argc, char** argv) {
                  "seconds to wait for NNI's parameters before giving up")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Cli cli;
+  CLI::App app{
+      "fmnist-trial: train one CNN on Fashion-MNIST (or --dataset), as an NNI trial or "
+      "standalone.\n"
+      "Under NNI (nnictl or fmnist-nas) the parameters come from NNI and every epoch is\n"
+      "reported; run by hand, they come from --params / --params-file."};
+  app.footer(parameter_help());
+  // A flag given twice takes its last value (a trialCommand can override a wrapper's).
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  add_parameter_and_data_options(app, cli);
+  add_training_options(app, cli);
+  add_limit_options(app, cli);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -79,6 +79,67 @@ bool is_loopback(const std::string& host) {
   return host == "127.0.0.1" || host == "localhost" || host == "::1" || host == "[::1]";
 }
 
+// Runs `f`, turning what it throws into an error answer.
+template <class F>
+void guarded(Response& res, F&& f) {
+  try {
+    f();
+  } catch (const UsageError& e) {
+    send_error(res, 404, e.what());  // the experiment directory went away
+  } catch (const ParamError& e) {
+    send_error(res, 400, e.what());
+  } catch (const std::exception& e) {
+    send_error(res, 500, e.what());
+  }
+}
+
+// NNI's web UI (the directory `webui`): its files, and index.html for its client-side
+// routes.
+void add_webui_routes(httplib::Server& server, const std::string& webui) {
+  const fs::path root = fs::weakly_canonical(webui);
+  server.Get(R"(/(.*))", [root](const Request& req, Response& res) {
+    guarded(res, [&] {
+      std::string rel = req.matches[1];
+      fs::path file = fs::weakly_canonical(root / rel);
+      const std::string r = root.string(), f = file.string();
+      const bool inside =
+          f.size() > r.size() && f.compare(0, r.size(), r) == 0 && f[r.size()] == '/';
+      if (rel.empty() || !inside || !fs::is_regular_file(file)) file = root / "index.html";
+      auto content = read_small_file(file.string(), 64 << 20);
+      if (!content)
+        return send_error(res, 404, "no file " + json_quote(rel) + " in the NNI web UI");
+      res.set_content(*content, content_type_of(file.string()).c_str());
+    });
+  });
+}
+
+// Refuses requests whose Host is not this server's loopback name (a web page reaching
+// 127.0.0.1 through DNS rebinding) and cross-site control requests, for a server on
+// `host`:`port`.
+httplib::Server::HandlerResponse pre_route(const Request& req, Response& res,
+                                           const std::string& host, int port) {
+  if (is_loopback(host) && req.has_header("Host")) {
+    const std::string asked = req.get_header_value("Host");
+    const auto colon = asked.rfind(':');
+    const bool no_port = colon == std::string::npos || asked.back() == ']';
+    const std::string name = no_port ? asked : asked.substr(0, colon);
+    const std::string asked_port = no_port ? "80" : asked.substr(colon + 1);
+    if (!is_loopback(name) || asked_port != std::to_string(port)) {
+      send_error(res, 403, "unexpected Host " + json_quote(asked) + " for a server on " + host);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+  }
+  if (req.method != "GET" && req.method != "HEAD" && req.has_header("Origin")) {
+    const std::string origin = req.get_header_value("Origin");
+    if (origin != "http://" + req.get_header_value("Host")) {
+      send_error(res, 403, "a control request from another origin (" + origin + ") is refused");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+  }
+  res.set_header("X-Content-Type-Options", "nosniff");
+  return httplib::Server::HandlerResponse::Unhandled;
+}
+
 }  // namespace
 
 struct DashboardServer::Impl {
@@ -106,20 +167,6 @@ struct DashboardServer::Impl {
     for (const Served& e : experiments)
       if (e.id == id) return &e;
     return nullptr;
-  }
-
-  // Runs `f`, turning what it throws into an error answer.
-  template <class F>
-  void guarded(Response& res, F&& f) {
-    try {
-      f();
-    } catch (const UsageError& e) {
-      send_error(res, 404, e.what());  // the experiment directory went away
-    } catch (const ParamError& e) {
-      send_error(res, 400, e.what());
-    } catch (const std::exception& e) {
-      send_error(res, 500, e.what());
-    }
   }
 
   // The dashboard's API and pages, under `prefix`.
@@ -347,52 +394,6 @@ struct DashboardServer::Impl {
       });
     });
   }
-
-  // NNI's web UI: its files, and index.html for its client-side routes.
-  void webui_routes() {
-    const fs::path root = fs::weakly_canonical(options.nni_webui);
-    server.Get(R"(/(.*))", [this, root](const Request& req, Response& res) {
-      guarded(res, [&] {
-        std::string rel = req.matches[1];
-        fs::path file = fs::weakly_canonical(root / rel);
-        const std::string r = root.string(), f = file.string();
-        const bool inside =
-            f.size() > r.size() && f.compare(0, r.size(), r) == 0 && f[r.size()] == '/';
-        if (rel.empty() || !inside || !fs::is_regular_file(file)) file = root / "index.html";
-        auto content = read_small_file(file.string(), 64 << 20);
-        if (!content)
-          return send_error(res, 404, "no file " + json_quote(rel) + " in the NNI web UI");
-        res.set_content(*content, content_type_of(file.string()).c_str());
-      });
-    });
-  }
-
-  // Refuses requests whose Host is not this server's loopback name (a web page
-  // reaching 127.0.0.1 through DNS rebinding) and cross-site control requests.
-  httplib::Server::HandlerResponse pre_route(const Request& req, Response& res) {
-    if (is_loopback(options.host) && req.has_header("Host")) {
-      const std::string host = req.get_header_value("Host");
-      const auto colon = host.rfind(':');
-      const std::string name =
-          colon == std::string::npos || host.back() == ']' ? host : host.substr(0, colon);
-      const std::string host_port =
-          colon == std::string::npos || host.back() == ']' ? "80" : host.substr(colon + 1);
-      if (!is_loopback(name) || host_port != std::to_string(port)) {
-        send_error(res, 403,
-                   "unexpected Host " + json_quote(host) + " for a server on " + options.host);
-        return httplib::Server::HandlerResponse::Handled;
-      }
-    }
-    if (req.method != "GET" && req.method != "HEAD" && req.has_header("Origin")) {
-      const std::string origin = req.get_header_value("Origin");
-      if (origin != "http://" + req.get_header_value("Host")) {
-        send_error(res, 403, "a control request from another origin (" + origin + ") is refused");
-        return httplib::Server::HandlerResponse::Handled;
-      }
-    }
-    res.set_header("X-Content-Type-Options", "nosniff");
-    return httplib::Server::HandlerResponse::Unhandled;
-  }
 };
 
 DashboardServer::DashboardServer(std::vector<std::string> experiment_dirs, Options options)
@@ -428,8 +429,9 @@ DashboardServer::DashboardServer(std::vector<std::string> experiment_dirs, Optio
   m.server.set_read_timeout(5);
   m.server.set_write_timeout(10);
   m.server.set_payload_max_length(64 << 10);
-  m.server.set_pre_routing_handler(
-      [&m](const Request& req, Response& res) { return m.pre_route(req, res); });
+  m.server.set_pre_routing_handler([&m](const Request& req, Response& res) {
+    return pre_route(req, res, m.options.host, m.port);
+  });
   m.server.set_error_handler([](const Request& req, Response& res) {
     if (!res.body.empty()) return;  // a handler's own answer
     if (res.status == 404) return send_error(res, 404, "no such path " + json_quote(req.path));
@@ -438,7 +440,7 @@ DashboardServer::DashboardServer(std::vector<std::string> experiment_dirs, Optio
   });
   m.nni_routes();
   m.dashboard_routes();
-  if (!m.options.nni_webui.empty()) m.webui_routes();
+  if (!m.options.nni_webui.empty()) add_webui_routes(m.server, m.options.nni_webui);
 
   const std::string& host = m.options.host;
   if (m.options.port == 0) {

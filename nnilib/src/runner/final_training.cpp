@@ -236,35 +236,13 @@ std::string member_figures(const nlohmann::json& s) {
   return notes.empty() ? out : out + " (" + notes + ")";
 }
 
-}  // namespace
-
-int run_final_training(const FinalTrainingOptions& options, const RunResult& result,
-                       const std::string& dir, double time_left_s) {
-  // An ensemble of seeds: the best configuration, models times; of configurations: the
-  // best `models` distinct ones.
-  const std::size_t models = static_cast<std::size_t>(std::max(1, options.models));
-  std::vector<FinalCandidate> chosen =
-      final_candidates(result.trials, result.mode, options.ensemble == "seeds" ? 1 : models);
-  if (options.ensemble == "seeds" && !chosen.empty()) chosen.resize(models, chosen.front());
-  if (chosen.empty()) {
-    std::fprintf(stderr,
-                 "fmnist-nas: error: --final-train: no trial has a result, so there are no "
-                 "parameters to train\n");
-    return static_cast<int>(ExitCode::kNoResult);
-  }
-  if (::access(options.trial_binary.c_str(), X_OK) != 0)
-    throw UsageError("--trial-binary: " + options.trial_binary +
-                     " is not an executable fmnist-trial (build it, or name it with "
-                     "--trial-binary)");
-  const ExperimentPaths paths{dir};
-  const bool limited = time_left_s > 0;
-  const int most =
-      options.max_epochs > 0 ? std::max(options.max_epochs, options.epochs) : options.epochs;
-  FinalTrainingOptions per_model = options;
-  per_model.models = static_cast<int>(chosen.size());
-  const int threads = final_training_threads(per_model);
+// The models' directories with their params.json (an earlier final training's
+// ensemble.json goes).
+std::vector<Member> prepare_members(const FinalTrainingOptions& options,
+                                    const std::vector<FinalCandidate>& chosen,
+                                    const ExperimentPaths& paths, int epochs) {
   std::error_code ec;
-  fs::remove(paths.final_dir() + "/ensemble.json", ec);  // an earlier final training's
+  fs::remove(paths.final_dir() + "/ensemble.json", ec);
   std::vector<Member> members;
   for (std::size_t k = 0; k < chosen.size(); ++k) {
     Member m;
@@ -274,12 +252,17 @@ int run_final_training(const FinalTrainingOptions& options, const RunResult& res
     fs::create_directories(m.dir, ec);
     write_file_atomically(
         m.dir + "/params.json",
-        final_training_parameters(m.candidate.trial.parameters, limited ? most : options.epochs)
-                .dump(2) +
-            "\n",
+        final_training_parameters(m.candidate.trial.parameters, epochs).dump(2) + "\n",
         "the final training's parameters");
     members.push_back(std::move(m));
   }
+  return members;
+}
+
+// "final training on every training image of ...:" and each model's command, as they start.
+void start_members(std::vector<Member>& members, const FinalTrainingOptions& options,
+                   const std::string& dir, const ExperimentConfig& config, int threads,
+                   double time_left_s, int most) {
   std::printf("\nfinal training on every training image of ");
   if (members.size() > 1 && options.ensemble == "seeds")
     std::printf(
@@ -291,11 +274,10 @@ int run_final_training(const FinalTrainingOptions& options, const RunResult& res
                 members.size(), threads);
   else
     std::printf("the best configuration");
-  if (limited)
+  if (time_left_s > 0)
     std::printf(", %d epochs or as many as fit in the %s left (at most %d)", options.epochs,
                 format_duration(time_left_s).c_str(), most);
   std::printf(":\n");
-  const auto config = ExperimentConfig::from_json(result.experiment.config, dir);
   for (Member& m : members) {
     const std::string command = member_command(options, m, dir, threads, time_left_s);
     std::printf("  %s's parameters:\n    %s\n", describe_candidate(m.candidate).c_str(),
@@ -314,9 +296,13 @@ int run_final_training(const FinalTrainingOptions& options, const RunResult& res
     m.process = std::make_unique<TrialProcess>(launch);
   }
   std::fflush(stdout);
+}
 
-  // The dashboard's requests: "stop" stops the final training, the others have nothing
-  // left to act on.
+// Until every model has ended: stop signals are passed on (a second one kills), and the
+// dashboard's requests answered ("stop" stops the final training, the others have
+// nothing left to act on). True when the dashboard stopped it.
+bool wait_for_members(std::vector<Member>& members, const FinalTrainingOptions& options,
+                      const ExperimentPaths& paths) {
   ExperimentStore store = ExperimentStore::open(paths.database(), false);
   bool stopped_from_dashboard = false;
   int forwarded = options.signals ? options.signals() : 0;
@@ -334,7 +320,7 @@ int run_final_training(const FinalTrainingOptions& options, const RunResult& res
         }
       all = all && m.ended;
     }
-    if (all) break;
+    if (all) return stopped_from_dashboard;
     if (options.signals) {
       const int signals = options.signals();
       if (signals != forwarded) {
@@ -355,13 +341,11 @@ int run_final_training(const FinalTrainingOptions& options, const RunResult& res
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+}
 
-  if (stopped_from_dashboard) {
-    std::fprintf(stderr, "fmnist-nas: error: the final training was stopped from the dashboard\n");
-    return static_cast<int>(ExitCode::kInterrupted);
-  }
-  // Each model's figures; the ensemble of those that ended with one.
-  int failure = 0;
+// The models that ended with a summary (each failure said); `failure` is the first
+// failure's exit code.
+std::vector<const Member*> finished_members(std::vector<Member>& members, int& failure) {
   std::vector<const Member*> done;
   for (Member& m : members) {
     const std::string what = members.size() > 1 ? "model " + m.dir : "the final training";
@@ -380,16 +364,12 @@ int run_final_training(const FinalTrainingOptions& options, const RunResult& res
       throw IoError(summary_path + ": no numeric test_accuracy in the final summary");
     done.push_back(&m);
   }
-  if (done.empty()) return failure;
-  std::ofstream log(paths.log(), std::ios::app);
-  if (members.size() == 1) {
-    const Member& m = *done.front();
-    std::printf("final training: test accuracy %s (%s/summary.json)\n",
-                member_figures(m.summary).c_str(), m.dir.c_str());
-    log << format_time(unix_now()) << "  final training of trial " << m.candidate.trial.trial_id
-        << ": test accuracy " << m.summary["test_accuracy"].get<double>() << "\n";
-    return failure;
-  }
+  return done;
+}
+
+// The ensemble's figures: each model's, then their averaged predictions' (ensemble.json).
+void report_ensemble(const std::vector<const Member*>& done, const ExperimentPaths& paths,
+                     std::ofstream& log) {
   std::vector<std::string> files;
   nlohmann::json list = nlohmann::json::array();
   for (const Member* m : done) {
@@ -421,6 +401,56 @@ int run_final_training(const FinalTrainingOptions& options, const RunResult& res
       acc, done.size(), ensemble_path.c_str());
   log << format_time(unix_now()) << "  final training: ensemble of " << done.size()
       << " models: test accuracy " << acc << "\n";
+}
+
+}  // namespace
+
+int run_final_training(const FinalTrainingOptions& options, const RunResult& result,
+                       const std::string& dir, double time_left_s) {
+  // An ensemble of seeds: the best configuration, models times; of configurations: the
+  // best `models` distinct ones.
+  const std::size_t models = static_cast<std::size_t>(std::max(1, options.models));
+  std::vector<FinalCandidate> chosen =
+      final_candidates(result.trials, result.mode, options.ensemble == "seeds" ? 1 : models);
+  if (options.ensemble == "seeds" && !chosen.empty()) chosen.resize(models, chosen.front());
+  if (chosen.empty()) {
+    std::fprintf(stderr,
+                 "fmnist-nas: error: --final-train: no trial has a result, so there are no "
+                 "parameters to train\n");
+    return static_cast<int>(ExitCode::kNoResult);
+  }
+  if (::access(options.trial_binary.c_str(), X_OK) != 0)
+    throw UsageError("--trial-binary: " + options.trial_binary +
+                     " is not an executable fmnist-trial (build it, or name it with "
+                     "--trial-binary)");
+  const ExperimentPaths paths{dir};
+  const int most =
+      options.max_epochs > 0 ? std::max(options.max_epochs, options.epochs) : options.epochs;
+  FinalTrainingOptions per_model = options;
+  per_model.models = static_cast<int>(chosen.size());
+  const int threads = final_training_threads(per_model);
+  std::vector<Member> members =
+      prepare_members(options, chosen, paths, time_left_s > 0 ? most : options.epochs);
+  start_members(members, options, dir, ExperimentConfig::from_json(result.experiment.config, dir),
+                threads, time_left_s, most);
+  if (wait_for_members(members, options, paths)) {
+    std::fprintf(stderr, "fmnist-nas: error: the final training was stopped from the dashboard\n");
+    return static_cast<int>(ExitCode::kInterrupted);
+  }
+  // Each model's figures; the ensemble of those that ended with one.
+  int failure = 0;
+  const std::vector<const Member*> done = finished_members(members, failure);
+  if (done.empty()) return failure;
+  std::ofstream log(paths.log(), std::ios::app);
+  if (members.size() == 1) {
+    const Member& m = *done.front();
+    std::printf("final training: test accuracy %s (%s/summary.json)\n",
+                member_figures(m.summary).c_str(), m.dir.c_str());
+    log << format_time(unix_now()) << "  final training of trial " << m.candidate.trial.trial_id
+        << ": test accuracy " << m.summary["test_accuracy"].get<double>() << "\n";
+    return failure;
+  }
+  report_ensemble(done, paths, log);
   return failure;
 }
 

@@ -185,6 +185,33 @@ void kill_everything(pid_t self, pid_t group) {
   }
 }
 
+// The trial, in the keeper's child: its process group, stdio (`stdio`: -1 keeps one),
+// default signal dispositions and an empty mask, as a freshly started NNI trial has,
+// nothing else open but the status pipe `ef` (moved to 3), then exec. Async-signal-safe.
+[[noreturn]] void exec_trial(const int (&stdio)[3], int ef, bool own_group, const char* cwd,
+                             char* const argv[], char* const envp[]) {
+  if (own_group) ::setpgid(0, 0);
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(ef, 1);  // the keeper never dies first
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
+  for (int fd = 0; fd < 3; ++fd)
+    if (stdio[fd] >= 0 && ::dup2(stdio[fd], fd) < 0) child_fail(ef, 2);
+  // Keep only 0-2 and the status pipe: the trial must not hold the runner's sockets or
+  // database.
+  if (ef != 3) {
+    if (::dup2(ef, 3) < 0) child_fail(ef, 2);
+  }
+  ::fcntl(3, F_SETFD, FD_CLOEXEC);
+  close_from(4);
+  if (cwd != nullptr && ::chdir(cwd) != 0) child_fail(3, 3);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::execve(argv[0], argv, envp);
+  child_fail(3, 4);
+}
+
 }  // namespace
 
 EnvironmentMap environment_without_nni() {
@@ -283,29 +310,7 @@ TrialProcess::TrialProcess(const ProcessLaunch& launch) {
       close_from(0);  // the runner's files, sockets and database are not the keeper's
       keep(trial, own_group);
     }
-    // The trial.
-    if (own_group) ::setpgid(0, 0);
-    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(ef, 1);  // the keeper never dies first
-    // Default dispositions and an empty mask, as a freshly started NNI trial has.
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
-    if (in.get() >= 0 && ::dup2(in.get(), 0) < 0) child_fail(ef, 2);
-    if (out.get() >= 0 && ::dup2(out.get(), 1) < 0) child_fail(ef, 2);
-    if (err.get() >= 0 && ::dup2(err.get(), 2) < 0) child_fail(ef, 2);
-    // Keep only 0-2 and the status pipe (moved to 3): the trial must not hold
-    // the runner's sockets or database.
-    if (ef != 3) {
-      if (::dup2(ef, 3) < 0) child_fail(ef, 2);
-    }
-    ::fcntl(3, F_SETFD, FD_CLOEXEC);
-    close_from(4);
-    if (cwd != nullptr && ::chdir(cwd) != 0) child_fail(3, 3);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execve(argv[0], argv, envp.data());
-    child_fail(3, 4);
+    exec_trial({in.get(), out.get(), err.get()}, ef, own_group, cwd, argv, envp.data());
   }
   const int fork_errno = errno;
   ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);

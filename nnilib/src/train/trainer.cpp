@@ -512,40 +512,46 @@ Runtime set_up_runtime(const TrialSpec& spec, const TrainOptions& options,
   return rt;
 }
 
-}  // namespace
-
-TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOptions& options,
-                  TrainObserver& observer) {
-  const auto t0 = Clock::now();
-  const Runtime rt = set_up_runtime(spec, options, observer);
-  const torch::Device device = rt.device;
-  const int threads = rt.threads;
-  const ResolvedPrecision& precision = rt.precision;
-  const LoopTuning& tuning = options.tuning;
-  torch::manual_seed(options.seed);  // after the probe, which draws random numbers
-
-  const DatasetInfo& info = host_data.info;
-  check_model_fits(spec.model, info);
-  const Dataset data = device.is_cpu() ? host_data : to_device(host_data, device);
-  Run r(spec, options, data, observer, device, precision);
-  r.model->to(device);
-  if (tuning.channels_last) to_channels_last(*r.model);
-  r.optimizer = make_optimizer(r.model->parameters(), spec.hyper);
+// The model on the run's device and layout, its optimizer, and what the training loop
+// reuses: the parameters, the crop's background, the batch buffers.
+void prepare_model(Run& r) {
+  r.model->to(r.device);
+  if (r.options.tuning.channels_last) to_channels_last(*r.model);
+  r.optimizer = make_optimizer(r.model->parameters(), r.spec.hyper);
+  const DatasetInfo& info = r.data.info;
   for (std::size_t c = 0; c < info.mean.size(); ++c)
     r.background.push_back((0.0f - info.mean[c]) / info.std[c]);
-
-  TrainResult result;
-  result.start = start_of(spec, data, options, device, threads, precision);
-  observer.on_start(result.start);
-
-  const int64_t n = data.train.size();
-  const int64_t batch = spec.hyper.batch_size;
   r.params = r.model->parameters();
-  r.x_buffer = torch::empty({0}, data.train.images.options());
-  r.y_buffer = torch::empty({0}, data.train.labels.options());
-  r.steps_per_epoch = (n + batch - 1) / batch;
-  // The budget in steps: whole epochs, or a fraction of an epoch's batches.
-  const double budget = spec.hyper.budget_epochs > 0 ? spec.hyper.budget_epochs : spec.hyper.epochs;
+  r.x_buffer = torch::empty({0}, r.data.train.images.options());
+  r.y_buffer = torch::empty({0}, r.data.train.labels.options());
+}
+
+// An epoch's figures from its totals `t` (of `train_images`) and its validation.
+EpochStats epoch_stats(int epoch, const EpochTotals& t, int64_t train_images, const Evaluation& val,
+                       double train_seconds, double eval_images_per_second) {
+  EpochStats e;
+  e.epoch = epoch;
+  e.epochs_done =
+      t.done ? epoch
+             : (epoch - 1) + static_cast<double>(t.seen) / static_cast<double>(train_images);
+  e.train_loss = t.loss_sum.item<double>() / static_cast<double>(t.seen);
+  e.train_accuracy = static_cast<double>(t.correct.item<int64_t>()) / static_cast<double>(t.seen);
+  e.val_loss = val.loss;
+  e.val_accuracy = val.accuracy;
+  e.images_per_second = static_cast<double>(t.seen_this_run) / train_seconds;
+  e.eval_images_per_second = eval_images_per_second;
+  return e;
+}
+
+// The run's steps: its budget (whole epochs, or a fraction of an epoch's batches) and
+// the learning-rate schedule's span (--schedule-epochs, else the budget). UsageError for
+// options that cannot go together.
+void plan_steps(Run& r, int64_t train_images) {
+  const TrainOptions& options = r.options;
+  const int64_t batch = r.spec.hyper.batch_size;
+  r.steps_per_epoch = (train_images + batch - 1) / batch;
+  const double budget =
+      r.spec.hyper.budget_epochs > 0 ? r.spec.hyper.budget_epochs : r.spec.hyper.epochs;
   r.target_steps =
       std::max<int64_t>(1, std::llround(budget * static_cast<double>(r.steps_per_epoch)));
   if (options.deadline && (!options.resume_from.empty() || options.schedule_epochs > 0 ||
@@ -563,50 +569,143 @@ TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOp
                      " is less than the " + b.str() +
                      " epochs to train: the learning-rate schedule must span them all");
   }
-  int first_epoch = 1;
-  // What a checkpoint must agree on to be continued by this run.
-  nlohmann::json identity_parameters = configuration_of(spec.parameters);
-  identity_parameters.erase("epochs");
-  const nlohmann::json identity = {{"parameters", identity_parameters},
-                                   {"seed", options.seed},
-                                   {"train_size", n},
-                                   {"val_size", data.val.size()},
-                                   {"batch_size", batch},
-                                   {"schedule_steps", r.total_steps},
-                                   {"dataset", info.name},
-                                   {"precision", precision.bf16 ? "bf16" : "fp32"}};
-  EpochTotals current;  // an epoch a checkpoint left unfinished
-  if (!options.resume_from.empty()) {
-    const CheckpointMeta meta =
-        load_checkpoint(options.resume_from, identity, r.model, *r.optimizer, device);
-    if (meta.step != meta.epoch * r.steps_per_epoch + meta.position ||
-        meta.position >= r.steps_per_epoch || (meta.position > 0 && !meta.perm.defined()))
-      throw ParamError(options.resume_from + ": corrupt checkpoint (step " +
-                       std::to_string(meta.step) + " is not epoch " + std::to_string(meta.epoch) +
-                       " and batch " + std::to_string(meta.position) + ")");
-    if (meta.step > r.target_steps) {
-      std::ostringstream b;
-      b << budget;
-      throw ParamError(options.resume_from + ": holds " + std::to_string(meta.step) +
-                       " steps, more than the " + b.str() + " epochs (" +
-                       std::to_string(r.target_steps) + " steps) to train");
+}
+
+// What a checkpoint must agree on to be continued by this run.
+nlohmann::json checkpoint_identity(const Run& r) {
+  nlohmann::json parameters = configuration_of(r.spec.parameters);
+  parameters.erase("epochs");
+  return {{"parameters", parameters},
+          {"seed", r.options.seed},
+          {"train_size", r.data.train.size()},
+          {"val_size", r.data.val.size()},
+          {"batch_size", r.spec.hyper.batch_size},
+          {"schedule_steps", r.total_steps},
+          {"dataset", r.data.info.name},
+          {"precision", r.precision.bf16 ? "bf16" : "fp32"}};
+}
+
+// Continues the run saved in options.resume_from (its identity must be `identity`): the
+// weights, optimizer, step and curve into `r` and `result`; returns the epoch it left
+// unfinished (an undefined perm when it ended on an epoch's end).
+EpochTotals resume_run(Run& r, const nlohmann::json& identity, TrainResult& result) {
+  const std::string& from = r.options.resume_from;
+  const CheckpointMeta meta = load_checkpoint(from, identity, r.model, *r.optimizer, r.device);
+  if (meta.step != meta.epoch * r.steps_per_epoch + meta.position ||
+      meta.position >= r.steps_per_epoch || (meta.position > 0 && !meta.perm.defined()))
+    throw ParamError(from + ": corrupt checkpoint (step " + std::to_string(meta.step) +
+                     " is not epoch " + std::to_string(meta.epoch) + " and batch " +
+                     std::to_string(meta.position) + ")");
+  if (meta.step > r.target_steps) {
+    std::ostringstream b;
+    b << (r.spec.hyper.budget_epochs > 0 ? r.spec.hyper.budget_epochs : r.spec.hyper.epochs);
+    throw ParamError(from + ": holds " + std::to_string(meta.step) + " steps, more than the " +
+                     b.str() + " epochs (" + std::to_string(r.target_steps) + " steps) to train");
+  }
+  r.step = meta.step;
+  result.resumed_epochs = meta.epoch;
+  for (const auto& j : meta.curve) add_epoch(result, epoch_from_json(j));
+  EpochTotals current;
+  if (meta.position > 0) {
+    const int64_t n = r.data.train.size();
+    if (meta.perm.numel() != n)
+      throw ParamError(from + ": corrupt checkpoint (its shuffle has " +
+                       std::to_string(meta.perm.numel()) + " images, not " + std::to_string(n) +
+                       ")");
+    current.perm = meta.perm.to(r.device);
+    current.position = meta.position;
+    current.loss_sum = meta.loss_sum.to(r.device);
+    current.correct = meta.correct.to(r.device);
+    current.seen = meta.seen;
+  }
+  return current;
+}
+
+// Saves the run after `epoch`'s piece `t` (options.checkpoint_path).
+void save_run(Run& r, const nlohmann::json& identity, int epoch, const EpochTotals& t,
+              const TrainResult& result) {
+  CheckpointMeta meta;
+  meta.identity = identity;
+  meta.epoch = t.done ? epoch : epoch - 1;
+  meta.step = r.step;
+  if (!t.done) {
+    meta.position = t.position;
+    meta.seen = t.seen;
+    meta.perm = t.perm;
+    meta.loss_sum = t.loss_sum;
+    meta.correct = t.correct;
+  }
+  for (const EpochStats& s : result.curve) meta.curve.push_back(epoch_json(s));
+  save_checkpoint(r.options.checkpoint_path, meta, r.model, *r.optimizer, r.device);
+}
+
+// After training: the validation predictions (--predictions), the test accuracy (with
+// and without flip test-time augmentation), then the weights and predictions saved.
+void finish_run(Run& r, TrainResult& result) {
+  const TrainOptions& options = r.options;
+  const bool channels_last = options.tuning.channels_last;
+  nlohmann::json predictions = nlohmann::json::object();
+  if (!options.predictions_path.empty() && !result.interrupted && r.data.val.size() > 0) {
+    std::vector<torch::Tensor> probabilities;
+    const Evaluation val = evaluate(r.model, r.data.val, options.eval_batch_size, channels_last,
+                                    r.precision.bf16, options.flip_tta, r.observer, &probabilities);
+    result.interrupted = val.interrupted;
+    if (!val.interrupted) predictions["validation"] = predictions_json(probabilities, r.data.val);
+  }
+  if (!result.interrupted && options.evaluate_test && r.data.test.size() > 0) {
+    std::vector<torch::Tensor> probabilities;
+    const Evaluation test = evaluate(r.model, r.data.test, options.eval_batch_size, channels_last,
+                                     r.precision.bf16, options.flip_tta, r.observer,
+                                     options.predictions_path.empty() ? nullptr : &probabilities);
+    if (!test.interrupted && !options.predictions_path.empty())
+      predictions["test"] = predictions_json(probabilities, r.data.test);
+    result.interrupted = test.interrupted;
+    if (!test.interrupted) {
+      result.test_accuracy = test.accuracy;
+      result.test_loss = test.loss;
     }
-    first_epoch = meta.epoch + 1;
-    r.step = meta.step;
-    result.resumed_epochs = meta.epoch;
-    for (const auto& j : meta.curve) add_epoch(result, epoch_from_json(j));
-    if (meta.position > 0) {
-      if (meta.perm.numel() != n)
-        throw ParamError(options.resume_from + ": corrupt checkpoint (its shuffle has " +
-                         std::to_string(meta.perm.numel()) + " images, not " + std::to_string(n) +
-                         ")");
-      current.perm = meta.perm.to(device);
-      current.position = meta.position;
-      current.loss_sum = meta.loss_sum.to(device);
-      current.correct = meta.correct.to(device);
-      current.seen = meta.seen;
+    if (!result.interrupted && options.flip_tta) {  // what the augmentation added
+      const Evaluation plain = evaluate(r.model, r.data.test, options.eval_batch_size,
+                                        channels_last, r.precision.bf16, false, r.observer);
+      result.interrupted = plain.interrupted;
+      result.test_accuracy_without_tta = plain.accuracy;
     }
   }
+  if (!options.weights_path.empty() && !result.interrupted)
+    save_weights(r.model, options.weights_path);
+  if (!options.predictions_path.empty() && !result.interrupted)
+    save_predictions(options.predictions_path, predictions, options.flip_tta);
+}
+
+}  // namespace
+
+TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOptions& options,
+                  TrainObserver& observer) {
+  const auto t0 = Clock::now();
+  const Runtime rt = set_up_runtime(spec, options, observer);
+  const torch::Device device = rt.device;
+  const ResolvedPrecision& precision = rt.precision;
+  const LoopTuning& tuning = options.tuning;
+  torch::manual_seed(options.seed);  // after the probe, which draws random numbers
+
+  const DatasetInfo& info = host_data.info;
+  check_model_fits(spec.model, info);
+  const Dataset data = device.is_cpu() ? host_data : to_device(host_data, device);
+  Run r(spec, options, data, observer, device, precision);
+  prepare_model(r);
+
+  TrainResult result;
+  result.start = start_of(spec, data, options, device, rt.threads, precision);
+  observer.on_start(result.start);
+
+  const int64_t n = data.train.size();
+  const int64_t batch = spec.hyper.batch_size;
+  plan_steps(r, n);
+  const nlohmann::json identity = checkpoint_identity(r);
+  // An epoch a checkpoint left unfinished.
+  EpochTotals current =
+      options.resume_from.empty() ? EpochTotals{} : resume_run(r, identity, result);
+  const int first_epoch = result.resumed_epochs + 1;
 
   // A deadline: the steps that fit, planned from the speed of steps 10-60 (of half an
   // epoch at most), again after each of the first two epochs (longer or shorter), and
@@ -651,34 +750,12 @@ TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOp
       result.interrupted = true;
       break;
     }
-    EpochStats e;
-    e.epoch = epoch;
-    e.epochs_done =
-        t.done ? epoch : (epoch - 1) + static_cast<double>(t.seen) / static_cast<double>(n);
-    e.train_loss = t.loss_sum.item<double>() / static_cast<double>(t.seen);
-    e.train_accuracy = static_cast<double>(t.correct.item<int64_t>()) / static_cast<double>(t.seen);
-    e.val_loss = val.loss;
-    e.val_accuracy = val.accuracy;
-    e.images_per_second = static_cast<double>(t.seen_this_run) / train_seconds;
-    e.eval_images_per_second = static_cast<double>(data.val.size()) / val_seconds;
+    EpochStats e = epoch_stats(epoch, t, n, val, train_seconds,
+                               static_cast<double>(data.val.size()) / val_seconds);
     e.epoch_seconds = seconds_since(te);
     e.elapsed_seconds = seconds_since(t0);
     add_epoch(result, e);
-    if (!options.checkpoint_path.empty()) {
-      CheckpointMeta meta;
-      meta.identity = identity;
-      meta.epoch = t.done ? epoch : epoch - 1;
-      meta.step = r.step;
-      if (!t.done) {
-        meta.position = t.position;
-        meta.seen = t.seen;
-        meta.perm = t.perm;
-        meta.loss_sum = t.loss_sum;
-        meta.correct = t.correct;
-      }
-      for (const EpochStats& s : result.curve) meta.curve.push_back(epoch_json(s));
-      save_checkpoint(options.checkpoint_path, meta, r.model, *r.optimizer, device);
-    }
+    if (!options.checkpoint_path.empty()) save_run(r, identity, epoch, t, result);
     observer.on_epoch(e);
     if (t.deadline) break;
     if (options.deadline && t.done) {
@@ -694,38 +771,7 @@ TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOp
     result.final_val_accuracy = result.curve.back().val_accuracy;
     result.final_val_loss = result.curve.back().val_loss;
   }
-  nlohmann::json predictions = nlohmann::json::object();
-  if (!options.predictions_path.empty() && !result.interrupted && data.val.size() > 0) {
-    std::vector<torch::Tensor> probabilities;
-    const Evaluation val =
-        evaluate(r.model, data.val, options.eval_batch_size, tuning.channels_last, precision.bf16,
-                 options.flip_tta, observer, &probabilities);
-    result.interrupted = val.interrupted;
-    if (!val.interrupted) predictions["validation"] = predictions_json(probabilities, data.val);
-  }
-  if (!result.interrupted && options.evaluate_test && data.test.size() > 0) {
-    std::vector<torch::Tensor> probabilities;
-    const Evaluation test = evaluate(
-        r.model, data.test, options.eval_batch_size, tuning.channels_last, precision.bf16,
-        options.flip_tta, observer, options.predictions_path.empty() ? nullptr : &probabilities);
-    if (!test.interrupted && !options.predictions_path.empty())
-      predictions["test"] = predictions_json(probabilities, data.test);
-    result.interrupted = test.interrupted;
-    if (!test.interrupted) {
-      result.test_accuracy = test.accuracy;
-      result.test_loss = test.loss;
-    }
-    if (!result.interrupted && options.flip_tta) {  // what the augmentation added
-      const Evaluation plain = evaluate(r.model, data.test, options.eval_batch_size,
-                                        tuning.channels_last, precision.bf16, false, observer);
-      result.interrupted = plain.interrupted;
-      result.test_accuracy_without_tta = plain.accuracy;
-    }
-  }
-  if (!options.weights_path.empty() && !result.interrupted)
-    save_weights(r.model, options.weights_path);
-  if (!options.predictions_path.empty() && !result.interrupted)
-    save_predictions(options.predictions_path, predictions, options.flip_tta);
+  finish_run(r, result);
   result.seconds = seconds_since(t0);
   return result;
 }
