@@ -22,6 +22,7 @@ packages=(
   fonts-liberation                 # legible text in that test's screenshots
   clang libclang-rt-14-dev         # the ASan+UBSan test suite and the libFuzzer targets (scripts/sanitize.sh, fuzz.sh)
   dataset-fashion-mnist            # the real data set, /usr/share/datasets/fashion-mnist
+  universal-ctags                  # the code size limits test (scripts/code_limits.sh)
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch)        # the PyTorch peer of bench/, same LibTorch underneath
