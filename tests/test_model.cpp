@@ -97,10 +97,10 @@ TEST_CASE(
     CHECK(nnilib::count_parameters(*model) == cost.params);
     CHECK(nnilib::count_forward_macs(model) == cost.macs);
     for (const auto& b : spec.model.blocks) {
-      kinds.insert(std::string(b.residual ? "residual" : "plain") + (b.separable ? "+sep" : ""));
+      kinds.insert(b.kind);
     }
   }
-  CHECK(kinds.size() == 3);  // plain, residual and separable residual blocks were all built
+  CHECK(kinds == std::set<std::string>{"plain", "residual", "separable_residual"});  // all built
 }
 
 TEST_CASE("every block kind, activation, pooling and head builds with the estimated counts") {
@@ -123,7 +123,7 @@ TEST_CASE("a residual block adds its input: zeroed convolutions make it the iden
   b.out_channels = 1;  // same channels as the input: identity shortcut
   b.kernel_size = 3;
   b.padding = 1;
-  b.residual = true;
+  b.kind = "residual";
   spec.blocks = {b};
   nnilib::ConvBlock block(1, b);
   torch::NoGradGuard no_grad;
@@ -137,7 +137,7 @@ TEST_CASE("an inverted residual block adds its input: zeroed convolutions make i
   b.out_channels = 3;  // same channels as the input: identity shortcut
   b.kernel_size = 3;
   b.padding = 1;
-  b.expansion = 4;
+  b.kind = "inverted_residual";
   nnilib::ConvBlock block(3, b);
   // expand 3->12 (1x1, bias), depthwise 12 (3x3, bias), project 12->3 (1x1, bias)
   CHECK(nnilib::count_parameters(*block) == (3 * 12 + 12) + (12 * 9 + 12) + (12 * 3 + 3));
@@ -172,7 +172,7 @@ TEST_CASE("every rejected architecture gives its message") {
         "conv block 1: kernel 29 does not fit its 28x28 input (the feature map would shrink below "
         "1x1)");
   CHECK(with([](auto& s) {
-          s.blocks[0].residual = true;
+          s.blocks[0].kind = "residual";
           s.blocks[0].padding = 0;
         }) ==
         "invalid padding for conv block 1: a residual block needs an odd kernel with \"same\" "

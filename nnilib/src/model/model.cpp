@@ -99,49 +99,25 @@ torch::Tensor ConvUnitImpl::forward(torch::Tensor x) {
 }
 
 ConvBlockImpl::ConvBlockImpl(int in_channels, const ConvBlockSpec& spec) : spec_(spec) {
-  if (spec.expansion > 0) {
-    const int hidden = in_channels * spec.expansion;
-    first_ =
-        register_module("expand", ConvUnit(in_channels, hidden, /*kernel_size=*/1,
-                                           /*padding=*/0, /*separable=*/false, spec.batch_norm));
-    depthwise_ = register_module("depthwise",
-                                 ConvUnit(hidden, hidden, spec.kernel_size, spec.padding,
-                                          /*separable=*/false, spec.batch_norm, /*groups=*/hidden));
-    second_ =
-        register_module("project", ConvUnit(hidden, spec.out_channels, /*kernel_size=*/1,
-                                            /*padding=*/0, /*separable=*/false, spec.batch_norm));
-    if (in_channels != spec.out_channels) {
-      shortcut_ = register_module(
-          "shortcut", ConvUnit(in_channels, spec.out_channels, /*kernel_size=*/1, /*padding=*/0,
-                               /*separable=*/false, spec.batch_norm));
-    }
-    return;
-  }
-  first_ = register_module("first", ConvUnit(in_channels, spec.out_channels, spec.kernel_size,
-                                             spec.padding, spec.separable, spec.batch_norm));
-  if (spec.residual) {
-    second_ =
-        register_module("second", ConvUnit(spec.out_channels, spec.out_channels, spec.kernel_size,
-                                           spec.padding, spec.separable, spec.batch_norm));
-    if (in_channels != spec.out_channels) {
-      shortcut_ = register_module(
-          "shortcut", ConvUnit(in_channels, spec.out_channels, /*kernel_size=*/1, /*padding=*/0,
-                               /*separable=*/false, spec.batch_norm));
-    }
-  }
+  const BlockLayout layout = layout_of(spec, in_channels);
+  const auto unit = [&](const BlockUnit& u) {
+    return register_module(u.name, ConvUnit(u.in_channels, u.out_channels, u.kernel_size, u.padding,
+                                            u.separable, spec.batch_norm, u.groups));
+  };
+  for (const BlockUnit& u : layout.chain) chain_.push_back(unit(u));
+  if (layout.shortcut) shortcut_ = unit(*layout.shortcut);
+  skip_ = layout.skip;
+  activation_after_ = layout.activation_after;
 }
 
 torch::Tensor ConvBlockImpl::forward(torch::Tensor x) {
-  if (spec_.expansion > 0) {  // a linear bottleneck: no activation after the sum
-    torch::Tensor y = activate(spec_.activation, first_->forward(x));
-    y = second_->forward(activate(spec_.activation, depthwise_->forward(y)));
-    return pool(spec_, y + (shortcut_ ? shortcut_->forward(x) : x));
+  torch::Tensor y = x;
+  for (std::size_t u = 0; u < chain_.size(); ++u) {
+    y = chain_[u]->forward(y);
+    if (u + 1 < chain_.size()) y = activate(spec_.activation, y);
   }
-  torch::Tensor y = first_->forward(x);
-  if (spec_.residual) {
-    y = second_->forward(activate(spec_.activation, y));
-    y = y + (shortcut_ ? shortcut_->forward(x) : x);
-  }
+  if (skip_) y = y + (shortcut_ ? shortcut_->forward(x) : x);
+  if (!activation_after_) return pool(spec_, y);  // a linear bottleneck
   // Max pooling commutes with a monotone activation (relu, leaky_relu): pooling first
   // gives the same output and gradients while the activation touches 4x fewer values.
   const bool monotone =

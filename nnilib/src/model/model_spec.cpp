@@ -5,6 +5,7 @@
 
 #include "model/enum_tables.h"
 #include "nnilib/common/error.h"
+#include "nnilib/model/block_kind.h"
 
 namespace nnilib {
 namespace {
@@ -79,36 +80,30 @@ CostEstimate estimate_cost(const ModelSpec& spec) {
                        std::to_string(s.height) + "x" + std::to_string(s.width) +
                        " input (the feature map would shrink below 1x1)");
     }
-    if (b.expansion < 0) throw ParamError("invalid expansion for " + where);
-    if ((b.residual || b.expansion > 0) && (oh != s.height || ow != s.width)) {
+    BlockLayout layout;
+    try {
+      layout = layout_of(b, s.channels);
+    } catch (const ParamError& e) {
+      throw ParamError(std::string(e.what()) + " for " + where);
+    }
+    if (layout.skip && (oh != s.height || ow != s.width)) {
       throw ParamError("invalid padding for " + where + ": a residual block needs an odd kernel " +
                        "with \"same\" padding (kernel " + std::to_string(b.kernel_size) +
                        ", padding " + std::to_string(b.padding) + ")");
     }
     walk.height = oh;
     walk.width = ow;
-    if (b.expansion > 0) {
-      // Expand, depthwise, project (each with its batch norm), the shortcut, the sum.
-      const int64_t hidden = int64_t{s.channels} * b.expansion;
-      walk.conv(s.channels, hidden, 1, false, b.batch_norm);
-      walk.activation(hidden);
-      walk.conv(hidden, hidden, b.kernel_size, false, b.batch_norm, /*groups=*/hidden);
-      walk.activation(hidden);
-      walk.conv(hidden, b.out_channels, 1, false, b.batch_norm);
-      if (s.channels != b.out_channels)
-        walk.conv(s.channels, b.out_channels, 1, false, b.batch_norm);
-      walk.activation(b.out_channels);  // the sum
-    } else {
-      walk.conv(s.channels, b.out_channels, b.kernel_size, b.separable, b.batch_norm);
-      walk.activation(b.out_channels);
+    // The chain with the activation between its units, the shortcut, the sum, the last
+    // activation.
+    for (std::size_t u = 0; u < layout.chain.size(); ++u) {
+      const BlockUnit& unit = layout.chain[u];
+      walk.conv(unit.in_channels, unit.out_channels, unit.kernel_size, unit.separable, b.batch_norm,
+                unit.groups);
+      if (u + 1 < layout.chain.size()) walk.activation(unit.out_channels);
     }
-    if (b.residual && b.expansion == 0) {
-      walk.conv(b.out_channels, b.out_channels, b.kernel_size, b.separable, b.batch_norm);
-      if (s.channels != b.out_channels)
-        walk.conv(s.channels, b.out_channels, 1, false, b.batch_norm);
-      walk.activation(b.out_channels);  // the sum, then the activation
-      walk.activation(b.out_channels);
-    }
+    if (layout.shortcut) walk.conv(s.channels, b.out_channels, 1, false, b.batch_norm);
+    if (layout.skip) walk.activation(b.out_channels);  // the sum
+    if (layout.activation_after) walk.activation(b.out_channels);
     s = FeatureShape{b.out_channels, oh, ow};
     if (b.pool != Pool::kNone) {
       if (b.pool_size < 1) throw ParamError("invalid pool size for " + where);
@@ -152,15 +147,13 @@ int64_t estimate_training_memory(const CostEstimate& cost, int batch_size, int e
 
 std::string describe(const ModelSpec& spec) {
   std::ostringstream out;
+  int in_channels = spec.in_channels;
   for (const ConvBlockSpec& b : spec.blocks) {
-    if (b.expansion > 0) {
-      out << "inv" << b.out_channels << "k" << b.kernel_size;
-    } else {
-      out << (b.residual ? "res" : "conv") << (b.separable ? "sep" : "") << b.out_channels << "k"
-          << b.kernel_size;
-    }
+    const BlockLayout layout = layout_of(b, in_channels);
+    in_channels = b.out_channels;
+    out << layout.label << b.out_channels << "k" << b.kernel_size;
     if (b.padding > 0) out << "p" << b.padding;
-    if (b.expansion > 0) out << "x" << b.expansion;
+    out << layout.suffix;
     if (b.batch_norm) out << " bn";
     out << " " << to_string(b.activation);
     if (b.pool != Pool::kNone) out << " " << to_string(b.pool) << "pool" << b.pool_size;

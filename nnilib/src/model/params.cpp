@@ -8,6 +8,7 @@
 #include "model/enum_tables.h"
 #include "nnilib/common/error.h"
 #include "nnilib/common/trial_budget.h"
+#include "nnilib/model/block_kind.h"
 
 namespace nnilib {
 namespace {
@@ -30,12 +31,6 @@ std::string json_type_name(const json& v) {
   return v.type_name();
 }
 
-std::vector<json> strings(std::initializer_list<const char*> values) {
-  std::vector<json> out;
-  for (const char* v : values) out.emplace_back(v);
-  return out;
-}
-
 // The accepted values of an enum parameter: its name table's names, in the table's order.
 template <typename Enum, std::size_t N>
 std::vector<json> choices(const EnumName<Enum> (&table)[N]) {
@@ -50,11 +45,22 @@ std::vector<json> numbers(std::initializer_list<int> values) {
   return out;
 }
 
-// The expansion of an inverted_residual block (MobileNetV2's t = 6 is for wider
-// ImageNet models; 4 keeps a 28x28 block's hidden maps affordable on a CPU).
-constexpr int kInvertedExpansion = 4;
-const std::vector<json> kBlockTypes =
-    strings({"plain", "residual", "separable", "separable_residual", "inverted_residual"});
+// The block kinds of the registry (block_kind.h).
+std::vector<json> block_types() {
+  std::vector<json> out;
+  for (const BlockKind& k : block_kinds()) out.emplace_back(k.name);
+  return out;
+}
+
+// "plain = one k x k convolution; residual = ...": the kinds for --list-params.
+std::string block_type_help() {
+  std::string help = "default block type: ";
+  for (const BlockKind& k : block_kinds())
+    help += (&k == &block_kinds().front() ? "" : "; ") + k.name + " = " + k.summary;
+  return help;
+}
+
+const std::vector<json> kBlockTypes = block_types();
 const std::vector<json> kActivations = choices(kActivationNames);
 const std::vector<json> kPools = choices(kPoolNames);
 const std::vector<json> kKernels = numbers({1, 3, 5, 7});
@@ -254,10 +260,7 @@ std::vector<ParamInfo> seed_parameters() {
 std::vector<ParamInfo> space_parameters() {
   return {
       {"num_blocks", kSpaceGroup, "int", {}, 1, kMaxBlocks, 3, "", "convolution blocks"},
-      {"block_type", kSpaceGroup, "string", kBlockTypes, 0, 0, "plain", "",
-       "default block type: one convolution (plain), two with a skip connection (residual); "
-       "separable = depthwise + pointwise convolutions; inverted_residual = MobileNetV2's "
-       "block (1x1 expand x4, depthwise, 1x1 project, skip)"},
+      {"block_type", kSpaceGroup, "string", kBlockTypes, 0, 0, "plain", "", block_type_help()},
       {"kernel_size", kSpaceGroup, "int", kKernels, 0, 0, 3, "",
        "default kernel size (\"same\" padding)"},
       {"batch_norm",
@@ -484,10 +487,7 @@ ModelSpec space_model(AppliedParameters& a) {
   for (int n = 1; n <= num_blocks; ++n) {
     const std::string prefix = "conv" + std::to_string(n) + "_";
     ConvBlockSpec b;
-    const json type = a.value(prefix + "type", block_type);
-    b.residual = type == "residual" || type == "separable_residual";
-    b.separable = type == "separable" || type == "separable_residual";
-    b.expansion = type == "inverted_residual" ? kInvertedExpansion : 0;
+    b.kind = a.value(prefix + "type", block_type).get<std::string>();
     b.out_channels = a.value(prefix + "channels", default_channels(n)).get<int>();
     b.kernel_size = a.value(prefix + "kernel", kernel).get<int>();
     b.padding = b.kernel_size / 2;

@@ -3,6 +3,7 @@
 
 #include <torch/torch.h>
 
+#include "nnilib/model/block_kind.h"
 #include "nnilib/model/model_spec.h"
 
 namespace nnilib {
@@ -23,7 +24,9 @@ class ConvUnitImpl : public torch::nn::Module {
 };
 TORCH_MODULE(ConvUnit);
 
-/// One convolution block of a ModelSpec (plain or residual, see ConvBlockSpec).
+/// One convolution block of a ModelSpec, as its kind lays it out (block_kind.h): the
+/// chain of convolution units with the activation between them, the skip, the last
+/// activation, the pooling. The units are registered under the names the kind gives.
 class ConvBlockImpl : public torch::nn::Module {
  public:
   ConvBlockImpl(int in_channels, const ConvBlockSpec& spec);
@@ -31,10 +34,10 @@ class ConvBlockImpl : public torch::nn::Module {
 
  private:
   ConvBlockSpec spec_;
-  ConvUnit first_{nullptr};      ///< inverted residual: the 1x1 expansion
-  ConvUnit second_{nullptr};     ///< residual blocks only; inverted: the 1x1 projection
-  ConvUnit depthwise_{nullptr};  ///< inverted residual blocks only
-  ConvUnit shortcut_{nullptr};   ///< residual blocks that change the channel count
+  bool skip_ = false;
+  bool activation_after_ = true;
+  std::vector<ConvUnit> chain_;
+  ConvUnit shortcut_{nullptr};  ///< a skip that changes the channel count
 };
 TORCH_MODULE(ConvBlock);
 

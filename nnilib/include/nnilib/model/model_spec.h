@@ -17,10 +17,9 @@ enum class Head {
   kGlobalAvg  ///< the mean of each channel (global average pooling)
 };
 
-/// One convolution block. Plain: Conv(k) -> [BatchNorm] -> activation -> pooling.
-/// Residual: Conv(k) -> [BN] -> act -> Conv(k) -> [BN], plus the input (through a
-/// 1x1 convolution when the channel count changes), -> act -> pooling.
-/// Separable: each k x k convolution is a depthwise k x k followed by a pointwise 1x1.
+/// One convolution block: the convolutions of its kind (block_kind.h: plain, residual,
+/// separable, separable_residual, inverted_residual, ...), each followed by batch norm
+/// when asked for, the activation, then pooling.
 struct ConvBlockSpec {
   int out_channels = 32;
   int kernel_size = 3;
@@ -29,14 +28,7 @@ struct ConvBlockSpec {
   Pool pool = Pool::kNone;
   int pool_size = 2;
   bool batch_norm = false;
-  bool residual = false;
-  bool separable = false;
-  /// > 0: an inverted residual block (MobileNetV2): a 1x1 convolution expanding to
-  /// in_channels x expansion channels, a depthwise k x k one, a 1x1 projection to
-  /// out_channels, plus the input (through a 1x1 convolution when the channel count
-  /// changes); no activation after the sum (a linear bottleneck). `residual` and
-  /// `separable` are ignored.
-  int expansion = 0;
+  std::string kind = "plain";  ///< a name of block_kinds()
 };
 
 /// What a model takes and gives: image channels and size, and the classes (the data
