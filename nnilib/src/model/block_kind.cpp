@@ -11,7 +11,8 @@ namespace nnilib {
   X(residual)                 \
   X(separable)                \
   X(separable_residual)       \
-  X(inverted_residual)
+  X(inverted_residual)        \
+  /* a new kind: one line above this one */
 
 #define NNILIB_DECLARE_BLOCK_KIND(name) BlockKind name##_block();
 NNILIB_BLOCK_KINDS(NNILIB_DECLARE_BLOCK_KIND)
