@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 #include "nnilib/common/error.h"
 #include "nnilib/data/data.h"
+#include "nnilib/data/data_format.h"
 #include "test_util.h"
 
 TEST_CASE("the default split holds out 10,000 validation images and keeps the test set apart") {
@@ -106,6 +108,40 @@ TEST_CASE("data sets by name: shapes, classes, default directories, unknown name
                     "emnist-letters, emnist-mnist, cifar10, idx)");
   CHECK_THROWS_WITH(nnilib::resolve_data_dir(nnilib::dataset_info("mnist"), ""),
                     "--dataset mnist needs --data-dir: the directory that holds its files");
+}
+
+TEST_CASE("data formats register like tuners: every data set's format is registered") {
+  std::vector<std::string> formats;
+  for (const nnilib::DataFormat& f : nnilib::data_formats()) {
+    formats.push_back(f.name);
+    CHECK(f.find_files);
+    CHECK(f.read);
+  }
+  CHECK(formats == std::vector<std::string>{"idx", "cifar10"});
+  CHECK(nnilib::data_format("idx").shape);  // "idx" data sets take their shape from the files
+  CHECK_THROWS_WITH(nnilib::data_format("tfrecord"),
+                    "unknown data format \"tfrecord\" (known: idx, cifar10)");
+  std::string names;
+  for (const char* name :
+       {"fashion-mnist", "mnist", "kmnist", "emnist-balanced", "emnist-byclass", "emnist-bymerge",
+        "emnist-digits", "emnist-letters", "emnist-mnist", "cifar10", "idx"}) {
+    const nnilib::DatasetInfo info = nnilib::dataset_info(name);
+    CHECK(info.name == name);
+    CHECK(nnilib::data_format(info.format).name == info.format);
+    if (info.shape_from_files) CHECK(nnilib::data_format(info.format).shape);
+    names += (names.empty() ? "" : ", ") + std::string(name);
+  }
+  CHECK(nnilib::dataset_names() == names);
+  // Where a data set's files are missing, the message says what to do.
+  const std::string empty = testutil::temp_dir() + "/no-data";
+  std::filesystem::create_directories(empty);
+  CHECK_THROWS_WITH(
+      nnilib::find_dataset_files(nnilib::dataset_info("kmnist"), empty),
+      empty +
+          "/train-images-idx3-ubyte.gz: not found (nor train-images-idx3-ubyte without "
+          ".gz); point --data-dir at the directory of the kmnist files");
+  CHECK_THROWS_WITH(nnilib::find_dataset_files(nnilib::dataset_info("cifar10"), empty),
+                    Catch::StartsWith(empty + "/data_batch_1.bin: not found"));
 }
 
 TEST_CASE("any IDX set: size and classes from its files, statistics from its training split") {

@@ -6,6 +6,7 @@
 
 #include "nnilib/common/error.h"
 #include "nnilib/common/trial_budget.h"
+#include "nnilib/model/block_kind.h"
 #include "nnilib/model/params.h"
 #include "nnilib/space/space.h"
 
@@ -291,9 +292,12 @@ TEST_CASE("model space: each rejection names the culprit") {
         "level); give each name once");
   CHECK_THAT(error_of(json::parse(R"({"conv1": {"channels": 8}})")),
              Catch::StartsWith("parameter \"conv1\" is an object without a string \"_name\""));
+  std::string kinds;  // the registry's, in its order
+  for (const nnilib::BlockKind& k : nnilib::block_kinds())
+    kinds += (kinds.empty() ? "\"" : ", \"") + k.name + "\"";
+  CHECK_THAT(kinds, Catch::StartsWith("\"plain\", \"residual\", \"separable\""));
   CHECK(error_of(json::parse(R"({"conv1": {"_name": "dense"}})")) ==
-        "parameter \"conv1_type\" = \"dense\" is not one of \"plain\", \"residual\", "
-        "\"separable\", \"separable_residual\", \"inverted_residual\"");
+        "parameter \"conv1_type\" = \"dense\" is not one of " + kinds);
   CHECK(error_of(json{{"optimizer", "rmsprop"}}) ==
         "parameter \"optimizer\" = \"rmsprop\" is not one of \"adam\", \"adamw\", \"sgd\"");
   CHECK(error_of(json{{"dropout", 0.95}}) ==

@@ -13,16 +13,10 @@
 
 namespace nnilib {
 
-/// How a data set's files are stored.
-enum class DataFormat {
-  kIdx,      ///< IDX pairs: train-images-idx3-ubyte, t10k-... (gzipped or raw)
-  kCifar10,  ///< CIFAR-10's binary batches: data_batch_1..5.bin, test_batch.bin
-};
-
 /// One data set.
 struct DatasetInfo {
   std::string name;
-  DataFormat format = DataFormat::kIdx;
+  std::string format = "idx";  ///< how its files are stored (data_format.h): idx, cifar10
   /// IDX file names start with it ("emnist-balanced-train-images-idx3-ubyte").
   std::string idx_prefix;
   int channels = 1, height = 28, width = 28;
@@ -38,10 +32,10 @@ struct DatasetInfo {
   ModelInput model_input() const { return {channels, height, width, classes}; }
 };
 
-/// The data sets --dataset names: fashion-mnist (the default), mnist, kmnist,
-/// emnist-balanced, emnist-byclass, emnist-bymerge, emnist-digits, emnist-letters,
-/// emnist-mnist, cifar10, and idx (any IDX set: size and classes from its files).
-/// Throws ParamError listing them for another name.
+/// The data sets --dataset names (one row each in dataset.cpp's table): fashion-mnist
+/// (the default), mnist, kmnist, emnist-balanced, emnist-byclass, emnist-bymerge,
+/// emnist-digits, emnist-letters, emnist-mnist, cifar10, and idx (any IDX set: size and
+/// classes from its files). Throws ParamError listing them for another name.
 DatasetInfo dataset_info(const std::string& name);
 
 /// "fashion-mnist, mnist, ...": the names dataset_info() takes.
