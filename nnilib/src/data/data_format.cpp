@@ -1,6 +1,6 @@
 #include "nnilib/data/data_format.h"
 
-#include "nnilib/common/error.h"
+#include "nnilib/common/named_entry.h"
 
 namespace nnilib {
 
@@ -23,12 +23,7 @@ const std::vector<DataFormat>& data_formats() {
 }
 
 const DataFormat& data_format(const std::string& name) {
-  std::string known;
-  for (const DataFormat& f : data_formats()) {
-    if (f.name == name) return f;
-    known += (known.empty() ? "" : ", ") + f.name;
-  }
-  throw ParamError("unknown data format \"" + name + "\" (known: " + known + ")");
+  return find_named(data_formats(), name, "data format");
 }
 
 std::string where_to_get(const DatasetInfo& info) {

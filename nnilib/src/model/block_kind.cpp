@@ -1,6 +1,6 @@
 #include "nnilib/model/block_kind.h"
 
-#include "nnilib/common/error.h"
+#include "nnilib/common/named_entry.h"
 
 namespace nnilib {
 
@@ -26,12 +26,7 @@ const std::vector<BlockKind>& block_kinds() {
 }
 
 const BlockKind& block_kind(const std::string& name) {
-  std::string known;
-  for (const BlockKind& k : block_kinds()) {
-    if (k.name == name) return k;
-    known += (known.empty() ? "" : ", ") + k.name;
-  }
-  throw ParamError("unknown block type \"" + name + "\" (known: " + known + ")");
+  return find_named(block_kinds(), name, "block type");
 }
 
 BlockLayout layout_of(const ConvBlockSpec& b, int in_channels) {

@@ -1,5 +1,6 @@
 #include "runner/running_trials.h"
 
+#include <algorithm>
 #include <cmath>
 #include <csignal>
 #include <filesystem>

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# What a warm start gains over a cold start at equal time (docs/results.md "Warm start"):
+# a first search of MINUTES (cold, seed 1), then two second searches of MINUTES each on
+# the same config, one with --warm-start from the first and one cold, both seed 2. Prints
+# for each second search when it first passed the seed's 91.4% validation (wall and CPU
+# minutes) and its best validation result at every few minutes.
+#   bash bench/warm_start.sh OUT MINUTES [CONFIG]
+# CONFIG: default config.yml (BOHB, 2 one-thread trials at a time). $FMNIST_NAS names
+# another fmnist-nas (default: build/fmnist-nas).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+usage="usage: bench/warm_start.sh OUT MINUTES [CONFIG]"
+out=${1:?$usage}
+minutes=${2:?$usage}
+config=${3:-$root/config.yml}
+nas=${FMNIST_NAS:-$root/build/fmnist-nas}
+mkdir -p "$out"
+search() {  # search NAME SEED [--warm-start DIR]
+  local name=$1 seed=$2
+  shift 2
+  if [[ -f "$out/$name/experiment.db" ]]; then
+    echo "$name: kept from an earlier run ($out/$name)"
+  else
+    echo "$name: $minutes minutes, seed $seed $*"
+    "$nas" run --config "$config" --experiment-dir "$out/$name" --seed "$seed" --plain \
+      --no-final-train --max-experiment-duration "${minutes}m" "$@" >"$out/$name.log" 2>&1 || true
+  fi
+  "$nas" export "$out/$name" --format json -o "$out/$name.json"
+}
+search first 1
+search warm 2 --warm-start "$out/first"
+search cold 2
+/usr/bin/python3 - "$out" "$minutes" <<'PY'
+import json, sys
+out, minutes = sys.argv[1], float(sys.argv[2])
+seed_level = 0.914
+def results(name):
+    d = json.load(open(f"{out}/{name}.json"))
+    cfg = d["experiment"]["config"]
+    slots = cfg.get("trialConcurrency", 1)
+    r = []
+    for t in d["trials"]:
+        for v, at in zip(t.get("intermediate") or [], t.get("intermediate_s") or []):
+            r.append((at, v["default"] if isinstance(v, dict) else v))
+        if t.get("final_default") is not None and t.get("final_s") is not None:
+            r.append((t["final_s"], t["final_default"]))
+    return sorted(r), slots, len(d["trials"])
+marks = [m for m in (1, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60) if m <= minutes]
+print(f"{'search':<6} {'trials':>6}  {'seed level (91.4%) at':<28} " +
+      " ".join(f"{m:>6g}m" for m in marks))
+for name in ("first", "warm", "cold"):
+    r, slots, n = results(name)
+    first = next((at for at, v in r if v >= seed_level), None)
+    when = (f"{first / 60:.1f} wall min = {first / 60 * slots:.1f} CPU min"
+            if first is not None else "never")
+    row = []
+    for m in marks:
+        vals = [v for at, v in r if at <= m * 60]
+        row.append(f"{max(vals):.4f}" if vals else "     -")
+    print(f"{name:<6} {n:>6}  {when:<28} " + " ".join(f"{x:>7}" for x in row))
+PY
