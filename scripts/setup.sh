@@ -23,6 +23,7 @@ packages=(
   clang libclang-rt-14-dev         # the ASan+UBSan test suite and the libFuzzer targets (scripts/sanitize.sh, fuzz.sh)
   dataset-fashion-mnist            # the real data set, /usr/share/datasets/fashion-mnist
   universal-ctags                  # the code size limits test (scripts/code_limits.sh)
+  pkg-config                       # the install test builds the example trial with pkg-config
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch)        # the PyTorch peer of bench/, same LibTorch underneath
