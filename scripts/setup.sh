@@ -24,6 +24,7 @@ packages=(
   dataset-fashion-mnist            # the real data set, /usr/share/datasets/fashion-mnist
   universal-ctags                  # the code size limits test (scripts/code_limits.sh)
   pkg-config                       # the install test builds the example trial with pkg-config
+  dpkg-dev                         # dpkg-shlibdeps: the Debian package's dependencies (cpack -G DEB)
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch)        # the PyTorch peer of bench/, same LibTorch underneath
