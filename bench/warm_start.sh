@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # What a warm start gains over a cold start at equal time (docs/results.md "Warm start"):
-# a first search of MINUTES (cold, seed 1), then two second searches of MINUTES each on
-# the same config, one with --warm-start from the first and one cold, both seed 2. Prints
+# a first search of MINUTES (cold, seed 1; or FIRST, an earlier experiment directory),
+# then two second searches of MINUTES each on the same config, one with --warm-start from
+# the first and one cold, both seed 2; each is stopped at its limit. Prints
 # for each second search when it first passed the seed's 91.4% validation (wall and CPU
 # minutes) and its best validation result at every few minutes.
-#   bash bench/warm_start.sh OUT MINUTES [CONFIG]
+#   bash bench/warm_start.sh OUT MINUTES [CONFIG] [FIRST]
 # CONFIG: default config.yml (BOHB, 2 one-thread trials at a time). $FMNIST_NAS names
 # another fmnist-nas (default: build/fmnist-nas).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-usage="usage: bench/warm_start.sh OUT MINUTES [CONFIG]"
+usage="usage: bench/warm_start.sh OUT MINUTES [CONFIG] [FIRST]"
 out=${1:?$usage}
 minutes=${2:?$usage}
 config=${3:-$root/config.yml}
+first=${4:-}
 nas=${FMNIST_NAS:-$root/build/fmnist-nas}
 mkdir -p "$out"
 search() {  # search NAME SEED [--warm-start DIR]
@@ -23,12 +25,28 @@ search() {  # search NAME SEED [--warm-start DIR]
   else
     echo "$name: $minutes minutes, seed $seed $*"
     "$nas" run --config "$config" --experiment-dir "$out/$name" --seed "$seed" --plain \
-      --no-final-train --max-experiment-duration "${minutes}m" "$@" >"$out/$name.log" 2>&1 || true
+      --no-final-train --max-experiment-duration "${minutes}m" "$@" >"$out/$name.log" 2>&1 &
+    local pid=$!
+    # At the limit the search is stopped (SIGINT) instead of waiting for its running
+    # trials: what they would add comes after the minutes compared, and costs time.
+    while kill -0 "$pid" 2>/dev/null; do
+      if grep -q 'maxExperimentDuration .* reached' "$out/$name.log"; then
+        kill -INT "$pid" 2>/dev/null || true
+        break
+      fi
+      sleep 2
+    done
+    wait "$pid" || true
   fi
   "$nas" export "$out/$name" --format json -o "$out/$name.json"
 }
-search first 1
-search warm 2 --warm-start "$out/first"
+if [[ -n "$first" ]]; then
+  "$nas" export "$first" --format json -o "$out/first.json"
+else
+  search first 1
+  first=$out/first
+fi
+search warm 2 --warm-start "$first"
 search cold 2
 /usr/bin/python3 - "$out" "$minutes" <<'PY'
 import json, sys
