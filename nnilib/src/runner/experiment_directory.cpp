@@ -150,11 +150,16 @@ std::string new_trial_id(const std::vector<TrialRecord>& trials) {
   }
 }
 
-std::string create_experiment(const ExperimentConfig& config, const NewExperimentOptions& options) {
+void require_trial_code_directory(const ExperimentConfig& config) {
   std::error_code ec;
   if (!fs::is_directory(config.trial_code_directory, ec))
     throw ParamError(config.config_path + ": trialCodeDirectory " + config.trial_code_directory +
                      " is not a directory");
+}
+
+std::string create_experiment(const ExperimentConfig& config, const NewExperimentOptions& options) {
+  require_trial_code_directory(config);
+  std::error_code ec;
   std::string id = options.id;
   if (!id.empty()) {
     if (id.size() != 8 || id.find_first_not_of(kIdAlphabet) != std::string::npos)

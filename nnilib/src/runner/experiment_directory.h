@@ -39,6 +39,10 @@ std::string prepare_trial_directory(const ExperimentPaths& paths, const TrialRec
 /// when there is none or the file cannot be read.
 std::string last_line(const std::string& path);
 
+/// Throws ParamError "<config>: trialCodeDirectory <dir> is not a directory" unless it
+/// is one (checked when an experiment is created and again when a session starts).
+void require_trial_code_directory(const ExperimentConfig& config);
+
 /// A new random 5-character trial id that none of `trials` has.
 std::string new_trial_id(const std::vector<TrialRecord>& trials);
 

@@ -1,19 +1,15 @@
 #include "nnilib/runner/runner.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <filesystem>
 #include <map>
-#include <memory>
 #include <optional>
 
 #include <sched.h>
 #include <unistd.h>
 
 #include "nnilib/common/error.h"
-#include "nnilib/common/json_text.h"
 #include "nnilib/runner/experiment_report.h"
-#include "nnilib/trial/trial_environment.h"
 #include "runner/control_requests.h"
 #include "runner/experiment_directory.h"
 #include "runner/final_reserve.h"

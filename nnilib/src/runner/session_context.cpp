@@ -2,7 +2,6 @@
 
 #include <filesystem>
 
-#include "nnilib/common/error.h"
 #include "nnilib/common/file_io.h"
 #include "nnilib/runner/experiment_report.h"
 #include "nnilib/tuner/tuner_registry.h"
@@ -32,10 +31,7 @@ SessionContext::Loaded SessionContext::load() {
   state.concurrency = config.trial_concurrency;
   state.max_trial_number = config.max_trial_number;
   base_elapsed = state.experiment.elapsed_s;
-  std::error_code ec;
-  if (!std::filesystem::is_directory(config.trial_code_directory, ec))
-    throw ParamError(config.config_path + ": trialCodeDirectory " + config.trial_code_directory +
-                     " is not a directory");
+  require_trial_code_directory(config);
 
   const std::uint64_t seed =
       state.experiment.seed +
