@@ -5,7 +5,8 @@
 # directory, then a live table of the trials (plain lines when not on a terminal),
 # and at the end the best trial and its parameters (<experiment dir>/best.json), then
 # the final model: the best configuration retrained on every training image, its test
-# accuracy (<experiment dir>/final/summary.json, final/model.pt).
+# accuracy (<experiment dir>/final/summary.json, final/model.pt), and the same model as
+# ONNX (final/model.onnx) with the test accuracy ONNX Runtime measures for it.
 # Ctrl-C stops cleanly; `./build/fmnist-nas resume <experiment dir>` continues.
 #   scripts/run.sh [fmnist-nas run options, e.g. --max-experiment-duration 30m --final-epochs 30]
 set -euo pipefail
@@ -14,4 +15,18 @@ bash scripts/setup.sh
 bash scripts/build.sh --target fmnist-trial --target fmnist-nas
 # --final-train: the best configuration is retrained on all 60,000 images at the end,
 # inside the 2 hours; pass --no-final-train to skip it.
-exec ./build/fmnist-nas run --config config.yml --final-train "$@"
+started=$(mktemp)
+trap 'rm -f "$started"' EXIT
+status=0
+./build/fmnist-nas run --config config.yml --final-train "$@" || status=$?
+# The final model as ONNX (final/model.onnx), run by ONNX Runtime on the test images: its
+# accuracy next to LibTorch's (docs/deploy.md).
+root=$(sed -n 's/^experimentWorkingDirectory: *//p' config.yml | tr -d "'\"")
+root=${root:-~/nni-experiments}
+root=${root/#\~/$HOME}
+final=$(find "$root" -maxdepth 3 -path '*/final/model.onnx' -newer "$started" 2>/dev/null | head -1)
+if [[ -n "$final" && -f scripts/onnxruntime/node_modules/onnxruntime-node/package.json ]]; then
+  node scripts/onnxruntime/run_onnx.mjs final "$(dirname "$final")" \
+    "${FMNIST_DATA_DIR:-/usr/share/datasets/fashion-mnist}" || true
+fi
+exit "$status"

@@ -25,7 +25,11 @@ packages=(
   universal-ctags                  # the code size limits test (scripts/code_limits.sh)
   pkg-config                       # the install test builds the example trial with pkg-config
   dpkg-dev                         # dpkg-shlibdeps: the Debian package's dependencies (cpack -G DEB)
+  libonnx-dev libprotobuf-dev      # ONNX: nnilib::deploy writes and checks the exported models
 )
+# Node.js runs ONNX Runtime (onnxruntime-node, from npm) for the ONNX checks; any
+# installed node will do.
+if ! command -v node >/dev/null; then packages+=(nodejs); fi
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch)        # the PyTorch peer of bench/, same LibTorch underneath
   packages+=(python3-matplotlib)   # bench/plot_search.py: search curves for docs/
@@ -59,4 +63,18 @@ for lib in libblas.so.3 liblapack.so.3; do
     "${sudo_cmd[@]}" update-alternatives --set "$alt" "$target"
   fi
 done
+# ONNX Runtime, the independent runtime that checks the exported ONNX models
+# (tests/test_deploy.cpp, scripts/run.sh): onnxruntime-node's CPU binary, the version
+# pinned by scripts/onnxruntime/package-lock.json. --ignore-scripts: its install script
+# would download CUDA binaries. Without it the ONNX checks say they were skipped.
+ort_dir="$(dirname "$0")/onnxruntime"
+if [[ ! -f "$ort_dir/node_modules/onnxruntime-node/package.json" ]]; then
+  if ! command -v npm >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends npm
+  fi
+  echo "setup: installing ONNX Runtime (onnxruntime-node) in $ort_dir"
+  if ! (cd "$ort_dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error); then
+    echo "setup: warning: ONNX Runtime could not be installed from npm; the ONNX checks will be skipped" >&2
+  fi
+fi
 echo "setup: all dependencies present"

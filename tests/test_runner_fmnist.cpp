@@ -113,9 +113,13 @@ TEST_CASE(
           best.parameters["nb_units"]);
     CHECK_THAT(r.out, Catch::Contains("--params-file '" + d + "/params.json' --val-size 0") &&
                           Catch::Contains("--output-dir '" + d + "' --progress --predictions '" +
-                                          d + "/predictions.json' --threads 1 --seed"));
+                                          d + "/predictions.json' --export-onnx '" + d +
+                                          "/model.onnx' --threads 1 --seed"));
   }
   REQUIRE(r.exit_code == 0);
+  // Each final model also as ONNX (tests/test_deploy.cpp checks what such a file computes).
+  for (const std::string& d : {exp + "/final", exp + "/final/m2"})
+    CHECK(std::filesystem::file_size(d + "/model.onnx") > 1000);
   // --final-tta auto: the configuration trained on mirrored images, so its test uses
   // flip test-time augmentation and says what it added.
   CHECK_THAT(r.out,

@@ -22,6 +22,7 @@
 #include "nnilib/common/json_limits.h"
 #include "nnilib/common/program.h"
 #include "nnilib/data/dataset.h"
+#include "nnilib/deploy/onnx_model.h"
 #include "nnilib/model/params.h"
 #include "nnilib/space/space.h"
 #include "nnilib/train/blas.h"
@@ -253,6 +254,7 @@ struct Cli {
   std::string output;
   std::string weights;
   std::string evaluate;
+  std::string export_onnx;
   std::string tta = "none";
   bool no_save = false;
   bool progress = false;
@@ -452,6 +454,22 @@ nlohmann::json final_result(const nnilib::TrainResult& result, bool validated) {
   return r;
 }
 
+// --export-onnx: the weights saved in `weights` as an ONNX model.
+void export_weights(const Cli& cli, const nnilib::TrialSpec& spec, const std::string& weights) {
+  if (cli.export_onnx == weights)
+    throw nnilib::UsageError("--export-onnx " + cli.export_onnx + " would overwrite the weights");
+  prepare_output_directories({cli.export_onnx});
+  const nnilib::OnnxExportResult r = nnilib::export_onnx(spec, cli.data, weights, cli.export_onnx);
+  std::printf("onnx   %s: %s (%lld bytes, opset %d, batch dynamic)\n", r.path.c_str(),
+              r.architecture.c_str(), static_cast<long long>(r.bytes), r.opset);
+  std::fflush(stdout);
+}
+
+// --export-onnx with --weights or --evaluate: the saved weights named, without training.
+bool exports_saved_weights(const Cli& cli) {
+  return !cli.export_onnx.empty() && (!cli.weights.empty() || !cli.evaluate.empty());
+}
+
 int run(const Cli& cli) {
   install_signal_handlers();
   const nnilib::Precision precision = requested_precision(cli);  // bad values fail first
@@ -485,6 +503,15 @@ int run(const Cli& cli) {
     std::fprintf(stderr, "fmnist-trial: %s\n", warning.c_str());
   }
 
+  if (exports_saved_weights(cli)) {
+    if (!trial.standalone())
+      throw nnilib::UsageError(
+          "--export-onnx of saved weights runs standalone only, not as NNI "
+          "trial " +
+          trial.trial_id());
+    export_weights(cli, spec, cli.evaluate.empty() ? cli.weights : cli.evaluate);
+    if (cli.evaluate.empty()) return 0;
+  }
   if (!cli.evaluate.empty()) return evaluate_saved_weights(cli, trial, spec, precision);
 
   const std::string out_dir = cli.output_dir.empty() ? trial.output_dir() : cli.output_dir;
@@ -501,8 +528,14 @@ int run(const Cli& cli) {
         g_process_start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                               std::chrono::duration<double>(parse_time_limit(cli.time_limit)));
   options.weights_path = artifact(cli.weights, "model.pt");
-  prepare_output_directories(
-      {summary_path, options.weights_path, options.checkpoint_path, options.predictions_path});
+  if (!cli.export_onnx.empty() && options.weights_path.empty())
+    throw nnilib::UsageError(
+        "--export-onnx exports the trained weights, which --no-save does "
+        "not keep");
+  if (!cli.export_onnx.empty() && cli.export_onnx == options.weights_path)
+    throw nnilib::UsageError("--export-onnx " + cli.export_onnx + " would overwrite the weights");
+  prepare_output_directories({summary_path, options.weights_path, options.checkpoint_path,
+                              options.predictions_path, cli.export_onnx});
 
   check_limits(
       spec, options, cli.max_params, cli.max_macs,
@@ -526,6 +559,8 @@ int run(const Cli& cli) {
   }
   trial.report_final_result(final_result(result, cli.data.val_size > 0));
   std::printf("%s\n", summary.dump(2).c_str());
+  // After the result is reported: a failed export loses no training.
+  if (!cli.export_onnx.empty()) export_weights(cli, spec, options.weights_path);
   return 0;
 }
 
@@ -597,6 +632,11 @@ void add_training_options(CLI::App& app, Cli& cli) {
   app.add_option("--evaluate", cli.evaluate,
                  "evaluate these saved weights (a model.pt of the same parameters) on the "
                  "validation and test splits instead of training; writes nothing but --output");
+  app.add_option("--export-onnx", cli.export_onnx,
+                 "write the model as ONNX to this file (standard operators, the batch dynamic, "
+                 "the input normalization inside the graph; docs/deploy.md): the saved weights "
+                 "of --weights or --evaluate, without training; otherwise the weights this run "
+                 "trains");
   app.add_option("--tta", cli.tta,
                  "test-time augmentation of every evaluation: none, or flip (average the "
                  "predictions for each image and its mirror image)")

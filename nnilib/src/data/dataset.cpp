@@ -31,17 +31,23 @@ const std::vector<DatasetInfo>& known_datasets() {
     // the split.
     fashion.mean = {0.2860f};
     fashion.std = {0.3530f};
+    fashion.class_names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                           "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+    DatasetInfo mnist = idx_set("mnist", "", 10);
+    mnist.class_names = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
     DatasetInfo cifar10;
     cifar10.name = "cifar10";
     cifar10.format = "cifar10";
     cifar10.channels = 3;
     cifar10.height = cifar10.width = 32;
+    cifar10.class_names = {"airplane", "automobile", "bird",  "cat",  "deer",
+                           "dog",      "frog",       "horse", "ship", "truck"};
     DatasetInfo any_idx = idx_set("idx", "", 0);
     any_idx.shape_from_files = true;
     // EMNIST's splits and their label ranges (letters: 1-26, so 27 with 0 unused).
     return std::vector<DatasetInfo>{
         fashion,
-        idx_set("mnist", "", 10),
+        mnist,
         idx_set("kmnist", "", 10),
         idx_set("emnist-balanced", "emnist-balanced-", 47),
         idx_set("emnist-byclass", "emnist-byclass-", 62),

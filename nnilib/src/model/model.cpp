@@ -1,5 +1,9 @@
 #include "nnilib/model/model.h"
 
+#include <filesystem>
+
+#include "nnilib/common/error.h"
+
 namespace nnilib {
 namespace {
 
@@ -160,6 +164,39 @@ torch::Tensor CnnImpl::forward(torch::Tensor x) {
   if (hidden_) x = activate(spec_.hidden_activation, linear_forward(hidden_, x));
   if (dropout_) x = dropout_->forward(x);
   return linear_forward(output_, x);
+}
+
+void load_weights(Cnn& model, const std::string& path, const torch::Device& device) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    throw ParamError(path + ": no such weights file");
+  // LibTorch's load replaces each tensor whatever its shape: the shapes are compared here.
+  std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
+  for (const auto& t : model->named_parameters())
+    shapes.emplace_back(t.key(), t.value().sizes().vec());
+  for (const auto& t : model->named_buffers())
+    shapes.emplace_back(t.key(), t.value().sizes().vec());
+  try {
+    torch::serialize::InputArchive archive;
+    archive.load_from(path, device);
+    model->load(archive);
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    what = what.substr(0, what.find('\n'));
+    throw ParamError(path + ": not the weights of this architecture (" + what + ")");
+  }
+  const auto loaded = [&](const std::string& name) {
+    const torch::Tensor* p = model->named_parameters().find(name);
+    return p != nullptr ? p->sizes().vec() : model->named_buffers()[name].sizes().vec();
+  };
+  for (const auto& [name, shape] : shapes) {
+    const std::vector<int64_t> got = loaded(name);
+    if (got != shape)
+      throw ParamError(path + ": not the weights of this architecture (" + name + " is " +
+                       c10::str(c10::IntArrayRef(got)) + ", this architecture needs " +
+                       c10::str(c10::IntArrayRef(shape)) + ")");
+  }
+  model->to(device);
 }
 
 torch::Tensor to_nhwc(const torch::Tensor& t) {

@@ -198,7 +198,8 @@ std::string member_command(const FinalTrainingOptions& options, const Member& m,
   std::string command = "exec " + shell_quote(options.trial_binary) + " --params-file " +
                         shell_quote(m.dir + "/params.json") + " --val-size 0 --output-dir " +
                         shell_quote(m.dir) + " --progress --predictions " +
-                        shell_quote(m.dir + "/predictions.json") + " --threads " +
+                        shell_quote(m.dir + "/predictions.json") + " --export-onnx " +
+                        shell_quote(m.dir + "/model.onnx") + " --threads " +
                         std::to_string(threads) + " --seed " + std::to_string(m.seed);
   if (flip_tta(options, m.candidate.trial.parameters)) command += " --tta flip";
   // The precision the trial measured and trained in: the estimate assumed its speed.

@@ -789,19 +789,7 @@ TrainResult evaluate_weights(const TrialSpec& spec, const Dataset& host_data,
   check_model_fits(spec.model, host_data.info);
   const Dataset data = rt.device.is_cpu() ? host_data : to_device(host_data, rt.device);
   Cnn model(spec.model);
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(weights_path, ec))
-    throw ParamError(weights_path + ": no such weights file");
-  try {
-    torch::serialize::InputArchive archive;
-    archive.load_from(weights_path, rt.device);
-    model->load(archive);
-  } catch (const std::exception& e) {
-    std::string what = e.what();
-    what = what.substr(0, what.find('\n'));
-    throw ParamError(weights_path + ": not the weights of this architecture (" + what + ")");
-  }
-  model->to(rt.device);
+  load_weights(model, weights_path, rt.device);
   if (options.tuning.channels_last) to_channels_last(*model);
 
   TrainResult result;

@@ -26,6 +26,8 @@ struct DatasetInfo {
   /// Per-channel mean and standard deviation of the pixels (scaled to [0, 1]) used to
   /// normalize; empty: computed from the training split when loaded.
   std::vector<float> mean, std;
+  /// The name of each class, label order; empty where the data set does not say.
+  std::vector<std::string> class_names;
   /// "idx": the image size and the classes are read from the files.
   bool shape_from_files = false;
 

@@ -60,6 +60,11 @@ class CnnImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Cnn);
 
+/// Loads saved weights (a model.pt written for the same spec) into `model`, onto
+/// `device`. Throws ParamError naming the file when it is missing or holds the weights of
+/// another architecture.
+void load_weights(Cnn& model, const std::string& path, const torch::Device& device);
+
 /// `t` (4-d) in NHWC memory order with strides that say so. Unlike
 /// `contiguous(ChannelsLast)`, which leaves a one-channel NCHW tensor as it is (its
 /// strides fit both orders), so that LibTorch then treats it, and everything computed
