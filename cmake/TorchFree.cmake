@@ -1,10 +1,13 @@
-# Torch-free sanitizer builds: NNILIB_FUZZ (libFuzzer, clang++) and NNILIB_SANITIZE
-# (ASan + UBSan, gcc or clang). Included by the top-level CMakeLists.txt instead of
-# find_package(Torch): a LibTorch compiled without ASan must not be linked into a
-# sanitized binary, so LibTorch is not looked for at all. Targets that need it are
+# Builds without LibTorch: NNILIB_WITH_TORCH=OFF (where LibTorch is absent), and the
+# sanitizer builds NNILIB_FUZZ (libFuzzer, clang++) and NNILIB_SANITIZE (ASan + UBSan, gcc
+# or clang), in which a LibTorch compiled without ASan must not be linked into a
+# sanitized binary. Included by the top-level CMakeLists.txt instead of
+# find_package(Torch): LibTorch is not looked for at all. Targets that need it are
 # still defined (their CMakeLists are shared with the normal build) but are taken
-# out of `all` by nnilib_exclude_torch_targets(); building one fails at once.
-# Scripts: scripts/fuzz.sh (build-fuzz/) and scripts/sanitize.sh (build-asan/).
+# out of `all` (and out of `cmake --install`) by nnilib_exclude_torch_targets();
+# building one fails at once.
+# Scripts: scripts/fuzz.sh (build-fuzz/), scripts/sanitize.sh (build-asan/);
+# tests/install/check_torch_free.sh (NNILIB_WITH_TORCH=OFF).
 
 if(NNILIB_FUZZ AND NNILIB_SANITIZE)
   message(FATAL_ERROR "NNILIB_FUZZ and NNILIB_SANITIZE are separate builds: choose one")
@@ -20,18 +23,22 @@ set(TORCH_INCLUDE_DIRS "")   # nnilib_torch (cmake/TorchPch.cmake) stays an empt
 set(TORCH_LIBRARIES "")
 set(TORCH_CXX_FLAGS "")
 
-# Every translation unit of the build is instrumented (nnilib::core, the tests, the
-# fuzz targets); Debian's libraries (yaml-cpp, SQLite, zlib, cpp-httplib) are linked
-# as they are. A UBSan report aborts like an ASan one, so tests and fuzzers fail.
-set(_nnilib_san -fsanitize=address,undefined -fno-sanitize-recover=undefined
-                -fno-omit-frame-pointer)
-if(NNILIB_FUZZ)
-  # Coverage for libFuzzer; the fuzz targets link -fsanitize=fuzzer (its main()).
-  list(APPEND _nnilib_san -fsanitize=fuzzer-no-link)
+if(NOT NNILIB_FUZZ AND NOT NNILIB_SANITIZE)
+  message(STATUS "nnilib: build without LibTorch (NNILIB_WITH_TORCH=OFF)")
+else()
+  # Every translation unit of the build is instrumented (nnilib::core, the tests, the
+  # fuzz targets); Debian's libraries (yaml-cpp, SQLite, zlib, cpp-httplib) are linked
+  # as they are. A UBSan report aborts like an ASan one, so tests and fuzzers fail.
+  set(_nnilib_san -fsanitize=address,undefined -fno-sanitize-recover=undefined
+                  -fno-omit-frame-pointer)
+  if(NNILIB_FUZZ)
+    # Coverage for libFuzzer; the fuzz targets link -fsanitize=fuzzer (its main()).
+    list(APPEND _nnilib_san -fsanitize=fuzzer-no-link)
+  endif()
+  add_compile_options(${_nnilib_san})
+  add_link_options(-fsanitize=address,undefined)
+  message(STATUS "nnilib: torch-free sanitizer build (${_nnilib_san})")
 endif()
-add_compile_options(${_nnilib_san})
-add_link_options(-fsanitize=address,undefined)
-message(STATUS "nnilib: torch-free sanitizer build (${_nnilib_san})")
 
 # Takes every target that links LibTorch (nnilib_torch), or depends on such a
 # target (e.g. a test that runs fmnist-trial), out of `all`.
