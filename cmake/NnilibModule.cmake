@@ -16,8 +16,8 @@
 # it fails). TORCH: the module includes LibTorch (and reuses the shared PCH).
 # docs/architecture.md draws the layers these links make.
 #
-# `cmake --install` puts a torch-free module's library, its public headers (exactly the
-# HEADERS) and its CMake targets (nnilib-<name>-targets.cmake: nnilib::<name>) under the
+# `cmake --install` puts a module's library, its public headers (exactly the HEADERS) and
+# its CMake targets (nnilib-<name>-targets.cmake: nnilib::<name>) under the
 # prefix; nnilibConfig.cmake (cmake/nnilibConfig.cmake.in) loads a component with the
 # modules it links and find_dependency()s only their PACKAGES.
 set(NNILIB_ROOTS_DIR ${PROJECT_BINARY_DIR}/include-roots)
@@ -61,9 +61,15 @@ function(nnilib_module name)
   set_target_properties(${target} PROPERTIES EXPORT_NAME ${name})
   if(M_TORCH)
     nnilib_use_torch(${target})
-    # Its public headers include torch: consumers compile against LibTorch too.
-    target_link_libraries(${target} INTERFACE nnilib_torch)
-    return()  # not installed yet: LibTorch's targets are not exported
+    # Its public headers include torch: consumers compile against LibTorch too, here
+    # through nnilib_torch, installed through LibTorch's own target `torch`, which the
+    # package config finds (find_dependency(Torch)).
+    target_link_libraries(${target} INTERFACE $<BUILD_INTERFACE:nnilib_torch>
+                                              $<INSTALL_INTERFACE:torch>)
+    list(APPEND M_PACKAGES Torch)
+    if(NOT NNILIB_WITH_TORCH OR NNILIB_SANITIZE OR NNILIB_FUZZ)
+      return()  # not built without LibTorch, so not installed
+    endif()
   endif()
 
   # Installed: the library, its public headers, its targets; what the package config

@@ -17,7 +17,8 @@ endif()
 
 # Make `target` include torch, reusing the shared PCH.
 function(nnilib_use_torch target)
-  target_link_libraries(${target} PRIVATE nnilib_torch)
+  # (Only in this build: an installed module's users get LibTorch's own target.)
+  target_link_libraries(${target} PRIVATE $<BUILD_INTERFACE:nnilib_torch>)
   if(NNILIB_USE_PCH)
     target_precompile_headers(${target} REUSE_FROM nnilib_pch)
   endif()

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # nnilib as a user installs it: `cmake --install` into a fresh prefix, then, against that
 # prefix alone, examples/cpp-trial built as a project of its own with find_package(nnilib
-# COMPONENTS trial) and once with pkg-config, a program of the runner component, the
-# error for a component that does not exist, and both example trials run as NNI trials
+# COMPONENTS trial) and once with pkg-config, a program of the runner component, one of a
+# LibTorch component (deploy_torch), the error for a component that does not exist, and both example trials run as NNI trials
 # by the installed fmnist-nas.
 #   bash tests/install/check_install.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
@@ -15,6 +15,8 @@ fail() { echo "check_install: $*" >&2; exit 1; }
 
 cmake --install "$build" --prefix "$prefix" >"$tmp/install.log" || fail "cmake --install failed"
 for f in bin/fmnist-trial bin/fmnist-nas include/nnilib/trial/trial.h include/nnilib/common/error.h \
+         include/nnilib/model/model.h lib/libnnilib_train_torch.a \
+         lib/cmake/nnilib/nnilib-deploy_torch-targets.cmake \
          lib/cmake/nnilib/nnilibConfig.cmake lib/cmake/nnilib/nnilib-trial-targets.cmake \
          lib/pkgconfig/nnilib-trial.pc share/doc/nnilib/README.md; do
   [[ -e "$prefix/$f" ]] || fail "not installed: $f"
@@ -59,6 +61,40 @@ cmake -S "$tmp/runner-user" -B "$tmp/runner-build" -DCMAKE_PREFIX_PATH="$prefix"
   fail "find_package(nnilib COMPONENTS runner) failed"
 cmake --build "$tmp/runner-build" >/dev/null 2>&1 || fail "a program of the runner component did not build"
 [[ "$("$tmp/runner-build/runner-user")" == 5400 ]] || fail "the runner component's program gave a wrong answer"
+
+# 3b. A LibTorch component, deploy_torch (Torch found by the package): a program exports a
+# model.pt that the installed fmnist-trial trained, and the ONNX file is there.
+params='{"epochs": 1, "filter_size_c1": 32, "filter_size_c2": 32}'
+"$prefix/bin/fmnist-trial" --params "$params" --train-size 200 --val-size 100 --test-size 100 \
+  --threads 2 --quiet --weights "$tmp/model.pt" --output "$tmp/summary.json" >/dev/null ||
+  fail "the installed fmnist-trial did not train"
+mkdir -p "$tmp/torch-user"
+cat >"$tmp/torch-user/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.18)
+project(torch-user CXX)
+set(CMAKE_CXX_STANDARD 17)
+find_package(nnilib 0.1 CONFIG REQUIRED COMPONENTS deploy_torch)
+add_executable(torch-user main.cpp)
+target_link_libraries(torch-user PRIVATE nnilib::deploy_torch)
+CMAKE
+cat >"$tmp/torch-user/main.cpp" <<'CPP'
+#include <cstdio>
+#include "nnilib/deploy/onnx_model.h"
+int main(int, char** argv) {
+  const nnilib::TrialSpec spec = nnilib::trial_spec_from_parameters(nlohmann::json::parse(argv[1]));
+  const nnilib::OnnxExportResult r = nnilib::export_onnx(spec, nnilib::DataOptions{}, argv[2], argv[3]);
+  std::printf("%s %lld\n", r.architecture.c_str(), static_cast<long long>(r.bytes));
+}
+CPP
+cmake -S "$tmp/torch-user" -B "$tmp/torch-build" -DCMAKE_PREFIX_PATH="$prefix" >"$tmp/torch.log" 2>&1 ||
+  { cat "$tmp/torch.log"; fail "find_package(nnilib COMPONENTS deploy_torch) failed"; }
+cmake --build "$tmp/torch-build" >>"$tmp/torch.log" 2>&1 ||
+  { tail -30 "$tmp/torch.log"; fail "a program of the deploy_torch component did not build"; }
+out=$("$tmp/torch-build/torch-user" "$params" "$tmp/model.pt" "$tmp/model.onnx") ||
+  fail "the deploy_torch program failed: $out"
+grep -q '^conv32k3 relu > conv32k3 relu maxpool2 > fc100 relu > fc10 [0-9]' <<<"$out" ||
+  fail "the deploy_torch program gave: $out"
+[[ -s "$tmp/model.onnx" ]] || fail "the deploy_torch program wrote no ONNX file"
 
 # 4. A component that does not exist: one line naming it and the ones there are.
 sed -i 's/COMPONENTS runner/COMPONENTS runnr/' "$tmp/runner-user/CMakeLists.txt"
