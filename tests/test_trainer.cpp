@@ -393,8 +393,10 @@ TEST_CASE("auto follows the CPU rule, and the probe times both precisions") {
     if (rest.rfind("bf16 does not run", 0) == 0) {
       CHECK(r.start.precision == "fp32");
     } else {
-      REQUIRE(std::sscanf(rest.c_str(), "probe %lf ms per bf16 step vs %lf ms fp32", &p.bf16_ms,
-                          &p.fp32_ms) == 2);
+      int batch = 0;
+      REQUIRE(std::sscanf(rest.c_str(), "probe %lf ms per bf16 step vs %lf ms fp32 (batch %d",
+                          &p.bf16_ms, &p.fp32_ms, &batch) == 3);
+      CHECK(batch == spec.hyper.batch_size);  // the trial's own batch
       p.bf16_works = true;
       // The reason rounds to 0.1 ms: at the margin itself either answer is the rule's.
       const double gap = p.bf16_ms - nnilib::PrecisionProbe::kBf16Margin * p.fp32_ms;
@@ -402,14 +404,15 @@ TEST_CASE("auto follows the CPU rule, and the probe times both precisions") {
     }
   }
   // The probe itself runs anywhere and returns real timings.
-  const nnilib::PrecisionProbe p = nnilib::probe_precision(spec.model, "cpu");
+  const nnilib::PrecisionProbe p = nnilib::probe_precision(spec.model, "cpu", 32);
   CHECK(p.fp32_ms > 0);
   if (native_bf16()) CHECK(p.bf16_works);  // elsewhere bf16 may lack kernels: fp32 then
   if (p.bf16_works) CHECK(p.bf16_ms > 0);
+  if (p.bf16_works) CHECK((p.pairs >= 1 && p.pairs <= 3));
   CHECK(p.fp32_ms < 5000);
   // A stop asked for during the probe ends it before the next step.
   int asked = 0;
-  CHECK_THROWS_AS(nnilib::probe_precision(spec.model, "cpu", [&] { return ++asked == 3; }),
+  CHECK_THROWS_AS(nnilib::probe_precision(spec.model, "cpu", 32, [&] { return ++asked == 3; }),
                   nnilib::Interrupted);
   CHECK(asked == 3);
 }

@@ -12,10 +12,12 @@
 namespace nnilib {
 namespace {
 
-// Forward + backward of one batch (the optimizer step costs the same in both precisions).
-double step_ms(Cnn& model, const torch::Tensor& x, const torch::Tensor& y, bool bf16,
-               const torch::Device& device) {
+// One training step as the trial runs it: forward (under autocast for bf16), the loss in
+// float32, backward, the optimizer's update of the float32 weights.
+double step_ms(Cnn& model, torch::optim::Optimizer& optimizer, const torch::Tensor& x,
+               const torch::Tensor& y, bool bf16, const torch::Device& device) {
   const auto t = std::chrono::steady_clock::now();
+  optimizer.zero_grad();
   {
     torch::Tensor loss;
     {
@@ -24,32 +26,42 @@ double step_ms(Cnn& model, const torch::Tensor& x, const torch::Tensor& y, bool 
     }
     loss.backward();
   }
-  for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
+  optimizer.step();
   if (device.is_cuda()) torch::cuda::synchronize(device.index() < 0 ? 0 : device.index());
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
 }
 
+// The probe's time budget: after this, no new pair of steps starts once one pair is timed.
+constexpr double kProbeBudgetMs = 1000;
+// A pair whose times differ by more than this factor decides: noise between two steps
+// a few milliseconds apart is far smaller, so more pairs would not change the answer.
+constexpr double kDecisiveRatio = 1.25;
+
 }  // namespace
 
 PrecisionProbe probe_precision(const ModelSpec& spec, const std::string& device_name,
-                               const std::function<bool()>& stop) {
+                               int batch_size, const std::function<bool()>& stop) {
   const torch::Device device(device_name);
   torch::manual_seed(0);
   Cnn model(spec);
   model->to(device);
   to_channels_last(*model);
   model->train();
-  // About 1.5 GFLOP per step (forward MACs x 2 x 3): ~10-20 ms per core in float32.
-  const double flops_per_image =
-      6.0 * static_cast<double>(std::max<int64_t>(1, estimate_cost(spec).macs));
-  const int64_t batch = std::clamp<int64_t>(static_cast<int64_t>(1.5e9 / flops_per_image), 8, 64);
+  // The optimizer's kind barely matters (its update is float32 in both precisions).
+  torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(1e-6));
+  // The trial's own batch size: bf16's fixed costs per step (casting the weights,
+  // reorders) weigh more on small batches, so a smaller probe batch favours fp32.
+  const int64_t batch = std::clamp<int64_t>(batch_size, 1, 512);
   const torch::Tensor x =
       to_nhwc(torch::randn({batch, spec.in_channels, spec.in_height, spec.in_width}, device));
   const torch::Tensor y = torch::randint(0, spec.num_classes, {batch},
                                          torch::TensorOptions().dtype(torch::kLong).device(device));
+  double spent = 0;
   const auto step = [&](bool bf16) {
     throw_if_cancelled(stop, "interrupted during the precision probe");
-    return step_ms(model, x, y, bf16, device);
+    const double ms = step_ms(model, optimizer, x, y, bf16, device);
+    spent += ms;
+    return ms;
   };
   PrecisionProbe probe;
   step(false);  // warm-up: oneDNN creates its kernels
@@ -58,13 +70,26 @@ PrecisionProbe probe_precision(const ModelSpec& spec, const std::string& device_
   } catch (const c10::Error&) {
     probe.bf16_works = false;  // e.g. a GPU without bfloat16 support
     probe.fp32_ms = step(false);
+    probe.total_ms = spent;
     return probe;
   }
+  // The first float32 step after a bf16 one still pays for something once (20-200% more
+  // than later ones on a Zen 5): one more before the timed pairs.
+  step(false);
   probe.fp32_ms = probe.bf16_ms = 1e30;
-  for (int i = 0; i < 3; ++i) {  // alternate, so a drift of the machine hits both alike
+  // Alternate, so that a drift of the machine (another process starting) hits both alike;
+  // the best of each (the least disturbed). Up to three pairs: fewer when one is decisive
+  // or the probe has taken its budget.
+  const auto decided = [&] {
+    const double ratio = probe.fp32_ms / probe.bf16_ms;
+    return ratio > kDecisiveRatio || ratio < 1 / kDecisiveRatio || spent >= kProbeBudgetMs;
+  };
+  do {
     probe.fp32_ms = std::min(probe.fp32_ms, step(false));
     probe.bf16_ms = std::min(probe.bf16_ms, step(true));
-  }
+    ++probe.pairs;
+  } while (probe.pairs < 3 && !decided());
+  probe.total_ms = spent;
   return probe;
 }
 

@@ -165,7 +165,7 @@ struct ResolvedPrecision {
 // The precision rule of precision.h on CPU; on CUDA, auto is measured (bf16 where the
 // GPU runs it and it is faster). Runs before the model is seeded: the probe draws
 // random numbers.
-ResolvedPrecision resolve_precision(const ModelSpec& spec, Precision requested,
+ResolvedPrecision resolve_precision(const TrialSpec& spec, Precision requested,
                                     const torch::Device& device, bool mkldnn,
                                     const std::string& resume_from,
                                     const std::function<bool()>& stop) {
@@ -177,14 +177,17 @@ ResolvedPrecision resolve_precision(const ModelSpec& spec, Precision requested,
       return {*p == "bf16", "auto: as the checkpoint it continues"};
   }
   const auto probed = [&](const std::string& why) {
-    const PrecisionProbe p = probe_precision(spec, device.str(), stop);
+    const PrecisionProbe p = probe_precision(spec.model, device.str(), spec.hyper.batch_size, stop);
     char line[160];
     if (!p.bf16_works) {
       std::snprintf(line, sizeof line, "%s: bf16 does not run on %s", why.c_str(),
                     device.str().c_str());
     } else {
-      std::snprintf(line, sizeof line, "%s: probe %.1f ms per bf16 step vs %.1f ms fp32",
-                    why.c_str(), p.bf16_ms, p.fp32_ms);
+      std::snprintf(line, sizeof line,
+                    "%s: probe %.1f ms per bf16 step vs %.1f ms fp32 (batch %d, best of %d; "
+                    "%.1f s)",
+                    why.c_str(), p.bf16_ms, p.fp32_ms, spec.hyper.batch_size, p.pairs,
+                    p.total_ms / 1000);
     }
     return ResolvedPrecision{p.bf16_faster(), std::string("auto: ") + line};
   };
@@ -507,7 +510,7 @@ Runtime set_up_runtime(const TrialSpec& spec, const TrainOptions& options,
   if (options.eval_batch_size < 1) throw UsageError("--eval-batch-size must be at least 1");
   at::globalContext().setUserEnabledMkldnn(options.tuning.mkldnn);
   rt.precision =
-      resolve_precision(spec.model, options.precision, rt.device, options.tuning.mkldnn,
+      resolve_precision(spec, options.precision, rt.device, options.tuning.mkldnn,
                         options.resume_from, [&observer] { return observer.stop_requested(); });
   return rt;
 }

@@ -51,24 +51,29 @@ struct PrecisionDecision {
 /// bfloat16 instructions or without oneDNN, a probe on AVX512-BF16 alone.
 PrecisionDecision decide_cpu_precision(Precision requested, const CpuFeatures& cpu, bool onednn);
 
-/// A probe's verdict: the time of one training step of the model on a small batch in
-/// each precision (best of a few, after a warm-up).
+/// A probe's verdict: the time of one training step of the model at the trial's batch
+/// size in each precision (the best of up to three, after a warm-up of each).
 struct PrecisionProbe {
   double fp32_ms = 0;
   double bf16_ms = 0;
   bool bf16_works = true;  ///< false when a bf16 step threw (unsupported on the device)
-  /// bf16 counts as faster only by a clear margin (timing noise, and bf16 costs a
-  /// little accuracy): bf16_ms < kBf16Margin * fp32_ms.
-  static constexpr double kBf16Margin = 0.9;
+  int pairs = 0;           ///< timed steps per precision
+  double total_ms = 0;     ///< the probe's own time, warm-ups included
+  /// bf16 counts as faster only by a margin (timing noise, and bf16 costs a little
+  /// accuracy): bf16_ms < kBf16Margin * fp32_ms. 0.95: where bf16 is faster by less,
+  /// fp32 costs at most 5% of speed.
+  static constexpr double kBf16Margin = 0.95;
   bool bf16_faster() const { return bf16_works && bf16_ms < kBf16Margin * fp32_ms; }
 };
 
-/// Times a few training steps of `spec`'s model on random images, in float32 and under
-/// bf16 autocast, on `device` ("cpu", "cuda:0", ...) with the current thread count;
-/// tens of milliseconds for the models of the default space. Implemented in the
-/// torch library (trainer); leaves the global RNG seeded differently. `stop` is asked
-/// before each step: true throws Interrupted (a trial's SIGINT acts within a step).
-PrecisionProbe probe_precision(const ModelSpec& spec, const std::string& device,
+/// Times training steps of `spec`'s model (forward, backward, an optimizer update) on
+/// `batch_size` random images, in float32 and under bf16 autocast, on `device` ("cpu",
+/// "cuda:0", ...) with the current thread count: after a warm-up step of each, alternating
+/// pairs, up to three, until one pair differs by over 1.25x or the probe has taken 1 s
+/// (the best of each precision). Implemented in the torch
+/// library (trainer); leaves the global RNG seeded differently. `stop` is asked before
+/// each step: true throws Interrupted (a trial's SIGINT acts within a step).
+PrecisionProbe probe_precision(const ModelSpec& spec, const std::string& device, int batch_size,
                                const std::function<bool()>& stop = {});
 
 }  // namespace nnilib
