@@ -24,7 +24,7 @@ status=0
 root=$(sed -n 's/^experimentWorkingDirectory: *//p' config.yml | tr -d "'\"")
 root=${root:-~/nni-experiments}
 root=${root/#\~/$HOME}
-final=$(find "$root" -maxdepth 3 -path '*/final/model.onnx' -newer "$started" 2>/dev/null | head -1)
+final=$(find "$root" -maxdepth 3 -path '*/final/model.onnx' -newer "$started" 2>/dev/null | head -1 || true)
 if [[ -n "$final" && -f scripts/onnxruntime/node_modules/onnxruntime-node/package.json ]]; then
   node scripts/onnxruntime/run_onnx.mjs final "$(dirname "$final")" \
     "${FMNIST_DATA_DIR:-/usr/share/datasets/fashion-mnist}" || true

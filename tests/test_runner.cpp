@@ -1115,8 +1115,10 @@ TEST_CASE("runner: the C++ SDK example (examples/cpp-trial) is a complete NNI tr
 namespace {
 
 // Runs `e` in this process with a final training that needs `reserve` seconds (no final
-// training follows: the reserve is what is tested); returns the session's result.
-nnilib::RunResult run_with_reserve(const Experiment& e, double reserve, double finish_share) {
+// training follows: the reserve is what is tested), which may take up to `max_share` of
+// the limit; returns the session's result.
+nnilib::RunResult run_with_reserve(const Experiment& e, double reserve, double finish_share,
+                                   double max_share = 1.0) {
   nnilib::NewExperimentOptions create;
   create.experiment_dir = e.exp();
   const std::string dir =
@@ -1125,6 +1127,7 @@ nnilib::RunResult run_with_reserve(const Experiment& e, double reserve, double f
   options.kill_grace = std::chrono::milliseconds(500);
   options.final_reserve_s = [reserve](const nnilib::TrialRecord&) { return reserve; };
   options.final_finish_share = finish_share;
+  options.final_reserve_max_share = max_share;
   return nnilib::run_experiment(dir, options);
 }
 
@@ -1206,6 +1209,27 @@ tuner: {name: BOHB, classArgs: {min_budget: 1, max_budget: 9, eta: 3}}
   CHECK(nine);
   // Whether a proposal had to be passed over depends on where the brackets stand at
   // the end; the next test makes one certain.
+}
+
+TEST_CASE("runner: the reserve never takes more than its share of the limit, and says so") {
+  // A final training estimated at 100 s in a 16 s experiment (a best trial timed on a
+  // busy machine, or a short limit): the reserve is half the limit, 8 s, so the search
+  // runs its first half (1 s trials one at a time: several) instead of ending at once.
+  Experiment e(R"(
+searchSpace: {x: {_type: uniform, _value: [0, 1]}}
+trialCommand: STEPS=1 SLEEP=1 exec ./trial.sh
+trialConcurrency: 1
+maxTrialNumber: 100
+maxExperimentDuration: 16s
+tuner: {name: Random}
+)");
+  const nnilib::RunResult r = run_with_reserve(e, 100, 0.15, 0.5);
+  CHECK(r.trials.size() >= 3);
+  for (const auto& t : r.trials) CHECK(t.status == nnilib::kSucceeded);
+  const std::string log = nnilib::standin::read_whole_file(e.exp() + "/runner.log");
+  CHECK_THAT(log, Catch::Contains("the search ends: the last 8.0s of maxExperimentDuration 16.0s "
+                                  "are kept for the final training (at most 50% of it: its "
+                                  "estimate was 1:40; it fits its epochs to the time it gets)"));
 }
 
 TEST_CASE("runner: a proposal that cannot end before the reserve is not started, and said so") {

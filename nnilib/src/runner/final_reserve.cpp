@@ -1,6 +1,7 @@
 #include "runner/final_reserve.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "nnilib/runner/experiment_report.h"
 #include "runner/trial_time.h"
@@ -9,11 +10,19 @@ namespace nnilib {
 
 bool FinalReserve::continued() const { return session_.tuner->continued_budget() > 0; }
 
-double FinalReserve::seconds() const {
+double FinalReserve::estimate() const {
   if (!session_.options.final_reserve_s || !session_.config.max_experiment_duration_s) return 0;
   const auto candidate = final_candidate(session_.state.trials, session_.state.mode);
   return candidate ? std::max(0.0, session_.options.final_reserve_s(candidate->trial)) : 0.0;
 }
+
+double FinalReserve::cap() const {
+  if (!session_.config.max_experiment_duration_s) return 0;
+  return std::clamp(session_.options.final_reserve_max_share, 0.0, 1.0) *
+         static_cast<double>(*session_.config.max_experiment_duration_s);
+}
+
+double FinalReserve::seconds() const { return std::min(estimate(), cap()); }
 
 double FinalReserve::finish_by(double reserve) const {
   return static_cast<double>(*session_.config.max_experiment_duration_s) -
@@ -49,8 +58,17 @@ void FinalReserve::note_skipped() {
 
 std::string FinalReserve::reason(double reserve) const {
   const double limit = static_cast<double>(*session_.config.max_experiment_duration_s);
-  return "the search ends: the last " + format_duration(reserve) + " of maxExperimentDuration " +
-         format_duration(limit) + " are kept for the final training";
+  std::string why = "the search ends: the last " + format_duration(reserve) +
+                    " of maxExperimentDuration " + format_duration(limit) +
+                    " are kept for the final training";
+  if (const double wanted = estimate(); wanted > reserve + 0.5) {
+    char share[16];
+    std::snprintf(share, sizeof share, "%.0f%%",
+                  100 * std::clamp(session_.options.final_reserve_max_share, 0.0, 1.0));
+    why += " (at most " + std::string(share) + " of it: its estimate was " +
+           format_duration(wanted) + "; it fits its epochs to the time it gets)";
+  }
+  return why;
 }
 
 void FinalReserve::reach(double reserve, const std::string& why, const RunningTrials& running) {

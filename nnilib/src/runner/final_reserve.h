@@ -19,7 +19,7 @@ class FinalReserve {
   explicit FinalReserve(SessionContext& session) : session_(session) {}
 
   /// Seconds kept free for the final training of the current candidate (0: none, or no
-  /// maxExperimentDuration).
+  /// maxExperimentDuration): its estimate, at most final_reserve_max_share of the limit.
   double seconds() const;
   /// The latest a trial may end (elapsed seconds) when the final training keeps `reserve`.
   double finish_by(double reserve) const;
@@ -46,6 +46,8 @@ class FinalReserve {
 
  private:
   bool continued() const;
+  double estimate() const;  ///< the final training's estimated seconds (final_reserve_s)
+  double cap() const;       ///< final_reserve_max_share of maxExperimentDuration
 
   SessionContext& session_;
   bool reached_ = false;

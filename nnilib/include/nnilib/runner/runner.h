@@ -137,6 +137,10 @@ struct RunnerOptions {
   /// the final training (which fits its epochs to the time it gets): a result nearly in
   /// costs it a little time, not the result.
   double final_finish_share = 0.15;
+  /// The reserve never exceeds this share of maxExperimentDuration, whatever the
+  /// estimate (a best trial timed on a busy machine, a slow one, a short limit): the
+  /// search keeps the rest, and the final training fits its epochs to the time it gets.
+  double final_reserve_max_share = 0.5;
   /// Called once the search of a session that was not interrupted has ended, with its
   /// result, while the experiment is still locked: no other fmnist-nas can run or resume
   /// it meanwhile, and the dashboard shows it as running (fmnist-nas's final training).
