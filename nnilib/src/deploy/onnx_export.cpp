@@ -134,8 +134,6 @@ class CnnGraph {
 
   std::string normalize(std::string x, const OnnxExportOptions& o) {
     const int c = spec_.in_channels;
-    std::vector<float> inverse;
-    for (float s : o.std) inverse.push_back(1.0f / s);
     x = GraphBuilder::out(
         g_.node("Sub", {x, g_.constant("input_mean", {1, c, 1, 1}, o.mean)}, "normalized"));
     // (x - mean) / std as LibTorch computes it (normalize_images divides).
