@@ -382,7 +382,7 @@ TEST_CASE("fmnist-trial --export-onnx: errors name the culprit and write nothing
   const std::string onnx = dir + "/model.onnx";
   auto r = trial({"--export-onnx", onnx, "--no-save"});
   CHECK(r.exit_code == 2);
-  CHECK(r.err.find("--export-onnx exports the trained weights, which --no-save does not keep") !=
+  CHECK(r.err.find("--export-onnx exports the trained weights: drop --no-save") !=
         std::string::npos);
   r = trial({"--weights", dir + "/none.pt", "--export-onnx", onnx});
   CHECK(r.exit_code == 3);

@@ -505,10 +505,8 @@ int run(const Cli& cli) {
 
   if (exports_saved_weights(cli)) {
     if (!trial.standalone())
-      throw nnilib::UsageError(
-          "--export-onnx of saved weights runs standalone only, not as NNI "
-          "trial " +
-          trial.trial_id());
+      throw nnilib::UsageError("--export-onnx of saved weights runs standalone only: trial " +
+                               trial.trial_id() + " runs under NNI");
     export_weights(cli, spec, cli.evaluate.empty() ? cli.weights : cli.evaluate);
     if (cli.evaluate.empty()) return 0;
   }
@@ -529,9 +527,7 @@ int run(const Cli& cli) {
                               std::chrono::duration<double>(parse_time_limit(cli.time_limit)));
   options.weights_path = artifact(cli.weights, "model.pt");
   if (!cli.export_onnx.empty() && options.weights_path.empty())
-    throw nnilib::UsageError(
-        "--export-onnx exports the trained weights, which --no-save does "
-        "not keep");
+    throw nnilib::UsageError("--export-onnx exports the trained weights: drop --no-save");
   if (!cli.export_onnx.empty() && cli.export_onnx == options.weights_path)
     throw nnilib::UsageError("--export-onnx " + cli.export_onnx + " would overwrite the weights");
   prepare_output_directories({summary_path, options.weights_path, options.checkpoint_path,
