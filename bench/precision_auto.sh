@@ -22,14 +22,13 @@ bash scripts/build.sh --target fmnist-trial >/dev/null
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-echo '{"filter_size_c1": 32, "kernel_size_c1": 3, "filter_size_c2": 64, "kernel_size_c2": 3, "nb_units": 80}' > "$out/smallest.json"
-echo '{"filter_size_c1": 128, "kernel_size_c1": 5, "filter_size_c2": 128, "kernel_size_c2": 5, "nb_units": 120}' > "$out/largest.json"
-cp examples/residual-93.json "$out/residual-93.json"
-cp bench/worst_case_default_space.json "$out/worst-case.json"
-archs=(smallest largest residual-93 worst-case)
+# shellcheck source=bench/benchmark_archs.sh
+source bench/benchmark_archs.sh
+write_benchmark_archs "$out"
+archs=("${benchmark_archs[@]}")
 for s in $(seq 1 "$samples"); do
   ./build/fmnist-trial --sample search_space.json --seed "$s" --print-params --dry-run \
-    | sed -n 's/^params //p' > "$out/sample-$s.json"
+    | sed -n 's/^params //p' > "$out/sample-$s.in"
   archs+=("sample-$s")
 done
 
@@ -37,7 +36,7 @@ echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $thr
 printf '%-12s %9s %9s %9s %6s %10s  %s\n' arch "fp32/s" "bf16/s" "auto/s" auto "auto/best" "auto's reason"
 for a in "${archs[@]}"; do
   for p in fp32 bf16 auto; do
-    ./build/fmnist-trial --params-file "$out/$a.json" --params '{"epochs": 2}' \
+    ./build/fmnist-trial --params-file "$out/$a.in" --params '{"epochs": 2}' \
       --train-size "$images" --val-size 500 --test-size 100 --threads "$threads" \
       --precision "$p" --no-save --output "$out/$a-$p.json" --quiet >/dev/null 2>&1
   done

@@ -28,12 +28,11 @@ trap 'rm -rf "$out"' EXIT
 
 # Every architecture as a parameters file with every value filled in (what the trial
 # applies), which the Python peer reads.
-echo '{"filter_size_c1": 32, "kernel_size_c1": 3, "filter_size_c2": 64, "kernel_size_c2": 3, "nb_units": 80}' > "$out/smallest.in"
-echo '{"filter_size_c1": 128, "kernel_size_c1": 5, "filter_size_c2": 128, "kernel_size_c2": 5, "nb_units": 120}' > "$out/largest.in"
-cp examples/residual-93.json "$out/residual-93.in"
-cp bench/worst_case_default_space.json "$out/worst-case.in"
+# shellcheck source=bench/benchmark_archs.sh
+source bench/benchmark_archs.sh
+write_benchmark_archs "$out"
 arch_args=()
-for name in smallest largest residual-93 worst-case; do
+for name in "${benchmark_archs[@]}"; do
   ./build/fmnist-trial --params-file "$out/$name.in" --print-params --dry-run \
     | sed -n 's/^params //p' > "$out/$name.json"
   arch_args+=("$name=$out/$name.json")

@@ -12,6 +12,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 prefix=$tmp/prefix
 fail() { echo "check_install: $*" >&2; exit 1; }
+# shellcheck source=tests/install/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 cmake --install "$build" --prefix "$prefix" >"$tmp/install.log" || fail "cmake --install failed"
 for f in bin/fmnist-trial bin/fmnist-nas include/nnilib/trial/trial.h include/nnilib/common/error.h \
@@ -44,23 +46,13 @@ g++ -std=c++17 "$src/examples/cpp-trial/main.cpp" -o "$tmp/pc-trial" \
 
 # 3. Another component: the runner's config reader (yaml-cpp, SQLite found by the package).
 mkdir -p "$tmp/runner-user"
-cat >"$tmp/runner-user/CMakeLists.txt" <<'CMAKE'
-cmake_minimum_required(VERSION 3.18)
-project(runner-user CXX)
-set(CMAKE_CXX_STANDARD 17)
-find_package(nnilib 0.1 CONFIG REQUIRED COMPONENTS runner)
-add_executable(runner-user main.cpp)
-target_link_libraries(runner-user PRIVATE nnilib::runner)
-CMAKE
 cat >"$tmp/runner-user/main.cpp" <<'CPP'
 #include <cstdio>
 #include "nnilib/runner/experiment_config.h"
 int main() { std::printf("%lld\n", static_cast<long long>(nnilib::parse_duration("1.5h"))); }
 CPP
-cmake -S "$tmp/runner-user" -B "$tmp/runner-build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null 2>&1 ||
-  fail "find_package(nnilib COMPONENTS runner) failed"
-cmake --build "$tmp/runner-build" >/dev/null 2>&1 || fail "a program of the runner component did not build"
-[[ "$("$tmp/runner-build/runner-user")" == 5400 ]] || fail "the runner component's program gave a wrong answer"
+build_package_user "$tmp/runner-user" "$prefix" runner
+[[ "$("$tmp/runner-user-build/runner-user")" == 5400 ]] || fail "the runner component's program gave a wrong answer"
 
 # 3b. A LibTorch component, deploy_torch (Torch found by the package): a program exports a
 # model.pt that the installed fmnist-trial trained, and the ONNX file is there.
@@ -69,14 +61,6 @@ params='{"epochs": 1, "filter_size_c1": 32, "filter_size_c2": 32}'
   --threads 2 --quiet --weights "$tmp/model.pt" --output "$tmp/summary.json" >/dev/null ||
   fail "the installed fmnist-trial did not train"
 mkdir -p "$tmp/torch-user"
-cat >"$tmp/torch-user/CMakeLists.txt" <<'CMAKE'
-cmake_minimum_required(VERSION 3.18)
-project(torch-user CXX)
-set(CMAKE_CXX_STANDARD 17)
-find_package(nnilib 0.1 CONFIG REQUIRED COMPONENTS deploy_torch)
-add_executable(torch-user main.cpp)
-target_link_libraries(torch-user PRIVATE nnilib::deploy_torch)
-CMAKE
 cat >"$tmp/torch-user/main.cpp" <<'CPP'
 #include <cstdio>
 #include "nnilib/deploy/onnx_model.h"
@@ -86,11 +70,8 @@ int main(int, char** argv) {
   std::printf("%s %lld\n", r.architecture.c_str(), static_cast<long long>(r.bytes));
 }
 CPP
-cmake -S "$tmp/torch-user" -B "$tmp/torch-build" -DCMAKE_PREFIX_PATH="$prefix" >"$tmp/torch.log" 2>&1 ||
-  { cat "$tmp/torch.log"; fail "find_package(nnilib COMPONENTS deploy_torch) failed"; }
-cmake --build "$tmp/torch-build" >>"$tmp/torch.log" 2>&1 ||
-  { tail -30 "$tmp/torch.log"; fail "a program of the deploy_torch component did not build"; }
-out=$("$tmp/torch-build/torch-user" "$params" "$tmp/model.pt" "$tmp/model.onnx") ||
+build_package_user "$tmp/torch-user" "$prefix" deploy_torch
+out=$("$tmp/torch-user-build/torch-user" "$params" "$tmp/model.pt" "$tmp/model.onnx") ||
   fail "the deploy_torch program failed: $out"
 grep -q '^conv32k3 relu > conv32k3 relu maxpool2 > fc100 relu > fc10 [0-9]' <<<"$out" ||
   fail "the deploy_torch program gave: $out"
@@ -105,21 +86,6 @@ grep -q 'nnilib has no component "runnr"' "$tmp/bad.log" || { cat "$tmp/bad.log"
 
 # 5. Both builds of the example as NNI trials under the installed fmnist-nas.
 for trial in "$tmp/cmake-trial/cpp-trial-example" "$tmp/pc-trial"; do
-  exp=$tmp/exp-$(basename "$trial")
-  cat >"$tmp/config.yml" <<YAML
-searchSpace:
-  x: {_type: uniform, _value: [0, 1]}
-trialCommand: exec $trial
-trialCodeDirectory: $tmp
-trialConcurrency: 1
-maxTrialNumber: 2
-tuner:
-  name: Random
-trainingService:
-  platform: local
-YAML
-  "$prefix/bin/fmnist-nas" run --config "$tmp/config.yml" --experiment-dir "$exp" --plain \
-    --no-final-train >"$tmp/run.log" 2>&1 || { cat "$tmp/run.log"; fail "fmnist-nas failed with $trial"; }
-  grep -q '2 trial(s), 2 SUCCEEDED' "$tmp/run.log" || { cat "$tmp/run.log"; fail "$trial did not succeed twice"; }
+  run_two_trials "$prefix/bin/fmnist-nas" "$trial" Random "$tmp"
 done
 echo "check_install: installed, found by find_package and pkg-config, the trials ran under the installed fmnist-nas"

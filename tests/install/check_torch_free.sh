@@ -15,6 +15,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 prefix=$tmp/prefix
 fail() { echo "check_torch_free: $*" >&2; exit 1; }
+# shellcheck source=tests/install/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 cmake -S "$src" -B "$tf" -DNNILIB_WITH_TORCH=OFF -DCMAKE_DISABLE_FIND_PACKAGE_Torch=TRUE \
   -DNNILIB_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=Release >"$tmp/configure.log" 2>&1 ||
@@ -40,32 +42,10 @@ fi
 # The installed fmnist-nas runs an experiment of the example trial (built in this build).
 trial=$(find "$tf" -name cpp-trial-example -type f -perm -u+x | head -1)
 [[ -n "$trial" ]] || fail "the example trial was not built"
-cat >"$tmp/config.yml" <<YAML
-searchSpace:
-  x: {_type: uniform, _value: [0, 1]}
-trialCommand: exec $trial
-trialCodeDirectory: $tmp
-trialConcurrency: 1
-maxTrialNumber: 2
-tuner:
-  name: TPE
-trainingService:
-  platform: local
-YAML
-"$prefix/bin/fmnist-nas" run --config "$tmp/config.yml" --experiment-dir "$tmp/exp" --plain \
-  --no-final-train >"$tmp/run.log" 2>&1 || { cat "$tmp/run.log"; fail "fmnist-nas failed"; }
-grep -q '2 trial(s), 2 SUCCEEDED' "$tmp/run.log" || { cat "$tmp/run.log"; fail "the trials did not succeed"; }
+run_two_trials "$prefix/bin/fmnist-nas" "$trial" TPE "$tmp"
 
 # The installed package: the tuners and the ONNX writer, without LibTorch.
 mkdir -p "$tmp/user"
-cat >"$tmp/user/CMakeLists.txt" <<'CMAKE'
-cmake_minimum_required(VERSION 3.18)
-project(torch-free-user CXX)
-set(CMAKE_CXX_STANDARD 17)
-find_package(nnilib 0.1 CONFIG REQUIRED COMPONENTS tuner deploy)
-add_executable(user main.cpp)
-target_link_libraries(user PRIVATE nnilib::tuner nnilib::deploy)
-CMAKE
 cat >"$tmp/user/main.cpp" <<'CPP'
 #include <cstdio>
 #include "nnilib/deploy/onnx_export.h"
@@ -74,9 +54,6 @@ int main() {
   std::printf("%d %d\n", nnilib::find_tuner("TPE") != nullptr, nnilib::kOnnxOpset);
 }
 CPP
-cmake -S "$tmp/user" -B "$tmp/user-build" -DCMAKE_PREFIX_PATH="$prefix" \
-  -DCMAKE_DISABLE_FIND_PACKAGE_Torch=TRUE >"$tmp/user.log" 2>&1 ||
-  { cat "$tmp/user.log"; fail "find_package(nnilib COMPONENTS tuner deploy) failed"; }
-cmake --build "$tmp/user-build" >>"$tmp/user.log" 2>&1 || { cat "$tmp/user.log"; fail "the user program did not build"; }
+build_package_user "$tmp/user" "$prefix" "tuner deploy" -DCMAKE_DISABLE_FIND_PACKAGE_Torch=TRUE
 [[ "$("$tmp/user-build/user")" == "1 17" ]] || fail "the user program gave a wrong answer"
 echo "check_torch_free: built, installed and ran without LibTorch (fmnist-nas, tuners, ONNX writer)"

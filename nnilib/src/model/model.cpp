@@ -166,16 +166,24 @@ torch::Tensor CnnImpl::forward(torch::Tensor x) {
   return linear_forward(output_, x);
 }
 
+namespace {
+
+// Every parameter's and buffer's name and shape, in the module's order.
+std::vector<std::pair<std::string, std::vector<int64_t>>> tensor_shapes(torch::nn::Module& m) {
+  std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
+  for (const auto& t : m.named_parameters()) shapes.emplace_back(t.key(), t.value().sizes().vec());
+  for (const auto& t : m.named_buffers()) shapes.emplace_back(t.key(), t.value().sizes().vec());
+  return shapes;
+}
+
+}  // namespace
+
 void load_weights(Cnn& model, const std::string& path, const torch::Device& device) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
     throw ParamError(path + ": no such weights file");
   // LibTorch's load replaces each tensor whatever its shape: the shapes are compared here.
-  std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
-  for (const auto& t : model->named_parameters())
-    shapes.emplace_back(t.key(), t.value().sizes().vec());
-  for (const auto& t : model->named_buffers())
-    shapes.emplace_back(t.key(), t.value().sizes().vec());
+  const auto wanted = tensor_shapes(*model);
   try {
     torch::serialize::InputArchive archive;
     archive.load_from(path, device);
@@ -185,15 +193,12 @@ void load_weights(Cnn& model, const std::string& path, const torch::Device& devi
     what = what.substr(0, what.find('\n'));
     throw ParamError(path + ": not the weights of this architecture (" + what + ")");
   }
-  const auto loaded = [&](const std::string& name) {
-    const torch::Tensor* p = model->named_parameters().find(name);
-    return p != nullptr ? p->sizes().vec() : model->named_buffers()[name].sizes().vec();
-  };
-  for (const auto& [name, shape] : shapes) {
-    const std::vector<int64_t> got = loaded(name);
-    if (got != shape)
+  const auto loaded = tensor_shapes(*model);
+  for (std::size_t i = 0; i < wanted.size(); ++i) {
+    const auto& [name, shape] = wanted[i];
+    if (loaded[i].second != shape)
       throw ParamError(path + ": not the weights of this architecture (" + name + " is " +
-                       c10::str(c10::IntArrayRef(got)) + ", this architecture needs " +
+                       c10::str(c10::IntArrayRef(loaded[i].second)) + ", this architecture needs " +
                        c10::str(c10::IntArrayRef(shape)) + ")");
   }
   model->to(device);
