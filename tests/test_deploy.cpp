@@ -387,6 +387,9 @@ TEST_CASE("fmnist-trial --export-onnx: errors name the culprit and write nothing
   r = trial({"--weights", dir + "/none.pt", "--export-onnx", onnx});
   CHECK(r.exit_code == 3);
   CHECK(r.err.find(dir + "/none.pt: no such weights file") != std::string::npos);
+  r = trial({"--weights", dir, "--export-onnx", onnx});  // a directory
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.find(dir + ": not a file of weights") != std::string::npos);
   // The weights of another architecture.
   const std::string weights = dir + "/small.pt";
   r = trial({"--params", R"({"epochs": 1, "filter_size_c1": 32})", "--train-size", "200",

@@ -181,7 +181,8 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> tensor_shapes(torch::n
 void load_weights(Cnn& model, const std::string& path, const torch::Device& device) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
-    throw ParamError(path + ": no such weights file");
+    throw ParamError(path + (std::filesystem::exists(path, ec) ? ": not a file of weights"
+                                                               : ": no such weights file"));
   // LibTorch's load replaces each tensor whatever its shape: the shapes are compared here.
   const auto wanted = tensor_shapes(*model);
   try {
