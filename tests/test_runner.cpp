@@ -1227,9 +1227,11 @@ tuner: {name: Random}
   CHECK(r.trials.size() >= 3);
   for (const auto& t : r.trials) CHECK(t.status == nnilib::kSucceeded);
   const std::string log = nnilib::standin::read_whole_file(e.exp() + "/runner.log");
-  CHECK_THAT(log, Catch::Contains("the search ends: the last 8.0s of maxExperimentDuration 16.0s "
-                                  "are kept for the final training (at most 50% of it: its "
-                                  "estimate was 1:40; it fits its epochs to the time it gets)"));
+  // The search ends at the reserve, or just before it when no proposal can end by then
+  // (trials slowed by a busy machine); either end reason says what is kept, and why.
+  CHECK_THAT(log, Catch::Contains("the last 8.0s of maxExperimentDuration 16.0s are kept for "
+                                  "the final training (at most 50% of it: its estimate was "
+                                  "1:40; it fits its epochs to the time it gets)"));
 }
 
 TEST_CASE("runner: a proposal that cannot end before the reserve is not started, and said so") {

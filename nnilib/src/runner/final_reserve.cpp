@@ -56,11 +56,10 @@ void FinalReserve::note_skipped() {
   skipped_ = Skipped{};
 }
 
-std::string FinalReserve::reason(double reserve) const {
+std::string FinalReserve::kept(double reserve) const {
   const double limit = static_cast<double>(*session_.config.max_experiment_duration_s);
-  std::string why = "the search ends: the last " + format_duration(reserve) +
-                    " of maxExperimentDuration " + format_duration(limit) +
-                    " are kept for the final training";
+  std::string why = "the last " + format_duration(reserve) + " of maxExperimentDuration " +
+                    format_duration(limit) + " are kept for the final training";
   if (const double wanted = estimate(); wanted > reserve + 0.5) {
     char share[16];
     std::snprintf(share, sizeof share, "%.0f%%",

@@ -33,9 +33,11 @@ class FinalReserve {
 
   /// Whether the search has reached the reserve (reach()); a raised limit reopens it.
   bool reached() const { return reached_; }
-  /// "the search ends: the last 26:17 of maxExperimentDuration 2:00:00 are kept for the
-  /// final training": the experiment's end reason once it reaches `reserve`.
-  std::string reason(double reserve) const;
+  /// "the last 26:17 of maxExperimentDuration 2:00:00 are kept for the final training",
+  /// with the cap and the estimate when the cap made it smaller.
+  std::string kept(double reserve) const;
+  /// "the search ends: " + kept(): the experiment's end reason once it reaches `reserve`.
+  std::string reason(double reserve) const { return "the search ends: " + kept(reserve); }
   /// The search reaches the reserve now: notes `why` and what happens to running trials.
   void reach(double reserve, const std::string& why, const RunningTrials& running);
   void reopen() { reached_ = false; }

@@ -251,7 +251,8 @@ class Session : private ControlTarget {
         if (running_->empty())
           stops_->no_more(
               Intake::kClosed,
-              "no trial the tuner proposes can end before the final training's reserve");
+              "no trial the tuner proposes can end before the final training's reserve (" +
+                  reserve_.kept(reserve_.seconds()) + ")");
         return false;  // asked again when a running trial ends
       }
       return true;
