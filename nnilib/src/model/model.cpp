@@ -26,37 +26,68 @@ torch::Tensor linear_forward(torch::nn::Linear& linear, const torch::Tensor& x) 
   return counted(linear->forward(x), linear->options.in_features());
 }
 
-// GELU whose backward sees its gradient in the memory format of its input. LibTorch
-// 1.13's CPU gelu_backward returns wrong values (reading uninitialised memory: NaN
-// at random) when the two differ, as they do for block 1 of a channels-last model:
-// its input has one channel, so its convolution's output is NCHW while the gradient
-// coming back from block 2 is NHWC. (ReLU, SiLU and leaky ReLU are not affected.)
+// LibTorch 1.13's CPU kernels of two activations leave most of their speed unused
+// (per call at the worst case's shapes, 1 thread, AMD EPYC Zen 5; bench/activation_ops.py,
+// docs/benchmarks.md "GELU and SiLU"):
+// - GELU on a channels-last tensor is 5-16x slower, forward and backward, than on the
+//   same values stored contiguously. It is element-wise, so it runs on the N,H,W,C
+//   permutation of such a tensor: contiguous, the same memory, the same values.
+// - SiLU in bfloat16 is 2.5x slower forward and 4x slower backward than in float32, so
+//   a bf16 SiLU is computed in float32 and rounded to bf16 once.
+
+// Whether x is a 4-D channels-last tensor whose N,H,W,C permutation is contiguous.
+bool nhwc_only(const torch::Tensor& x) {
+  return x.is_cpu() && x.dim() == 4 && !x.is_contiguous() &&
+         x.is_contiguous(torch::MemoryFormat::ChannelsLast);
+}
+torch::Tensor as_nhwc(const torch::Tensor& x) { return x.permute({0, 2, 3, 1}); }
+torch::Tensor from_nhwc(const torch::Tensor& x) { return x.permute({0, 3, 1, 2}); }
+
+torch::Tensor fast_gelu(const torch::Tensor& x) {
+  return nhwc_only(x) ? from_nhwc(torch::gelu(as_nhwc(x))) : torch::gelu(x);
+}
+
+bool bf16_on_cpu(const torch::Tensor& x) {
+  return x.is_cpu() && x.scalar_type() == torch::kBFloat16;
+}
+
+torch::Tensor fast_silu(const torch::Tensor& x) {
+  return bf16_on_cpu(x) ? torch::silu(x.to(torch::kFloat)).to(torch::kBFloat16) : torch::silu(x);
+}
+
+// GELU's backward also sees its gradient in the memory format of its input: LibTorch
+// 1.13's CPU gelu_backward returns wrong values (reading uninitialised memory: NaN at
+// random) when the two differ, as they do for block 1 of a channels-last model: its
+// input has one channel, so its convolution's output is NCHW while the gradient coming
+// back from block 2 is NHWC. (ReLU, SiLU and leaky ReLU are not affected.)
 struct Gelu : torch::autograd::Function<Gelu> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x) {
     ctx->save_for_backward({x});
-    return torch::gelu(x);
+    return fast_gelu(x);
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad) {
     const torch::Tensor x = ctx->get_saved_variables()[0];
     const auto format = x.suggest_memory_format();
-    return {torch::gelu_backward(grad[0].contiguous(format), x.contiguous(format))};
+    const torch::Tensor g = grad[0].contiguous(format);
+    if (nhwc_only(x)) return {from_nhwc(torch::gelu_backward(as_nhwc(g), as_nhwc(x)))};
+    return {torch::gelu_backward(g, x.contiguous(format))};
   }
 };
 
-torch::Tensor activate(Activation a, torch::Tensor x) {
-  switch (a) {
-    case Activation::kRelu:
-      return torch::relu_(x);
-    case Activation::kGelu:
-      return x.requires_grad() ? Gelu::apply(x) : torch::gelu(x);
-    case Activation::kSilu:
-      return torch::silu(x);
-    case Activation::kLeakyRelu:
-      return torch::leaky_relu_(x, 0.01);
+struct Silu : torch::autograd::Function<Silu> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x) {
+    ctx->save_for_backward({x});
+    return fast_silu(x);
   }
-  throw std::logic_error("unknown activation");
-}
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
+    const torch::Tensor x = ctx->get_saved_variables()[0];
+    if (!bf16_on_cpu(x)) return {torch::silu_backward(grad[0], x)};
+    return {
+        torch::silu_backward(grad[0].to(torch::kFloat), x.to(torch::kFloat)).to(torch::kBFloat16)};
+  }
+};
 
 torch::Tensor pool(const ConvBlockSpec& b, const torch::Tensor& x) {
   switch (b.pool) {
@@ -71,6 +102,20 @@ torch::Tensor pool(const ConvBlockSpec& b, const torch::Tensor& x) {
 }
 
 }  // namespace
+
+torch::Tensor activate(Activation a, torch::Tensor x) {
+  switch (a) {
+    case Activation::kRelu:
+      return torch::relu_(x);
+    case Activation::kGelu:
+      return x.requires_grad() ? Gelu::apply(x) : fast_gelu(x);
+    case Activation::kSilu:
+      return x.requires_grad() ? Silu::apply(x) : fast_silu(x);
+    case Activation::kLeakyRelu:
+      return torch::leaky_relu_(x, 0.01);
+  }
+  throw std::logic_error("unknown activation");
+}
 
 ConvUnitImpl::ConvUnitImpl(int in_channels, int out_channels, int kernel_size, int padding,
                            bool separable, bool batch_norm, int groups) {

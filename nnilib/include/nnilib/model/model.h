@@ -72,6 +72,12 @@ void load_weights(Cnn& model, const std::string& path, const torch::Device& devi
 /// normalise in the slow NCHW order. No copy when `t` already has NHWC strides.
 torch::Tensor to_nhwc(const torch::Tensor& t);
 
+/// `a` applied to `x` as the model applies it: LibTorch's own function, except where its
+/// CPU kernel is slow (GELU on a channels-last tensor runs on its contiguous N,H,W,C
+/// permutation; bf16 SiLU is computed in float32), with gradients when `x` needs them.
+/// ReLU and leaky ReLU work in place.
+torch::Tensor activate(Activation a, torch::Tensor x);
+
 /// Moves the 4-d parameters (convolution weights) of `module` to NHWC (to_nhwc), in place.
 void to_channels_last(torch::nn::Module& module);
 
