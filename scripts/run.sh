@@ -21,10 +21,27 @@ status=0
 ./build/fmnist-nas run --config config.yml --final-train "$@" || status=$?
 # The final model as ONNX (final/model.onnx), run by ONNX Runtime on the test images: its
 # accuracy next to LibTorch's (docs/deploy.md).
-root=$(sed -n 's/^experimentWorkingDirectory: *//p' config.yml | tr -d "'\"")
-root=${root:-~/nni-experiments}
-root=${root/#\~/$HOME}
-final=$(find "$root" -maxdepth 3 -path '*/final/model.onnx' -newer "$started" 2>/dev/null | head -1 || true)
+# The experiment directory is --experiment-dir when given, else one under the config's
+# experimentWorkingDirectory (default ~/nni-experiments).
+config=config.yml exp_dir=
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case ${args[i]} in
+    --experiment-dir=*) exp_dir=${args[i]#*=} ;;
+    --experiment-dir) exp_dir=${args[i + 1]:-} ;;
+    --config=*) config=${args[i]#*=} ;;
+    --config) config=${args[i + 1]:-} ;;
+  esac
+done
+if [[ -n $exp_dir ]]; then
+  root=$exp_dir depth=2
+else
+  root=$(sed -n 's/^experimentWorkingDirectory: *//p' "$config" 2>/dev/null | tr -d "'\"" || true)
+  root=${root:-~/nni-experiments} depth=3
+  root=${root/#\~/$HOME}
+  [[ $root == /* ]] || root=$(dirname "$config")/$root  # relative to the config file
+fi
+final=$(find "$root" -maxdepth "$depth" -path '*/final/model.onnx' -newer "$started" 2>/dev/null | head -1 || true)
 if [[ -n "$final" && -f scripts/onnxruntime/node_modules/onnxruntime-node/package.json ]]; then
   node scripts/onnxruntime/run_onnx.mjs final "$(dirname "$final")" \
     "${FMNIST_DATA_DIR:-/usr/share/datasets/fashion-mnist}" || true
