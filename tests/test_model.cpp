@@ -237,7 +237,7 @@ TEST_CASE("gradients of a channels-last model match the NCHW model's for every a
 
 TEST_CASE("activate gives LibTorch's values and gradients in every layout and precision") {
   // model.cpp computes GELU on the NHWC permutation of a channels-last tensor and bf16
-  // SiLU in float32 (LibTorch 1.13's CPU kernels are 5-20x slower otherwise): the same
+  // SiLU in float32 (LibTorch 1.13's CPU kernels are 2.5-16x slower otherwise): the same
   // values as LibTorch's own functions, within float32's rounding (its vectorised and
   // scalar kernels differ in the last bits) and bf16's.
   using nnilib::Activation;

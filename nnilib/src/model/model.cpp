@@ -75,6 +75,7 @@ struct Gelu : torch::autograd::Function<Gelu> {
   }
 };
 
+// bf16 SiLU on CPU, forward and backward computed in float32 (other SiLUs take LibTorch's own).
 struct Silu : torch::autograd::Function<Silu> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x) {
     ctx->save_for_backward({x});
@@ -83,7 +84,6 @@ struct Silu : torch::autograd::Function<Silu> {
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad) {
     const torch::Tensor x = ctx->get_saved_variables()[0];
-    if (!bf16_on_cpu(x)) return {torch::silu_backward(grad[0], x)};
     return {
         torch::silu_backward(grad[0].to(torch::kFloat), x.to(torch::kFloat)).to(torch::kBFloat16)};
   }
@@ -110,7 +110,7 @@ torch::Tensor activate(Activation a, torch::Tensor x) {
     case Activation::kGelu:
       return x.requires_grad() ? Gelu::apply(x) : fast_gelu(x);
     case Activation::kSilu:
-      return x.requires_grad() ? Silu::apply(x) : fast_silu(x);
+      return x.requires_grad() && bf16_on_cpu(x) ? Silu::apply(x) : fast_silu(x);
     case Activation::kLeakyRelu:
       return torch::leaky_relu_(x, 0.01);
   }
