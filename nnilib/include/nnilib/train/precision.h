@@ -68,9 +68,10 @@ struct PrecisionProbe {
 
 /// Times training steps of `spec`'s model (forward, backward, an optimizer update) on
 /// `batch_size` random images, in float32 and under bf16 autocast, on `device` ("cpu",
-/// "cuda:0", ...) with the current thread count: after a warm-up step of each, alternating
-/// pairs, up to three, until one pair differs by over 1.25x or the probe has taken 1 s
-/// (the best of each precision). Implemented in the torch
+/// "cuda:0", ...) with the current thread count: after a warm-up step of each and float32
+/// steps until they stop getting faster (up to four), alternating pairs, up to three,
+/// until one pair differs by over 1.25x or the probe has taken 1 s (the best of each
+/// precision). Implemented in the torch
 /// library (trainer); leaves the global RNG seeded differently. `stop` is asked before
 /// each step: true throws Interrupted (a trial's SIGINT acts within a step).
 PrecisionProbe probe_precision(const ModelSpec& spec, const std::string& device, int batch_size,
