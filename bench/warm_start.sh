@@ -7,7 +7,10 @@
 # minutes) and its best validation result at every few minutes.
 #   bash bench/warm_start.sh OUT MINUTES [CONFIG] [FIRST]
 # CONFIG: default config.yml (BOHB, 2 one-thread trials at a time). $FMNIST_NAS names
-# another fmnist-nas (default: build/fmnist-nas).
+# another fmnist-nas (default: build/fmnist-nas). ENQUEUE=FILE adds a second search
+# "enqueued" (seed 2, cold, `--enqueue FILE`: that configuration is trained first);
+# SEARCHES picks the second searches (default "warm cold", and "enqueued" with ENQUEUE):
+#   ENQUEUE=examples/first-trial.json SEARCHES=enqueued bash bench/warm_start.sh OUT 15
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 usage="usage: bench/warm_start.sh OUT MINUTES [CONFIG] [FIRST]"
@@ -40,17 +43,29 @@ search() {  # search NAME SEED [--warm-start DIR]
   fi
   "$nas" export "$out/$name" --format json -o "$out/$name.json"
 }
-if [[ -n "$first" ]]; then
-  "$nas" export "$first" --format json -o "$out/first.json"
-else
-  search first 1
-  first=$out/first
-fi
-search warm 2 --warm-start "$first"
-search cold 2
-/usr/bin/python3 - "$out" "$minutes" <<'PY'
+enqueue=${ENQUEUE:-}
+searches=${SEARCHES:-warm cold${enqueue:+ enqueued}}
+shown=()
+for name in $searches; do
+  case $name in
+    warm)
+      if [[ -n "$first" ]]; then
+        "$nas" export "$first" --format json -o "$out/first.json"
+      else
+        search first 1
+        first=$out/first
+      fi
+      shown+=(first)
+      search warm 2 --warm-start "$first" ;;
+    cold) search cold 2 ;;
+    enqueued) search enqueued 2 --enqueue "${enqueue:?ENQUEUE=FILE names what is enqueued}" ;;
+    *) echo "bench/warm_start.sh: unknown search $name (warm, cold, enqueued)" >&2; exit 2 ;;
+  esac
+  shown+=("$name")
+done
+/usr/bin/python3 - "$out" "$minutes" "${shown[@]}" <<'PY'
 import json, sys
-out, minutes = sys.argv[1], float(sys.argv[2])
+out, minutes, names = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
 seed_level = 0.914
 def results(name):
     d = json.load(open(f"{out}/{name}.json"))
@@ -66,7 +81,7 @@ def results(name):
 marks = [m for m in (1, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60) if m <= minutes]
 print(f"{'search':<6} {'trials':>6}  {'seed level (91.4%) at':<28} " +
       " ".join(f"{m:>6g}m" for m in marks))
-for name in ("first", "warm", "cold"):
+for name in names:
     r, slots, n = results(name)
     first = next((at for at, v in r if v >= seed_level), None)
     when = (f"{first / 60:.1f} wall min = {first / 60 * slots:.1f} CPU min"

@@ -112,6 +112,7 @@ struct RunCli {
   std::string trial_binary;
   std::vector<std::string> final_args;
   std::vector<std::string> warm_start;
+  std::vector<std::string> enqueue;
   std::string final_tta = "auto";
   // The dashboard (docs/dashboard.md).
   bool dashboard = true;
@@ -233,6 +234,7 @@ int cmd_run(RunCli cli) {
   create.experiment_dir = cli.experiment_dir;
   create.id = cli.id;
   create.warm_start = cli.warm_start;
+  create.enqueue = cli.enqueue;
   if (cli.seed >= 0) create.seed = static_cast<std::uint64_t>(cli.seed);
   const std::string dir = nnilib::create_experiment(config, create);
   std::printf("experiment directory: %s\n", dir.c_str());
@@ -497,6 +499,11 @@ int main(int argc, char** argv) {
   run->add_option("--warm-start", run_cli.warm_start,
                   "earlier experiment directories whose results seed the tuner (BOHB's "
                   "densities, TPE's history): their succeeded trials inside this search space")
+      ->expected(1, -1);
+  run->add_option("--enqueue", run_cli.enqueue,
+                  "parameters files (JSON, points of the search space) trained first, in this "
+                  "order and as given (their TRIAL_BUDGET, their own schedule), before the "
+                  "tuner proposes; the tuner takes their results")
       ->expected(1, -1);
   add_session_options(run, run_cli);
 

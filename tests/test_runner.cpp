@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -1250,4 +1251,123 @@ tuner: {name: Random}
   for (const auto& t : r.trials) CHECK(t.status == nnilib::kSucceeded);
   const std::string log = nnilib::standin::read_whole_file(e.exp() + "/runner.log");
   CHECK_THAT(log, Catch::Contains("not started: ") && Catch::Contains("would not end by 21.5s"));
+}
+
+TEST_CASE("runner: enqueued configurations run first, as given; the tuner takes their results") {
+  Experiment e(R"(
+searchSpace: {x: {_type: choice, _value: [1, 2, 3]}}
+trialCommand: STEPS=1 exec ./trial.sh
+trialConcurrency: 1
+tuner: {name: GridSearch}
+)");
+  std::ofstream(e.dir.path() + "/two.json") << R"({"x": 2})";
+  const ProcessResult r = e.run({"--enqueue", e.dir.path() + "/two.json"});
+  INFO(describe(r));
+  REQUIRE(r.exit_code == 0);
+  const auto trials = e.store().trials();
+  // x = 2 first; the grid, having its result, gives only 1 and 3, then is exhausted.
+  REQUIRE(trials.size() == 3);
+  CHECK(trials[0].parameters == json{{"x", 2}});
+  CHECK(trials[0].parameter_id == 0);
+  std::multiset<int> xs;
+  for (const auto& t : trials) {
+    CHECK(t.status == nnilib::kSucceeded);
+    xs.insert(t.parameters["x"].get<int>());
+  }
+  CHECK(xs == std::multiset<int>{1, 2, 3});
+  // The record the trial receives says whose configuration it is, as NNI's does.
+  CHECK_THAT(e.trial_file(trials[0], "param.json"), Catch::Contains("customized"));
+  CHECK_THAT(e.trial_file(trials[1], "param.json"), Catch::Contains("algorithm"));
+  CHECK_THAT(r.out, Catch::Contains("1 enqueued configuration(s) are trained first, as given"));
+  CHECK_THAT(nnilib::standin::read_whole_file(e.exp() + "/warm_start.json"),
+             Catch::Contains(R"("enqueued")"));
+}
+
+TEST_CASE("runner: an enqueued configuration trains its own budget, not a rung to continue") {
+  // ASHA continues checkpoints; an enqueued point is no rung of it: no checkpoint, no
+  // schedule over R, its own TRIAL_BUDGET.
+  Experiment e(R"(
+searchSpace: {x: {_type: uniform, _value: [0, 1]}}
+trialCommand: STEPS=1 exec ./trial.sh
+trialConcurrency: 1
+maxTrialNumber: 3
+tuner: {name: ASHA, classArgs: {R: 9, eta: 3}}
+)");
+  std::ofstream(e.dir.path() + "/point.json") << R"({"x": 0.25, "TRIAL_BUDGET": 3})";
+  const ProcessResult r = e.run({"--enqueue", e.dir.path() + "/point.json"});
+  INFO(describe(r));
+  REQUIRE(r.exit_code == 0);
+  const auto trials = e.store().trials();
+  REQUIRE(trials.size() == 3);
+  CHECK(trials[0].parameters == json{{"x", 0.25}, {"TRIAL_BUDGET", 3}});
+  const auto first = env_of(e.trial_file(trials[0], "env.txt"));
+  CHECK(first.count("NNILIB_CHECKPOINT") == 0);
+  CHECK(first.count("NNILIB_SCHEDULE_EPOCHS") == 0);
+  CHECK(first.count("NNILIB_RESUME_FROM") == 0);
+  for (std::size_t i = 1; i < trials.size(); ++i) {
+    INFO(trials[i].parameters.dump());
+    CHECK(trials[i].status == nnilib::kSucceeded);
+    CHECK(env_of(e.trial_file(trials[i], "env.txt")).at("NNILIB_SCHEDULE_EPOCHS") == "9");
+  }
+}
+
+TEST_CASE("runner: enqueued configurations survive a resume and are not trained twice") {
+  Experiment e(R"(
+searchSpace: {x: {_type: uniform, _value: [0, 1]}}
+trialCommand: STEPS=1 exec ./trial.sh
+trialConcurrency: 1
+tuner: {name: Random}
+)");
+  std::ofstream(e.dir.path() + "/a.json") << R"({"x": 0.125})";
+  std::ofstream(e.dir.path() + "/b.json") << R"({"x": 0.375})";
+  ProcessResult r = e.run(
+      {"--max-trial-number", "1", "--enqueue", e.dir.path() + "/a.json", e.dir.path() + "/b.json"});
+  INFO(describe(r));
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(e.store().trials().size() == 1);
+  // The files may go: the experiment keeps the points.
+  std::filesystem::remove(e.dir.path() + "/a.json");
+  std::filesystem::remove(e.dir.path() + "/b.json");
+  r = e.resume({"--max-trial-number", "3"});
+  INFO(describe(r));
+  REQUIRE(r.exit_code == 0);
+  const auto trials = e.store().trials();
+  REQUIRE(trials.size() == 3);
+  CHECK(trials[0].parameters == json{{"x", 0.125}});
+  CHECK(trials[1].parameters == json{{"x", 0.375}});
+  CHECK(trials[2].parameters != trials[0].parameters);
+  CHECK(trials[2].parameters != trials[1].parameters);
+  CHECK_THAT(r.out, Catch::Contains("1 enqueued configuration(s) are trained first"));
+}
+
+TEST_CASE("runner: a bad enqueued file is a one-line error naming it; nothing is created") {
+  Experiment e(R"(
+searchSpace: {x: {_type: uniform, _value: [0, 1]}}
+trialCommand: exec ./trial.sh
+tuner: {name: BOHB}
+)");
+  const std::string d = e.dir.path();
+  std::ofstream(d + "/outside.json") << R"({"x": 7})";
+  std::ofstream(d + "/unknown.json") << R"({"x": 0.5, "y": 1})";
+  std::ofstream(d + "/list.json") << R"([{"x": 0.5}])";
+  std::ofstream(d + "/broken.json") << R"({"x": )";
+  std::ofstream(d + "/budget.json") << R"({"x": 0.5, "TRIAL_BUDGET": -1})";
+  std::filesystem::create_directory(d + "/dir.json");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"missing.json", "no such file"},
+      {"dir.json", "is a directory"},
+      {"outside.json", "not a point of the search space"},
+      {"unknown.json", "not a point of the search space"},
+      {"list.json", "not a JSON object of parameters"},
+      {"broken.json", "not a JSON object of parameters"},
+      {"budget.json", "TRIAL_BUDGET must be a number of epochs"}};
+  for (const auto& [file, why] : cases) {
+    const ProcessResult r = e.run({"--enqueue", d + "/" + file});
+    INFO(file << "\n" << describe(r));
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::StartsWith("fmnist-nas: error: --enqueue " + d + "/" + file + ": ") &&
+                          Catch::Contains(why));
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    CHECK_FALSE(std::filesystem::exists(e.exp()));
+  }
 }

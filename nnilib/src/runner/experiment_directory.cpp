@@ -191,7 +191,8 @@ std::string create_experiment(const ExperimentConfig& config, const NewExperimen
   e.status = "RUNNING";
   e.created_at = e.updated_at = unix_now();
   const std::string space_text = config.search_space_json.dump(2) + "\n";
-  const WarmStart warm = read_warm_start(options.warm_start, config.search_space);
+  WarmStart warm = read_warm_start(options.warm_start, config.search_space);
+  warm.enqueued = read_enqueued(options.enqueue, config.search_space);
   (void)e.config.dump();  // throws here on a string that is not UTF-8, not in the database
 
   const bool existed = fs::exists(dir, ec);
@@ -207,7 +208,7 @@ std::string create_experiment(const ExperimentConfig& config, const NewExperimen
       if (ec) throw IoError(paths.config() + ": cannot copy the config (" + ec.message() + ")");
     }
     write_file_atomically(paths.search_space(), space_text, "the search space");
-    if (!warm.sources.empty()) save_warm_start(paths.warm_start(), warm);
+    if (!warm.empty()) save_warm_start(paths.warm_start(), warm);
     ExperimentStore::create(paths.database(), e);
   } catch (...) {
     // No half-made experiment is left to block the next run (the directory was empty).

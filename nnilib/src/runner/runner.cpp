@@ -70,6 +70,7 @@ class Session : private ControlTarget {
   void setup() {
     SessionContext::Loaded loaded = ctx_.load();
     rerun_ = std::move(loaded.rerun);
+    enqueued_ = std::move(loaded.enqueued);
     const ExperimentConfig& config = ctx_.config;
     RunnerState& state = ctx_.state;
     const bool resumed = state.experiment.sessions > 0;
@@ -219,11 +220,19 @@ class Session : private ControlTarget {
     reserve_.note_skipped();
   }
 
-  // Asks the tuner for trial `sequence` and starts it when it can end before the
-  // reserve. False when submit() should stop asking for now.
+  // Trial `sequence` trains the next enqueued configuration, else what the tuner
+  // proposes; it starts when it can end before the reserve. False when submit() should
+  // stop asking for now.
   bool propose(std::int64_t sequence, std::vector<int> gpus) {
     Tuner& tuner = *ctx_.tuner;
-    std::optional<nlohmann::json> params = tuner.generate_parameters(sequence);
+    const bool enqueued = !enqueued_.empty();
+    std::optional<nlohmann::json> params;
+    if (enqueued) {
+      params = std::move(enqueued_.front());
+      enqueued_.erase(enqueued_.begin());
+    } else {
+      params = tuner.generate_parameters(sequence);
+    }
     if (!params) {
       if (gpus_) gpus_->release(gpus);
       if (!tuner.exhausted() && !running_->empty()) return false;  // asked again later
@@ -238,13 +247,19 @@ class Session : private ControlTarget {
     TrialRecord t;
     t.trial_id = new_trial_id(ctx_.state.trials);
     t.sequence = sequence;
-    t.parameter_id = tuner.wire_parameter_id(sequence);  // Hyperband: "0-3_0_7"
+    // Hyperband: "0-3_0_7"; an enqueued configuration is not the tuner's.
+    t.parameter_id = enqueued ? nlohmann::json(sequence) : tuner.wire_parameter_id(sequence);
     t.parameters = *params;
     t.created_at = unix_now();
     std::optional<double> expected_end;
     if (!reserve_.admits(t, expected_end)) {
       // The tuner learns it ended without a result; the next proposal may be shorter.
-      tuner.trial_end(sequence, false);
+      if (enqueued)
+        ctx_.note(
+            "an enqueued configuration was not started: it cannot end before the "
+            "final training's reserve");
+      else
+        tuner.trial_end(sequence, false);
       if (gpus_) gpus_->release(gpus);
       if (++skipped_proposals_ >= kMaxSkippedProposals) {
         reserve_.note_skipped();
@@ -297,9 +312,10 @@ class Session : private ControlTarget {
   ControlRequests control_;
   std::optional<Wakeup> wakeup_;  // stops calling the server before it goes
   std::vector<std::size_t> rerun_;
-  std::optional<StopConditions> stops_;  // after running_ and reserve_, which it uses
-  bool killed_now_ = false;              // a second signal killed the running trials
-  int skipped_proposals_ = 0;            // proposals not started since a trial last ended
+  std::vector<nlohmann::json> enqueued_;  // enqueued configurations not started yet
+  std::optional<StopConditions> stops_;   // after running_ and reserve_, which it uses
+  bool killed_now_ = false;               // a second signal killed the running trials
+  int skipped_proposals_ = 0;             // proposals not started since a trial last ended
   int stop_signal_ = 0;
   int server_threads_ = 0;
 };

@@ -11,6 +11,7 @@
 #include "nnilib/trial/trial_environment.h"
 #include "runner/experiment_directory.h"
 #include "runner/trial_time.h"
+#include "runner/warm_start.h"
 
 namespace nnilib {
 
@@ -100,7 +101,8 @@ ProcessLaunch RunningTrials::launch_of(const TrialRecord& t, const std::string& 
   env["NNI_TRIAL_COMMAND_CHANNEL"] = session_.server->url(t.trial_id);
   // NNI's rule: trialGpuNumber unset leaves every GPU visible, 0 hides them all.
   if (config.trial_gpu_number) env["CUDA_VISIBLE_DEVICES"] = cuda_visible_devices(gpus);
-  if (const double budget = session_.tuner->continued_budget(); budget > 0) {
+  const double budget = session_.tuner->continued_budget();
+  if (budget > 0 && !session_.is_enqueued(t)) {
     const std::string own = dir + "/checkpoint.pt";
     env[kCheckpointEnv] = own;
     env[kScheduleEpochsEnv] = std::to_string(static_cast<int>(std::ceil(budget - 1e-9)));
@@ -118,7 +120,8 @@ void RunningTrials::start(std::size_t index, std::vector<int> gpus,
   const std::string dir = prepare_trial_directory(session_.paths, t);
   ParameterRecord record;
   record.parameter_id = t.parameter_id;
-  record.parameter_source = "algorithm";
+  // NNI's word for a configuration the user gave (the web UI's "customized trial").
+  record.parameter_source = session_.is_enqueued(t) ? "customized" : "algorithm";
   record.parameters = t.parameters;
   record.parameter_index = 0;
   session_.server->add_trial(t.trial_id, record);
@@ -195,9 +198,13 @@ void RunningTrials::on_metric(ActiveTrial& a, TrialRecord& t, const Metric& m) {
     a.final_received = true;
     t.final_value = m.value;
     t.final_default = r.default_value;
-    session_.tuner->receive_trial_result(
-        t.sequence,  // the id the tuner was asked with (the wire id may be a string)
-        t.parameters, r.default_value);
+    if (session_.is_enqueued(t))  // not the tuner's: a result from elsewhere
+      session_.tuner->import_data(
+          {{parameters_for(*session_.tuner, t.parameters), r.default_value}});
+    else
+      session_.tuner->receive_trial_result(
+          t.sequence,  // the id the tuner was asked with (the wire id may be a string)
+          t.parameters, r.default_value);
     session_.emit(RunnerEvent::kMetric, &t, "FINAL");
     return;
   }
@@ -310,7 +317,7 @@ void RunningTrials::end(std::size_t k) {
 
 void RunningTrials::finished_for_algorithms(const TrialRecord& t, bool succeeded) {
   if (t.interrupted) return;  // it runs again (this session or a resume)
-  session_.tuner->trial_end(t.sequence, succeeded);
+  if (!session_.is_enqueued(t)) session_.tuner->trial_end(t.sequence, succeeded);
   if (session_.assessor) session_.assessor->trial_end(t.trial_id, succeeded);
 }
 

@@ -1,5 +1,6 @@
 #include "runner/session_context.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "nnilib/common/file_io.h"
@@ -49,6 +50,15 @@ SessionContext::Loaded SessionContext::load() {
                            (warm.outside > 0 ? " (" + std::to_string(warm.outside) +
                                                    " more were outside this search space)"
                                              : ""));
+  enqueued = warm.enqueued;
+  for (const nlohmann::json& point : enqueued) {
+    const bool ran = std::any_of(state.trials.begin(), state.trials.end(),
+                                 [&](const TrialRecord& t) { return t.parameters == point; });
+    if (!ran) loaded.enqueued.push_back(point);
+  }
+  if (!loaded.enqueued.empty())
+    loaded.notes.push_back(std::to_string(loaded.enqueued.size()) +
+                           " enqueued configuration(s) are trained first, as given");
 
   for (std::size_t i = 0; i < state.trials.size(); ++i) {
     TrialRecord& t = state.trials[i];
@@ -66,6 +76,10 @@ SessionContext::Loaded SessionContext::load() {
     loaded.notes.push_back(std::to_string(loaded.rerun.size()) +
                            " interrupted trial(s) will run again");
   return loaded;
+}
+
+bool SessionContext::is_enqueued(const TrialRecord& t) const {
+  return std::find(enqueued.begin(), enqueued.end(), t.parameters) != enqueued.end();
 }
 
 double SessionContext::elapsed() const {

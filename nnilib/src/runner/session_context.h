@@ -33,6 +33,8 @@ struct SessionContext {
   RunnerState state;
   std::unique_ptr<Tuner> tuner;
   std::unique_ptr<Assessor> assessor;
+  /// The configurations trained first (fmnist-nas run --enqueue), all of them.
+  std::vector<nlohmann::json> enqueued;
   std::optional<ChannelServer> server;
   steady::time_point session_start = steady::now();
   double base_elapsed = 0;  ///< the earlier sessions' time
@@ -44,10 +46,16 @@ struct SessionContext {
   /// killed runner left behind are killed. Throws ParamError for a stored config that no
   /// longer validates or a trialCodeDirectory that has gone.
   struct Loaded {
-    std::vector<std::size_t> rerun;  ///< the unfinished trials (indices into state.trials)
-    std::vector<std::string> notes;  ///< lines for the log once the session has begun
+    std::vector<std::size_t> rerun;        ///< the unfinished trials (indices into state.trials)
+    std::vector<nlohmann::json> enqueued;  ///< enqueued configurations no trial has run yet
+    std::vector<std::string> notes;        ///< lines for the log once the session has begun
   };
   Loaded load();
+
+  /// Whether `t` trains an enqueued configuration (its parameters are one of `enqueued`):
+  /// it runs as given (no checkpoint or schedule of a multi-fidelity tuner), and the tuner
+  /// takes its result as one from elsewhere (import_data).
+  bool is_enqueued(const TrialRecord& t) const;
 
   /// Seconds over every session.
   double elapsed() const;

@@ -38,14 +38,53 @@ WarmStart read_warm_start(const std::vector<std::string>& dirs, const SearchSpac
   return warm;
 }
 
+std::vector<nlohmann::json> read_enqueued(const std::vector<std::string>& files,
+                                          const SearchSpace& space) {
+  std::vector<nlohmann::json> points;
+  for (const std::string& file : files) {
+    const std::string what = "--enqueue " + file + ": ";
+    std::error_code ec;
+    if (std::filesystem::is_directory(file, ec))
+      throw UsageError(what + "is a directory, not a parameters file");
+    if (!std::filesystem::exists(file, ec)) throw UsageError(what + "no such file");
+    const auto text = read_small_file(file, 1 << 20);
+    if (!text) throw UsageError(what + "cannot read it, or it is over 1 MiB");
+    if (const std::string deep = json_depth_problem(*text); !deep.empty())
+      throw UsageError(what + deep);
+    nlohmann::json point = parse_bounded_json(*text);
+    if (point.is_discarded() || !point.is_object())
+      throw UsageError(what + "not a JSON object of parameters (one point of the search space)");
+    if (point.contains(kTrialBudgetKey)) {
+      const nlohmann::json& b = point[kTrialBudgetKey];
+      if (!b.is_number() || !(trial_budget(point) > 0) || trial_budget(point) > kMaxBudgetEpochs)
+        throw UsageError(what + kTrialBudgetKey + " must be a number of epochs in (0, " +
+                         std::to_string(static_cast<int>(kMaxBudgetEpochs)) + "], not " +
+                         b.dump().substr(0, 40));
+    }
+    try {
+      (void)space.from_parameters(configuration_of(point));
+    } catch (const ParamError& e) {
+      throw UsageError(what + "not a point of the search space: " + e.what());
+    }
+    points.push_back(std::move(point));
+  }
+  return points;
+}
+
+nlohmann::json parameters_for(const Tuner& tuner, const nlohmann::json& parameters) {
+  return tuner.continued_budget() > 0 ? parameters : configuration_of(parameters);
+}
+
 void save_warm_start(const std::string& path, const WarmStart& warm) {
   nlohmann::json trials = nlohmann::json::array();
   for (std::size_t i = 0; i < warm.trials.size(); ++i)
     trials.push_back({{"parameters", warm.trials[i].parameters},
                       {"value", warm.trials[i].value},
                       {"source_max_budget", warm.source_max_budget[i]}});
-  const nlohmann::json j = {
-      {"sources", warm.sources}, {"outside", warm.outside}, {"trials", trials}};
+  const nlohmann::json j = {{"sources", warm.sources},
+                            {"outside", warm.outside},
+                            {"trials", trials},
+                            {"enqueued", warm.enqueued}};
   write_file_atomically(path, j.dump(1) + "\n", "the warm start's results");
 }
 
@@ -63,6 +102,8 @@ WarmStart load_warm_start(const std::string& path) {
       warm.trials.push_back({t.at("parameters"), t.at("value").get<double>()});
       warm.source_max_budget.push_back(t.at("source_max_budget").get<double>());
     }
+    // Absent from the files of experiments created before --enqueue.
+    if (j.contains("enqueued")) warm.enqueued = j.at("enqueued").get<std::vector<nlohmann::json>>();
   } catch (const std::exception& e) {
     throw IoError(path + ": damaged warm-start file (" + std::string(e.what()).substr(0, 120) +
                   ")");
@@ -87,7 +128,7 @@ std::size_t replay_history(Tuner& tuner, Assessor* assessor, const std::vector<T
   for (const TrialRecord& t : trials) {
     if (!t.finished() || t.interrupted) continue;
     if (t.status == kSucceeded && t.final_default)
-      imported.push_back({t.parameters, *t.final_default});
+      imported.push_back({parameters_for(tuner, t.parameters), *t.final_default});
     if (assessor != nullptr) {
       std::vector<double> h;
       for (double v : t.history) {

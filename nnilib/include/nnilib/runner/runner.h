@@ -32,7 +32,8 @@ struct ExperimentPaths {
   std::string trial_dir(const std::string& trial_id) const { return dir + "/trials/" + trial_id; }
   /// fmnist-nas --final-train's: params.json, then progress.json, summary.json, model.pt.
   std::string final_dir() const { return dir + "/final"; }
-  /// The results of earlier experiments it started from (fmnist-nas run --warm-start).
+  /// What it started from: the results of earlier experiments (fmnist-nas run
+  /// --warm-start) and the configurations trained first (--enqueue).
   std::string warm_start() const { return dir + "/warm_start.json"; }
   /// Throws UsageError("<dir>: no such experiment directory") or "...: not an experiment
   /// directory (no experiment.db)" (exit 2, the same for run, resume, show and export).
@@ -50,13 +51,18 @@ struct NewExperimentOptions {
   /// Earlier experiments whose results seed the tuner (BOHB's densities, TPE's history):
   /// their SUCCEEDED trials inside this space, read now and kept in warm_start.json.
   std::vector<std::string> warm_start;
+  /// Parameters files (JSON objects, points of the space) trained first, in this order,
+  /// each as given, before the tuner proposes (Optuna's enqueue_trial): read now and kept
+  /// in warm_start.json. The tuner takes their results as results from elsewhere.
+  std::vector<std::string> enqueue;
 };
 
 /// Creates the experiment directory: the database with the experiment (status
 /// RUNNING, no trials yet), a copy of the config file (when `config.config_path`
-/// names a readable file), the search space and the warm start's results. Returns the
-/// directory. Throws UsageError for a bad or taken id / directory or a warm-start
-/// directory that is not an experiment, IoError when a file cannot be written.
+/// names a readable file), the search space, the warm start's results and the enqueued
+/// configurations. Returns the directory. Throws UsageError for a bad or taken id /
+/// directory, a warm-start directory that is not an experiment or an enqueued file
+/// that is not a point of the space, IoError when a file cannot be written.
 std::string create_experiment(const ExperimentConfig& config, const NewExperimentOptions& options);
 
 /// A random id of `length` characters from `alphabet`.
