@@ -1253,7 +1253,8 @@ tuner: {name: Random}
   CHECK_THAT(log, Catch::Contains("not started: ") && Catch::Contains("would not end by 21.5s"));
 }
 
-TEST_CASE("runner: enqueued configurations run first, as given; the tuner takes their results") {
+TEST_CASE(
+    "runner: enqueued configurations run first, as given, and the tuner takes their results") {
   Experiment e(R"(
 searchSpace: {x: {_type: choice, _value: [1, 2, 3]}}
 trialCommand: STEPS=1 exec ./trial.sh
@@ -1340,7 +1341,7 @@ tuner: {name: Random}
   CHECK_THAT(r.out, Catch::Contains("1 enqueued configuration(s) are trained first"));
 }
 
-TEST_CASE("runner: a bad enqueued file is a one-line error naming it; nothing is created") {
+TEST_CASE("runner: a bad enqueued file is a one-line error naming it, and nothing is created") {
   Experiment e(R"(
 searchSpace: {x: {_type: uniform, _value: [0, 1]}}
 trialCommand: exec ./trial.sh
