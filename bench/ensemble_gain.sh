@@ -6,7 +6,8 @@
 #   bash bench/ensemble_gain.sh OUT EPOCHS "a.json:1 a.json:2 b.json:1" [SLOTS]
 # Each item is PARAMS.json:SEED; SLOTS runs at a time, one thread each (default 2).
 # $FMNIST_TRIAL names another fmnist-trial (default: build/fmnist-trial); $TRIAL_ARGS
-# adds arguments to every run (default "--tta flip").
+# adds arguments to every run (default "--tta flip"); with "--ema-epochs E" among them the
+# table also gives each model's figures without weight averaging.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 usage='usage: bench/ensemble_gain.sh OUT EPOCHS "a.json:1 a.json:2 b.json:1" [SLOTS]'
@@ -24,7 +25,8 @@ for item in $items; do
   files+=("$out/$name.json")
   if ((running >= slots)); then wait -n; running=$((running - 1)); fi
   "$trial" --params-file "$params" --params "{\"epochs\": $epochs}" --seed "$seed" --threads 1 \
-    ${TRIAL_ARGS:---tta flip} --no-save --predictions "$out/$name.json" --quiet \
+    ${TRIAL_ARGS:---tta flip} --no-save --predictions "$out/$name.json" \
+    --output "$out/$name.summary.json" --quiet \
     > "$out/$name.log" 2>&1 &
   running=$((running + 1))
 done
@@ -40,9 +42,16 @@ def accuracy(files, split):
         ok += max(range(len(s)), key=lambda c: s[c]) == label
     return ok / len(labels)
 name = lambda f: f.rsplit("/", 1)[-1][:-5]
-print("| models | validation | test |\n|---|---|---|")
+def without_ema(f):  # the last weights' figures when the run averaged its weights
+    try:
+        s = json.load(open(f[:-5] + ".summary.json"))
+        return f" | {s['val_accuracy_without_ema']:.4f} | {s['test_accuracy_without_ema']:.4f}"
+    except (OSError, ValueError, KeyError):
+        return " | - | -"
+print("| models | validation | test | validation without EMA | test without EMA |")
+print("|---|---|---|---|---|")
 for f in data:
-    print(f"| {name(f)} | {accuracy([f], 'validation'):.4f} | {accuracy([f], 'test'):.4f} |")
+    print(f"| {name(f)} | {accuracy([f], 'validation'):.4f} | {accuracy([f], 'test'):.4f}{without_ema(f)} |")
 for a, b in itertools.combinations(data, 2):
-    print(f"| {name(a)} + {name(b)} | {accuracy([a, b], 'validation'):.4f} | {accuracy([a, b], 'test'):.4f} |")
+    print(f"| {name(a)} + {name(b)} | {accuracy([a, b], 'validation'):.4f} | {accuracy([a, b], 'test'):.4f} | - | - |")
 PY

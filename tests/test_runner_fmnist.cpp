@@ -73,7 +73,7 @@ TEST_CASE(
        "--experiment-dir", exp, "--cores", "2", "--final-train", "--trial-binary",
        NNILIB_FMNIST_TRIAL, "--final-arg=--data-dir=" + testutil::data_dir(),
        "--final-arg=--train-size=512", "--final-arg=--test-size=256",
-       "--final-arg=--params={\"epochs\": 1}"},
+       "--final-arg=--params={\"epochs\": 1}", "--final-ema-epochs", "0.5"},
       {{"OMP_NUM_THREADS", ""}}, 300s);  // empty counts as unset: the runner decides
   INFO(describe(r));
   const auto store = nnilib::ExperimentStore::open(exp + "/experiment.db", true);
@@ -122,8 +122,8 @@ TEST_CASE(
     CHECK(std::filesystem::file_size(d + "/model.onnx") > 1000);
   // --final-tta auto: the configuration trained on mirrored images, so its test uses
   // flip test-time augmentation and says what it added.
-  CHECK_THAT(r.out,
-             Catch::Contains("--seed 1 --tta flip") && Catch::Contains("--seed 2 --tta flip"));
+  CHECK_THAT(r.out, Catch::Contains("--seed 1 --tta flip --ema-epochs 0.5") &&
+                        Catch::Contains("--seed 2 --tta flip --ema-epochs 0.5"));
   CHECK_THAT(r.out,
              Catch::Contains("flip test-time augmentation") &&
                  Catch::Contains("final training: test accuracy") &&
@@ -132,12 +132,18 @@ TEST_CASE(
   CHECK(summary.at("test_accuracy").is_number());
   CHECK(summary["test_time_augmentation"] == "flip");
   CHECK(summary.at("test_accuracy_without_tta").is_number());
+  // --final-ema-epochs: each model saves and tests its averaged weights, and says what the
+  // last weights scored.
+  CHECK(summary["weight_average"]["ema_epochs"] == 0.5);
+  CHECK(summary.at("test_accuracy_without_ema").is_number());
+  CHECK_THAT(r.out, Catch::Contains("without weight averaging"));
   const json second = json::parse(nnilib::standin::read_whole_file(exp + "/final/m2/summary.json"));
   CHECK(second["curve"][0]["train_loss"] != summary["curve"][0]["train_loss"]);  // another seed
   const json ensemble = json::parse(nnilib::standin::read_whole_file(exp + "/final/ensemble.json"));
   REQUIRE(ensemble["models"].size() == 2);
   CHECK(ensemble["models"][0]["test_accuracy"] == summary["test_accuracy"]);
   CHECK(ensemble["models"][1]["seed"] == 2);
+  CHECK(ensemble["models"][1]["test_accuracy_without_ema"].is_number());
   CHECK(ensemble["test_accuracy"] ==
         nnilib::ensemble_accuracy(
             {exp + "/final/predictions.json", exp + "/final/m2/predictions.json"}, "test"));

@@ -14,6 +14,7 @@
 #include "nnilib/train/trainer.h"
 #include "test_util.h"
 #include "train/augment.h"
+#include "train/weight_average.h"
 
 using nlohmann::json;
 
@@ -750,4 +751,121 @@ TEST_CASE("predictions: every image's class probabilities, which give the run's 
           Approx(std::string(split) == "test" ? result.test_accuracy : result.final_val_accuracy)
               .margin(1e-9));
   }
+}
+
+TEST_CASE("weight averaging: avg = d * avg + (1 - d) * w after each step, d warmed up") {
+  CHECK(nnilib::WeightAverage::decay_at(0.999, 1) == Approx(0.1));  // (1 + 0) / (10 + 0)
+  CHECK(nnilib::WeightAverage::decay_at(0.999, 91) == Approx(0.91));
+  CHECK(nnilib::WeightAverage::decay_at(0.999, 100000) == 0.999);
+  const auto spec = nnilib::trial_spec_from_parameters(json::parse(R"({
+    "num_blocks": 2, "conv1": {"_name": "plain", "channels": 8},
+    "conv2": {"_name": "residual", "channels": 16}, "head": "gap"})"));
+  nnilib::Cnn model(spec.model);
+  nnilib::WeightAverage average(model, /*decay=*/0.5);
+  std::vector<torch::Tensor> start;
+  for (const auto& t : average.tensors()) start.push_back(t.clone());
+  // Float parameters and batch-norm statistics are averaged; the batch counters are not.
+  int64_t floats = 0;
+  for (const auto& p : model->parameters()) floats += p.is_floating_point();
+  for (const auto& b : model->buffers()) floats += b.is_floating_point();
+  REQUIRE(static_cast<int64_t>(average.tensors().size()) == floats);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : model->parameters()) p.add_(1.0);
+    for (auto& b : model->buffers())
+      if (b.is_floating_point()) b.add_(1.0);
+  }
+  average.update(/*steps=*/1000);  // decay 0.5 (below the warm-up's 0.991)
+  for (std::size_t i = 0; i < start.size(); ++i)
+    CHECK(torch::allclose(average.tensors()[i], start[i] + 0.5));
+  // swap() exchanges the model's weights and the average, and back.
+  const torch::Tensor first = model->parameters().front().clone();
+  average.swap();
+  CHECK(torch::allclose(model->parameters().front(), start.front() + 0.5));
+  CHECK(torch::allclose(average.tensors().front(), first));
+  average.swap();
+  CHECK(torch::allclose(model->parameters().front(), first));
+}
+
+TEST_CASE("weight averaging trains the same weights and saves their average") {
+  const auto data = subset(/*train=*/1024, /*val=*/256, /*test=*/256);
+  const json params = json::parse(R"({
+    "num_blocks": 2, "conv1": {"_name": "plain", "channels": 8},
+    "conv2": {"_name": "residual", "channels": 16}, "head": "gap", "batch_size": 64,
+    "optimizer": {"_name": "adamw", "learning_rate": 0.004}, "schedule": "one_cycle",
+    "augment_crop": 2, "augment_flip": true})");
+  auto with_epochs = [&](int epochs) {
+    json p = params;
+    p["epochs"] = epochs;
+    return nnilib::trial_spec_from_parameters(p);
+  };
+  const std::string dir = testutil::temp_dir();
+  auto o = options();
+  o.precision = nnilib::Precision::kFp32;
+  Recorder rec;
+
+  auto plain = o;
+  plain.weights_path = dir + "/plain.pt";
+  const auto p = nnilib::train(with_epochs(3), data, plain, rec);
+  REQUIRE(p.test_accuracy_without_ema == -1);
+  CHECK_FALSE(nnilib::summary_json(with_epochs(3), p).contains("weight_average"));
+
+  auto ema = o;
+  ema.ema_epochs = 1;
+  ema.weights_path = dir + "/ema.pt";
+  const auto e = nnilib::train(with_epochs(3), data, ema, rec);
+  // The average never feeds back into training: the last weights are the plain run's.
+  CHECK(e.test_accuracy_without_ema == p.test_accuracy);
+  CHECK(e.val_accuracy_without_ema == p.final_val_accuracy);
+  CHECK(e.ema_decay == Approx(1.0 - 1.0 / 16));  // 16 steps per epoch
+  const json s = nnilib::summary_json(with_epochs(3), e);
+  CHECK(s["weight_average"]["ema_epochs"] == 1.0);
+  CHECK(s["test_accuracy_without_ema"] == p.test_accuracy);
+  // What is saved and tested is the average: other weights, the run's test figure.
+  const auto saved = nnilib::evaluate_weights(with_epochs(3), data, o, ema.weights_path, rec);
+  CHECK(saved.test_accuracy == e.test_accuracy);
+  CHECK(saved.final_val_accuracy == e.final_val_accuracy);  // the curve measures the average
+  const auto a = saved_weights(with_epochs(3), plain.weights_path);
+  const auto b = saved_weights(with_epochs(3), ema.weights_path);
+  CHECK_FALSE(torch::allclose(a.at("output.weight"), b.at("output.weight")));
+
+  // A time constant far below a step: the average is the last weights.
+  auto instant = o;
+  instant.ema_epochs = 1e-6;
+  const auto i = nnilib::train(with_epochs(1), data, instant, rec);
+  CHECK(i.ema_decay == 0);
+  CHECK(i.test_accuracy == i.test_accuracy_without_ema);
+
+  // Promoted 1 -> 3 epochs from a checkpoint: the average continues as in a straight run.
+  auto piece = ema;
+  piece.schedule_epochs = 3;
+  piece.checkpoint_path = dir + "/ckpt1.pt";
+  piece.weights_path = "";
+  nnilib::train(with_epochs(1), data, piece, rec);
+  auto straight = ema;
+  straight.schedule_epochs = 3;
+  straight.weights_path = dir + "/straight.pt";
+  const auto st = nnilib::train(with_epochs(3), data, straight, rec);
+  piece.resume_from = dir + "/ckpt1.pt";
+  piece.checkpoint_path = dir + "/ckpt3.pt";
+  piece.weights_path = dir + "/pieces.pt";
+  const auto pc = nnilib::train(with_epochs(3), data, piece, rec);
+  CHECK(pc.test_accuracy == Approx(st.test_accuracy).margin(1e-9));
+  const auto ws = saved_weights(with_epochs(3), straight.weights_path);
+  const auto wp = saved_weights(with_epochs(3), piece.weights_path);
+  for (const auto& [name, tensor] : ws) {
+    INFO(name);
+    CHECK(torch::allclose(tensor.to(torch::kDouble), wp.at(name).to(torch::kDouble), 1e-5, 1e-6));
+  }
+  // A checkpoint with an average is continued only with the same one.
+  auto without = piece;
+  without.ema_epochs = 0;
+  without.resume_from = dir + "/ckpt1.pt";
+  CHECK_THAT(testutil::error_of([&] { nnilib::train(with_epochs(3), data, without, rec); }),
+             Catch::Contains("ckpt1.pt: made for another run") && Catch::Contains("ema_epochs"));
+
+  auto negative = o;
+  negative.ema_epochs = -1;
+  CHECK_THROWS_WITH(nnilib::train(with_epochs(1), data, negative, rec),
+                    Catch::StartsWith("--ema-epochs -1: expected 0"));
 }

@@ -638,6 +638,13 @@ void add_training_options(CLI::App& app, Cli& cli) {
                  "predictions for each image and its mirror image)")
       ->check(CLI::IsMember({"none", "flip"}))
       ->capture_default_str();
+  app.add_option("--ema-epochs", cli.train.ema_epochs,
+                 "weight averaging: the time constant, in epochs, of an exponential moving "
+                 "average of the weights taken after every step (e.g. 2.5; 0 = none); "
+                 "evaluations and the saved model use the average, and the final validation "
+                 "and the test are also reported without it")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--checkpoint", cli.train.checkpoint_path,
                  "write a resumable checkpoint (weights, optimizer, schedule position, random "
                  "state, curve) to this file at the end of every epoch");

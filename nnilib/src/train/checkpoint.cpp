@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 
 #include "nnilib/common/error.h"
 #include "nnilib/common/file_io.h"
@@ -55,7 +56,8 @@ std::string first_difference(const nlohmann::json& want, const nlohmann::json& g
 }  // namespace
 
 void save_checkpoint(const std::string& path, const CheckpointMeta& meta, Cnn& model,
-                     torch::optim::Optimizer& optimizer, const torch::Device& device) {
+                     torch::optim::Optimizer& optimizer, const torch::Device& device,
+                     const std::vector<torch::Tensor>* average) {
   torch::serialize::OutputArchive archive;
   const nlohmann::json header = {{"format", kFormat},   {"identity", meta.identity},
                                  {"epoch", meta.epoch}, {"step", meta.step},
@@ -68,6 +70,12 @@ void save_checkpoint(const std::string& path, const CheckpointMeta& meta, Cnn& m
   torch::serialize::OutputArchive state;
   optimizer.save(state);
   archive.write("optimizer", state);
+  if (average != nullptr) {
+    torch::serialize::OutputArchive averaged;
+    for (std::size_t i = 0; i < average->size(); ++i)
+      averaged.write(std::to_string(i), (*average)[i], /*is_buffer=*/true);
+    archive.write("weight_average", averaged);
+  }
   if (meta.position > 0) {
     archive.write("epoch_perm", meta.perm.to(torch::kCPU));
     archive.write("epoch_loss_sum", meta.loss_sum.to(torch::kCPU));
@@ -120,7 +128,8 @@ std::optional<std::string> checkpoint_precision(const std::string& path) {
 }
 
 CheckpointMeta load_checkpoint(const std::string& path, const nlohmann::json& identity, Cnn& model,
-                               torch::optim::Optimizer& optimizer, const torch::Device& device) {
+                               torch::optim::Optimizer& optimizer, const torch::Device& device,
+                               std::vector<torch::Tensor>* average) {
   const std::string where = path + ": ";
   torch::serialize::InputArchive archive;
   const nlohmann::json header = read_header(path, device, archive);
@@ -153,6 +162,18 @@ CheckpointMeta load_checkpoint(const std::string& path, const nlohmann::json& id
     torch::serialize::InputArchive state;
     archive.read("optimizer", state);
     optimizer.load(state);
+    if (average != nullptr) {
+      torch::serialize::InputArchive averaged;
+      archive.read("weight_average", averaged);
+      for (std::size_t i = 0; i < average->size(); ++i) {
+        torch::Tensor t;
+        averaged.read(std::to_string(i), t, /*is_buffer=*/true);
+        if (!t.sizes().equals((*average)[i].sizes()))
+          throw std::runtime_error("averaged weight " + std::to_string(i) + " has another shape");
+        torch::NoGradGuard no_grad;
+        (*average)[i].copy_(t);
+      }
+    }
     torch::Tensor rng;
     archive.read("rng_cpu", rng);
     generator_of(torch::kCPU).set_state(rng.to(torch::kCPU));

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -38,15 +39,19 @@ struct CheckpointMeta {
 /// why).
 std::optional<std::string> checkpoint_precision(const std::string& path);
 
-/// Writes the checkpoint atomically (IoError on failure; the previous one stays).
+/// Writes the checkpoint atomically (IoError on failure; the previous one stays), with
+/// the averaged weights `average` when the run keeps an average (weight_average.h).
 void save_checkpoint(const std::string& path, const CheckpointMeta& meta, Cnn& model,
-                     torch::optim::Optimizer& optimizer, const torch::Device& device);
+                     torch::optim::Optimizer& optimizer, const torch::Device& device,
+                     const std::vector<torch::Tensor>* average = nullptr);
 
 /// Reads a checkpoint into `model` and `optimizer` (built as for a fresh run, on
 /// `device`), restores the random generators and returns its meta. Throws
 /// ParamError("<path>: ...") when the file is missing, corrupt, not a checkpoint, or
-/// made for another run (`identity` differs: the message names the first key).
+/// made for another run (`identity` differs: the message names the first key). With
+/// `average`, the averaged weights are read into its tensors (their shapes checked).
 CheckpointMeta load_checkpoint(const std::string& path, const nlohmann::json& identity, Cnn& model,
-                               torch::optim::Optimizer& optimizer, const torch::Device& device);
+                               torch::optim::Optimizer& optimizer, const torch::Device& device,
+                               std::vector<torch::Tensor>* average = nullptr);
 
 }  // namespace nnilib

@@ -17,6 +17,7 @@
 #include "train/augment.h"
 #include "train/autocast.h"
 #include "train/checkpoint.h"
+#include "train/weight_average.h"
 
 namespace nnilib {
 namespace {
@@ -332,6 +333,7 @@ struct Run {
   int64_t target_steps = 0;                    // where this run stops (its budget)
   int64_t step = 0;                            // steps taken, resumed ones included
   std::optional<Clock::time_point> hard_stop;  // with a deadline: stop training here
+  std::optional<WeightAverage> average;        // TrainOptions::ema_epochs
 };
 
 // One epoch's training: the sums its statistics come from, and where it is.
@@ -363,6 +365,7 @@ TrainStart start_of(const TrialSpec& spec, const Dataset& data, const TrainOptio
   start.cost = estimate_cost(spec.model);
   start.architecture = describe(spec.model);
   start.flip_tta = options.flip_tta;
+  start.ema_epochs = options.ema_epochs;
   return start;
 }
 
@@ -431,6 +434,7 @@ void train_epoch(Run& r, int epoch, EpochTotals& t, Clock::time_point started, O
     const torch::Tensor loss = torch::nn::functional::cross_entropy(logits, y, r.loss_options);
     loss.backward();
     r.optimizer->step();
+    if (r.average) r.average->update(r.step);
     // Accumulated on the device and read every kDivergenceCheck batches: no
     // device-to-host sync per batch. A NaN or infinite loss stays in the sum.
     t.loss_sum += loss.detach().to(torch::kDouble) * len;
@@ -457,10 +461,12 @@ void train_epoch(Run& r, int epoch, EpochTotals& t, Clock::time_point started, O
 }
 
 // How long the last moments of a run take: the test evaluation (twice more with flip
-// test-time augmentation) and saving, from the training speed (an evaluation image
-// costs about a third of a training one; taken as half) plus 5 s.
+// test-time augmentation; with weight averaging, once more for the last weights) and
+// saving, from the training speed (an evaluation image costs about a third of a
+// training one; taken as half) plus 5 s.
 double end_seconds(const Run& r, double train_images_per_second) {
-  const double passes = r.options.flip_tta ? 3.0 : 1.0;
+  const double passes =
+      (r.options.flip_tta ? 3.0 : 1.0) + (r.average ? 1.0 : 0.0) * (r.options.flip_tta ? 2.0 : 1.0);
   const double test = r.options.evaluate_test ? static_cast<double>(r.data.test.size()) : 0.0;
   return passes * test / std::max(1.0, 2.0 * train_images_per_second) + 5.0;
 }
@@ -508,6 +514,12 @@ Runtime set_up_runtime(const TrialSpec& spec, const TrainOptions& options,
   // LibTorch defaults to one thread here whatever the core count: set it explicitly.
   torch::set_num_threads(rt.threads);
   if (options.eval_batch_size < 1) throw UsageError("--eval-batch-size must be at least 1");
+  if (!(options.ema_epochs >= 0 && options.ema_epochs <= 1e6)) {
+    std::ostringstream e;
+    e << options.ema_epochs;
+    throw UsageError("--ema-epochs " + e.str() +
+                     ": expected 0 (no weight averaging) or a time constant in epochs, e.g. 2.5");
+  }
   at::globalContext().setUserEnabledMkldnn(options.tuning.mkldnn);
   rt.precision =
       resolve_precision(spec, options.precision, rt.device, options.tuning.mkldnn,
@@ -574,18 +586,41 @@ void plan_steps(Run& r, int64_t train_images) {
   }
 }
 
+// Weight averaging (TrainOptions::ema_epochs) from the model's initial weights, its
+// decay per step from the run's steps per epoch; returns the decay.
+double start_average(Run& r) {
+  const double steps = r.options.ema_epochs * static_cast<double>(r.steps_per_epoch);
+  const double decay = 1.0 - 1.0 / std::max(1.0, steps);
+  r.average.emplace(r.model, decay);
+  return decay;
+}
+
+// The validation of the weights the run would save now: with weight averaging, the
+// average.
+Evaluation validate(Run& r) {
+  if (r.average) r.average->swap();
+  const Evaluation val =
+      evaluate(r.model, r.data.val, r.options.eval_batch_size, r.options.tuning.channels_last,
+               r.precision.bf16, r.options.flip_tta, r.observer);
+  if (r.average) r.average->swap();
+  return val;
+}
+
 // What a checkpoint must agree on to be continued by this run.
 nlohmann::json checkpoint_identity(const Run& r) {
   nlohmann::json parameters = configuration_of(r.spec.parameters);
   parameters.erase("epochs");
-  return {{"parameters", parameters},
-          {"seed", r.options.seed},
-          {"train_size", r.data.train.size()},
-          {"val_size", r.data.val.size()},
-          {"batch_size", r.spec.hyper.batch_size},
-          {"schedule_steps", r.total_steps},
-          {"dataset", r.data.info.name},
-          {"precision", r.precision.bf16 ? "bf16" : "fp32"}};
+  nlohmann::json identity = {{"parameters", parameters},
+                             {"seed", r.options.seed},
+                             {"train_size", r.data.train.size()},
+                             {"val_size", r.data.val.size()},
+                             {"batch_size", r.spec.hyper.batch_size},
+                             {"schedule_steps", r.total_steps},
+                             {"dataset", r.data.info.name},
+                             {"precision", r.precision.bf16 ? "bf16" : "fp32"}};
+  // Only with weight averaging, so checkpoints without it keep their identity.
+  if (r.options.ema_epochs > 0) identity["ema_epochs"] = r.options.ema_epochs;
+  return identity;
 }
 
 // Continues the run saved in options.resume_from (its identity must be `identity`): the
@@ -593,7 +628,8 @@ nlohmann::json checkpoint_identity(const Run& r) {
 // unfinished (an undefined perm when it ended on an epoch's end).
 EpochTotals resume_run(Run& r, const nlohmann::json& identity, TrainResult& result) {
   const std::string& from = r.options.resume_from;
-  const CheckpointMeta meta = load_checkpoint(from, identity, r.model, *r.optimizer, r.device);
+  const CheckpointMeta meta = load_checkpoint(from, identity, r.model, *r.optimizer, r.device,
+                                              r.average ? &r.average->tensors() : nullptr);
   if (meta.step != meta.epoch * r.steps_per_epoch + meta.position ||
       meta.position >= r.steps_per_epoch || (meta.position > 0 && !meta.perm.defined()))
     throw ParamError(from + ": corrupt checkpoint (step " + std::to_string(meta.step) +
@@ -639,7 +675,8 @@ void save_run(Run& r, const nlohmann::json& identity, int epoch, const EpochTota
     meta.correct = t.correct;
   }
   for (const EpochStats& s : result.curve) meta.curve.push_back(epoch_json(s));
-  save_checkpoint(r.options.checkpoint_path, meta, r.model, *r.optimizer, r.device);
+  save_checkpoint(r.options.checkpoint_path, meta, r.model, *r.optimizer, r.device,
+                  r.average ? &r.average->tensors() : nullptr);
 }
 
 // After training: the validation predictions (--predictions), the test accuracy (with
@@ -647,6 +684,18 @@ void save_run(Run& r, const nlohmann::json& identity, int epoch, const EpochTota
 void finish_run(Run& r, TrainResult& result) {
   const TrainOptions& options = r.options;
   const bool channels_last = options.tuning.channels_last;
+  if (r.average) {  // the last weights measured, then the average is the model
+    const auto last_weights = [&](const Split& split, double& accuracy) {
+      if (result.interrupted || split.size() == 0) return;
+      const Evaluation e = evaluate(r.model, split, options.eval_batch_size, channels_last,
+                                    r.precision.bf16, options.flip_tta, r.observer);
+      result.interrupted = e.interrupted;
+      accuracy = e.accuracy;
+    };
+    last_weights(r.data.val, result.val_accuracy_without_ema);
+    if (options.evaluate_test) last_weights(r.data.test, result.test_accuracy_without_ema);
+    r.average->swap();
+  }
   nlohmann::json predictions = nlohmann::json::object();
   if (!options.predictions_path.empty() && !result.interrupted && r.data.val.size() > 0) {
     std::vector<torch::Tensor> probabilities;
@@ -688,7 +737,6 @@ TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOp
   const Runtime rt = set_up_runtime(spec, options, observer);
   const torch::Device device = rt.device;
   const ResolvedPrecision& precision = rt.precision;
-  const LoopTuning& tuning = options.tuning;
   torch::manual_seed(options.seed);  // after the probe, which draws random numbers
 
   const DatasetInfo& info = host_data.info;
@@ -704,6 +752,7 @@ TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOp
   const int64_t n = data.train.size();
   const int64_t batch = spec.hyper.batch_size;
   plan_steps(r, n);
+  if (options.ema_epochs > 0) result.ema_decay = start_average(r);
   const nlohmann::json identity = checkpoint_identity(r);
   // An epoch a checkpoint left unfinished.
   EpochTotals current =
@@ -745,9 +794,7 @@ TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOp
     if (t.seen_this_run == 0) break;  // the deadline came before a batch
     const double train_seconds = seconds_since(te);
     const auto tv = Clock::now();
-    const Evaluation val =
-        evaluate(r.model, data.val, options.eval_batch_size, tuning.channels_last, precision.bf16,
-                 options.flip_tta, observer);
+    const Evaluation val = validate(r);
     const double val_seconds = seconds_since(tv);
     if (val.interrupted) {
       result.interrupted = true;
@@ -890,6 +937,11 @@ nlohmann::json summary_json(const TrialSpec& spec, const TrainResult& r) {
   if (r.planned_epochs > 0)  // a run fitted to a deadline (TrainOptions::deadline)
     j["time_limit"] = {{"planned_epochs", r.planned_epochs}, {"trained_epochs", r.fitted_epochs}};
   j["test_time_augmentation"] = r.start.flip_tta ? "flip" : "none";
+  if (r.start.ema_epochs > 0)
+    j["weight_average"] = {{"ema_epochs", r.start.ema_epochs}, {"decay", r.ema_decay}};
+  if (r.val_accuracy_without_ema >= 0) j["val_accuracy_without_ema"] = r.val_accuracy_without_ema;
+  if (r.test_accuracy_without_ema >= 0)
+    j["test_accuracy_without_ema"] = r.test_accuracy_without_ema;
   if (r.test_accuracy_without_tta >= 0)
     j["test_accuracy_without_tta"] = r.test_accuracy_without_tta;
   if (r.test_accuracy >= 0) {

@@ -36,8 +36,11 @@ struct FinalTrainingOptions {
   /// Test-time augmentation of the test: "flip", "none", or "auto" (flip when the
   /// configuration trained on mirrored images).
   std::string tta = "auto";
+  /// Weight averaging: the time constant in epochs of the averaged weights each model
+  /// evaluates and saves (fmnist-trial --ema-epochs); 0: none.
+  double ema_epochs = 0;
   /// More arguments for fmnist-trial (fmnist-nas --final-arg); they win over the ones
-  /// derived here (--threads, --precision, --tta, --time-limit).
+  /// derived here (--threads, --precision, --tta, --ema-epochs, --time-limit).
   std::vector<std::string> extra_args;
   /// Stop signals received so far (polled): the first one stops the training (SIGINT),
   /// a second kills it.

@@ -43,6 +43,12 @@ struct TrainOptions {
   /// Test-time augmentation: every evaluation (validation and test) averages the class
   /// probabilities of each image and its mirror image. Training is unchanged.
   bool flip_tta = false;
+  /// Weight averaging: 0 = none, else the time constant, in epochs, of an exponential
+  /// moving average of the weights (and batch-norm statistics) taken after every step:
+  /// its decay per step is 1 - 1 / (ema_epochs x steps per epoch), whatever the batch
+  /// size. The averaged weights are what every evaluation measures and what is saved;
+  /// the final validation and the test are also measured without them.
+  double ema_epochs = 0;
   std::string weights_path;  ///< save the final weights here ("" = do not save)
   /// Write the class probabilities of every validation and test image here at the end
   /// ("" = do not), as JSON: {"validation"|"test": {"labels": [...], "probabilities":
@@ -101,6 +107,7 @@ struct TrainStart {
   CostEstimate cost;
   std::string architecture;
   bool flip_tta = false;  ///< TrainOptions::flip_tta
+  double ema_epochs = 0;  ///< TrainOptions::ema_epochs
 };
 
 /// Where training is inside an epoch, after a batch.
@@ -141,6 +148,13 @@ struct TrainResult {
   double test_accuracy = -1;  ///< -1 when not evaluated
   /// With TrainOptions::flip_tta: the test accuracy without it (-1 otherwise).
   double test_accuracy_without_tta = -1;
+  /// With TrainOptions::ema_epochs: the average's decay per step, and the final
+  /// validation and test accuracy of the
+  /// last weights instead of their average (the same test-time augmentation; -1
+  /// otherwise or without that split).
+  double ema_decay = 0;
+  double val_accuracy_without_ema = -1;
+  double test_accuracy_without_ema = -1;
   double test_loss = -1;
   double seconds = 0;        ///< wall time of training and evaluation
   bool interrupted = false;  ///< stopped by stop_requested() before the end
