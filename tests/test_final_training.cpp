@@ -189,6 +189,21 @@ TEST_CASE("final training: its parameters, threads per model, and the estimate f
   other.status = nnilib::kRunning;
   other.trial_id = "T3";
   CHECK(two(other) == 0);
+
+  // An epoch that had half of its core (another process took the rest) counts at twice
+  // its speed; a share above 1 (spinning threads) counts as 1, one below 0.25 as 0.25.
+  const json busy = json::array({{{"images_per_second", 300}, {"cpu_share", 0.5}},
+                                 {{"images_per_second", 500}, {"cpu_share", 1.0}},
+                                 {{"images_per_second", 400}, {"cpu_share", 1.3}},
+                                 {{"images_per_second", 100}, {"cpu_share", 0.01}}});
+  write(dir.path() + "/trials/T4/summary.json", json{{"curve", busy},
+                                                     {"train_size", 50000},
+                                                     {"val_size", 10000},
+                                                     {"threads", 1},
+                                                     {"test_size", 0}}
+                                                    .dump());
+  TrialRecord loaded = finished("T4", {{"TRIAL_BUDGET", 9}}, nnilib::kSucceeded, {0.9}, 0.9, 100);
+  CHECK(two(loaded) == Approx(30 * 60000 / 600.0 + nnilib::FinalTrainingEstimate::kStartSeconds));
 }
 
 TEST_CASE("final training: an ensemble averages the models' class probabilities") {

@@ -63,9 +63,14 @@ TEST_CASE("one epoch on 2,000 real images reaches over 70% on 1,000 held-out ima
   CHECK(r.test_accuracy > 0.65);
   CHECK(r.curve[0].train_loss > 0);
   CHECK(r.curve[0].images_per_second > 0);
+  // The CPU time it got over its wall time x threads: at most 1 (a little over for
+  // threads spinning between operators), above 0 however busy the machine is.
+  CHECK(r.curve[0].cpu_share > 0);
+  CHECK(r.curve[0].cpu_share < 1.5);
   CHECK_FALSE(r.interrupted);
   const json s = nnilib::summary_json(spec, r);
   CHECK(s["curve"].size() == 1);
+  CHECK(s["curve"][0]["cpu_share"] == r.curve[0].cpu_share);
   CHECK(s["params"] == 960278);
   CHECK(s["test_accuracy"].get<double>() == r.test_accuracy);
 }

@@ -150,6 +150,20 @@ double FinalTrainingEstimate::operator()(const TrialRecord& trial) {
   return seconds;
 }
 
+namespace {
+
+// The share of its cores an epoch of a trial got (its summary's cpu_share), taken as at
+// least kMinCpuShare (a correction of at most 4x) and at most 1 (threads that spin
+// while waiting count CPU time without progress); 1 when not measured.
+double cpu_share_of(const nlohmann::json& epoch) {
+  constexpr double kMinCpuShare = 0.25;
+  const double share = epoch.value("cpu_share", 0.0);
+  if (!(share > 0)) return 1.0;
+  return std::clamp(share, kMinCpuShare, 1.0);
+}
+
+}  // namespace
+
 double FinalTrainingEstimate::seconds_of(const TrialRecord& trial) const {
   const int epochs =
       final_training_parameters(trial.parameters, options_.epochs)["epochs"].get<int>();
@@ -158,11 +172,12 @@ double FinalTrainingEstimate::seconds_of(const TrialRecord& trial) const {
   try {
     const nlohmann::json s = trial_summary(dir_, trial.trial_id);
     if (!s.is_object() || !s.contains("curve") || !s["curve"].is_array()) return wall;
-    // The least disturbed epoch: a busy machine only ever slows a trial down.
+    // The least disturbed epoch (a busy machine only ever slows a trial down), at the
+    // speed it would have had with its cores to itself.
     double train_ips = 0, eval_ips = 0;
     for (const auto& e : s["curve"]) {
       if (!e.is_object()) continue;
-      train_ips = std::max(train_ips, e.value("images_per_second", 0.0));
+      train_ips = std::max(train_ips, e.value("images_per_second", 0.0) / cpu_share_of(e));
       eval_ips = std::max(eval_ips, e.value("eval_images_per_second", 0.0));
     }
     const double images = s.value("train_size", 0.0) + s.value("val_size", 0.0);

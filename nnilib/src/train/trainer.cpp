@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <sstream>
 #include <thread>
@@ -26,6 +27,13 @@ using Clock = std::chrono::steady_clock;
 
 // Batches between two reads of the accumulated loss (the divergence check).
 constexpr int64_t kDivergenceCheck = 16;
+
+// CPU time of this process, all threads (POSIX); 0 where the clock is missing.
+double process_cpu_seconds() {
+  timespec ts{};
+  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return 0;
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -256,7 +264,8 @@ nlohmann::json epoch_json(const EpochStats& e) {
           {"images_per_second", e.images_per_second},
           {"eval_images_per_second", e.eval_images_per_second},
           {"epoch_seconds", e.epoch_seconds},
-          {"elapsed_seconds", e.elapsed_seconds}};
+          {"elapsed_seconds", e.elapsed_seconds},
+          {"cpu_share", e.cpu_share}};
 }
 
 // Appends an epoch to the curve and keeps the best validation accuracy up to date.
@@ -280,6 +289,7 @@ EpochStats epoch_from_json(const nlohmann::json& j) {
   e.eval_images_per_second = j.value("eval_images_per_second", 0.0);
   e.epoch_seconds = j.value("epoch_seconds", 0.0);
   e.elapsed_seconds = j.value("elapsed_seconds", 0.0);
+  e.cpu_share = j.value("cpu_share", 0.0);
   return e;
 }
 
@@ -784,6 +794,7 @@ TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOp
   int epochs_this_run = 0;
   for (int epoch = first_epoch; r.step < r.target_steps; ++epoch) {
     const auto te = Clock::now();
+    const double cpu0 = process_cpu_seconds();
     EpochTotals t = current.perm.defined() ? std::move(current) : start_epoch(r);
     current = EpochTotals{};
     train_epoch(r, epoch, t, te, on_step);
@@ -793,6 +804,8 @@ TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOp
     }
     if (t.seen_this_run == 0) break;  // the deadline came before a batch
     const double train_seconds = seconds_since(te);
+    const double cpu_share =
+        (process_cpu_seconds() - cpu0) / (train_seconds * static_cast<double>(rt.threads));
     const auto tv = Clock::now();
     const Evaluation val = validate(r);
     const double val_seconds = seconds_since(tv);
@@ -803,6 +816,7 @@ TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOp
     EpochStats e = epoch_stats(epoch, t, n, val, train_seconds,
                                static_cast<double>(data.val.size()) / val_seconds);
     e.epoch_seconds = seconds_since(te);
+    e.cpu_share = cpu_share;
     e.elapsed_seconds = seconds_since(t0);
     add_epoch(result, e);
     if (!options.checkpoint_path.empty()) save_run(r, identity, epoch, t, result);

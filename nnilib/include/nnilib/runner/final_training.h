@@ -63,7 +63,8 @@ double ensemble_accuracy(const std::vector<std::string>& prediction_files,
                          const std::string& split);
 
 /// The seconds the final training of a trial is expected to take: the trial's fastest
-/// training speed (its least disturbed epoch, from its summary.json) scaled to every
+/// training speed (its least disturbed epoch, from its summary.json, divided by the
+/// share of its cores that epoch got: cpu_share, 0.25-1) scaled to every
 /// training image and to the final training's threads (kThreadEfficiency per extra
 /// thread), for FinalTrainingOptions::epochs, plus its test and kStartSeconds. Without
 /// a summary (a trial that is not fmnist-trial): its wall time per reported result per

@@ -91,7 +91,11 @@ struct EpochStats {
   double images_per_second = 0;       ///< training throughput of this epoch
   double eval_images_per_second = 0;  ///< validation throughput of this epoch
   double epoch_seconds = 0;           ///< training + validation time of this epoch
-  double elapsed_seconds = 0;         ///< since training started
+  /// The CPU time the process got while training this epoch over its wall time x its
+  /// threads: about 1 on a quiet machine, lower when other work took the cores (what
+  /// the final training's estimate corrects for); 0 = not measured.
+  double cpu_share = 0;
+  double elapsed_seconds = 0;  ///< since training started
 };
 
 /// Facts known once the model is built, before the first batch.
