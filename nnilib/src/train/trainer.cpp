@@ -804,8 +804,10 @@ TrainResult train(const TrialSpec& spec, const Dataset& host_data, const TrainOp
     }
     if (t.seen_this_run == 0) break;  // the deadline came before a batch
     const double train_seconds = seconds_since(te);
-    const double cpu_share =
-        (process_cpu_seconds() - cpu0) / (train_seconds * static_cast<double>(rt.threads));
+    // Only on CPU: a GPU run's host thread waits on the device, which says nothing of load.
+    const double cpu_share = device.is_cpu() ? (process_cpu_seconds() - cpu0) /
+                                                   (train_seconds * static_cast<double>(rt.threads))
+                                             : 0.0;
     const auto tv = Clock::now();
     const Evaluation val = validate(r);
     const double val_seconds = seconds_since(tv);

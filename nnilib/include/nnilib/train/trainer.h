@@ -93,7 +93,7 @@ struct EpochStats {
   double epoch_seconds = 0;           ///< training + validation time of this epoch
   /// The CPU time the process got while training this epoch over its wall time x its
   /// threads: about 1 on a quiet machine, lower when other work took the cores (what
-  /// the final training's estimate corrects for); 0 = not measured.
+  /// the final training's estimate corrects for); 0 = not measured (on a GPU).
   double cpu_share = 0;
   double elapsed_seconds = 0;  ///< since training started
 };
