@@ -153,9 +153,8 @@ struct TrainResult {
   /// With TrainOptions::flip_tta: the test accuracy without it (-1 otherwise).
   double test_accuracy_without_tta = -1;
   /// With TrainOptions::ema_epochs: the average's decay per step, and the final
-  /// validation and test accuracy of the
-  /// last weights instead of their average (the same test-time augmentation; -1
-  /// otherwise or without that split).
+  /// validation and test accuracy of the last weights instead of their average (the
+  /// same test-time augmentation; -1 otherwise or without that split).
   double ema_decay = 0;
   double val_accuracy_without_ema = -1;
   double test_accuracy_without_ema = -1;
