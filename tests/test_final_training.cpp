@@ -45,6 +45,18 @@ void write(const std::string& path, const std::string& text) {
   std::ofstream(path) << text;
 }
 
+// fmnist-trial's summary.json of trial `id` in experiment `dir`: one thread, the search's
+// 50,000 / 10,000 split, `curve` and `test_size`.
+void write_summary(const std::string& dir, const std::string& id, const json& curve,
+                   int test_size) {
+  write(dir + "/trials/" + id + "/summary.json", json{{"curve", curve},
+                                                      {"train_size", 50000},
+                                                      {"val_size", 10000},
+                                                      {"threads", 1},
+                                                      {"test_size", test_size}}
+                                                     .dump());
+}
+
 }  // namespace
 
 TEST_CASE("final candidates: stopped trials compete with their best intermediate result") {
@@ -160,12 +172,7 @@ TEST_CASE("final training: its parameters, threads per model, and the estimate f
   TempDir dir("estimate");
   const json curve = json::array({{{"images_per_second", 200}, {"eval_images_per_second", 900}},
                                   {{"images_per_second", 500}, {"eval_images_per_second", 1000}}});
-  write(dir.path() + "/trials/T1/summary.json", json{{"curve", curve},
-                                                     {"train_size", 50000},
-                                                     {"val_size", 10000},
-                                                     {"threads", 1},
-                                                     {"test_size", 10000}}
-                                                    .dump());
+  write_summary(dir.path(), "T1", curve, /*test_size=*/10000);
   TrialRecord t = finished("T1", {{"augment_flip", true}, {"TRIAL_BUDGET", 9}}, nnilib::kSucceeded,
                            {0.9}, 0.9, 100);
   o.extra_args = {};
@@ -196,12 +203,7 @@ TEST_CASE("final training: its parameters, threads per model, and the estimate f
                                  {{"images_per_second", 500}, {"cpu_share", 1.0}},
                                  {{"images_per_second", 400}, {"cpu_share", 1.3}},
                                  {{"images_per_second", 100}, {"cpu_share", 0.01}}});
-  write(dir.path() + "/trials/T4/summary.json", json{{"curve", busy},
-                                                     {"train_size", 50000},
-                                                     {"val_size", 10000},
-                                                     {"threads", 1},
-                                                     {"test_size", 0}}
-                                                    .dump());
+  write_summary(dir.path(), "T4", busy, /*test_size=*/0);
   TrialRecord loaded = finished("T4", {{"TRIAL_BUDGET", 9}}, nnilib::kSucceeded, {0.9}, 0.9, 100);
   CHECK(two(loaded) == Approx(30 * 60000 / 600.0 + nnilib::FinalTrainingEstimate::kStartSeconds));
 }

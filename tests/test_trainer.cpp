@@ -41,6 +41,12 @@ struct Recorder : nnilib::TrainObserver {
   }
 };
 
+// The spec of `params` trained for `epochs`.
+nnilib::TrialSpec spec_with_epochs(json params, int epochs) {
+  params["epochs"] = epochs;
+  return nnilib::trial_spec_from_parameters(params);
+}
+
 nnilib::TrainOptions options() {
   nnilib::TrainOptions o;
   o.device = "cpu";
@@ -468,11 +474,7 @@ TEST_CASE("a run promoted 1 -> 3 -> 9 epochs from checkpoints is the run trained
     "schedule": "one_cycle", "label_smoothing": 0.1, "batch_size": 64,
     "augment_crop": 2, "augment_flip": true, "augment_erasing": 0.25
   })");
-  auto with_epochs = [&](int epochs) {
-    json p = params;
-    p["epochs"] = epochs;
-    return nnilib::trial_spec_from_parameters(p);
-  };
+  auto with_epochs = [&](int epochs) { return spec_with_epochs(params, epochs); };
   const std::string dir = testutil::temp_dir();
   auto o = options();
   o.precision = nnilib::Precision::kFp32;
@@ -799,11 +801,7 @@ TEST_CASE("weight averaging trains the same weights and saves their average") {
     "conv2": {"_name": "residual", "channels": 16}, "head": "gap", "batch_size": 64,
     "optimizer": {"_name": "adamw", "learning_rate": 0.004}, "schedule": "one_cycle",
     "augment_crop": 2, "augment_flip": true})");
-  auto with_epochs = [&](int epochs) {
-    json p = params;
-    p["epochs"] = epochs;
-    return nnilib::trial_spec_from_parameters(p);
-  };
+  auto with_epochs = [&](int epochs) { return spec_with_epochs(params, epochs); };
   const std::string dir = testutil::temp_dir();
   auto o = options();
   o.precision = nnilib::Precision::kFp32;

@@ -3,7 +3,7 @@
 // included) moves towards the model's: avg = d * avg + (1 - d) * w, with the decay
 // warmed up as d = min(decay, (1 + n) / (10 + n)) after n steps, so the first steps'
 // random weights fade at once. The averaged weights are what the run evaluates and
-// saves (TrainOptions::ema_decay).
+// saves (TrainOptions::ema_epochs).
 #pragma once
 
 #include <torch/torch.h>
@@ -36,7 +36,9 @@ class WeightAverage {
 
  private:
   double decay_;
-  std::vector<torch::Tensor> live_;     // the model's parameters and float buffers
+  // The model's parameters and float buffers themselves, detached at each use: loading
+  // a checkpoint gives them new storage (Module::load), which a view taken once would miss.
+  std::vector<torch::Tensor> live_;
   std::vector<torch::Tensor> average_;  // their averages, the same shapes and layouts
 };
 
