@@ -17,6 +17,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -428,7 +429,17 @@ void add_session_options(CLI::App* app, RunCli& cli) {
                   "weight averaging in the final training: each model evaluates and saves an "
                   "exponential moving average of its weights with this time constant in "
                   "epochs (0 = none; fmnist-trial --ema-epochs)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(
+          [](const std::string& text) -> std::string {
+            // Checked before the search, not when the final models start hours later;
+            // the same bounds as fmnist-trial's (NaN and infinity pass CLI11's checks).
+            const double v = std::strtod(text.c_str(), nullptr);
+            if (v >= 0 && v <= 1e6) return "";
+            return text +
+                   ": expected 0 (no weight averaging) or a time constant in epochs "
+                   "up to 1e6, e.g. 2.5";
+          },
+          "EPOCHS")
       ->capture_default_str();
   app->add_option("--trial-binary", cli.trial_binary,
                   "the fmnist-trial of --final-train (default: the one next to fmnist-nas)");

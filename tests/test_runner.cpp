@@ -870,6 +870,18 @@ tuner: {name: SMAC}
   CHECK(r.exit_code == 3);
   CHECK_THAT(r.err, Catch::Contains("trialCodeDirectory " + e.dir.path() + "/missing"));
   CHECK_FALSE(std::filesystem::exists(e.exp()));
+  // A final-training option that would only fail hours later, once the search ends, is
+  // refused at once (NaN and infinity included).
+  for (const char* ema : {"nan", "inf", "-2", "1e7"}) {
+    INFO(ema);
+    r = nnilib::standin::run_process(
+        {NNILIB_FMNIST_NAS, "run", "--config", e.dir.path() + "/ok.yml", "--experiment-dir",
+         e.exp(), "--final-ema-epochs", ema},
+        {}, 30s);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains(std::string("--final-ema-epochs: ") + ema + ": expected 0"));
+    CHECK_FALSE(std::filesystem::exists(e.exp()));
+  }
   r = nnilib::standin::run_process({NNILIB_FMNIST_NAS, "resume", e.dir.path() + "/nothing"}, {},
                                    30s);
   CHECK(r.exit_code == 2);
