@@ -34,7 +34,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    # The worst case of the default space (bench/worst_case_default_space.json), batch 64.
+    # The worst case of the default space (bench/archs/worst-case.json), batch 64.
     shapes = [(64, 32, 28, 28), (64, 96, 14, 14), (64, 160, 7, 7)]
     print(f"torch {torch.__version__}, {args.threads} thread(s), best of {args.repeats}, ms per call")
     print("| shape | dtype | op | NCHW | channels_last | nnilib's way | channels_last / nnilib |")

@@ -77,21 +77,6 @@ struct Arch {
   nlohmann::json params;
 };
 
-std::vector<Arch> default_archs() {
-  return {{"smallest",
-           {{"filter_size_c1", 32},
-            {"kernel_size_c1", 3},
-            {"filter_size_c2", 64},
-            {"kernel_size_c2", 3},
-            {"nb_units", 80}}},
-          {"largest",
-           {{"filter_size_c1", 128},
-            {"kernel_size_c1", 5},
-            {"filter_size_c2", 128},
-            {"kernel_size_c2", 5},
-            {"nb_units", 120}}}};
-}
-
 // NAME=FILE (a JSON parameters file) or NAME={...} (inline JSON).
 Arch parse_arch(const std::string& text) {
   const auto eq = text.find('=');
@@ -260,7 +245,11 @@ int main(int argc, char** argv) {
   std::vector<Arch> archs;
   try {
     for (const std::string& a : arch_args) archs.push_back(parse_arch(a));
-    if (archs.empty()) archs = default_archs();
+    if (archs.empty()) {  // the seed's smallest and largest CNN (bench/archs/)
+      for (const char* name : {"smallest", "largest"})
+        archs.push_back(
+            parse_arch(std::string(name) + "=" + NNILIB_BENCH_ARCHS + "/" + name + ".json"));
+    }
     std::vector<nnilib::Precision> precisions;
     for (const std::string& p : precision_names)
       precisions.push_back(nnilib::parse_precision(p, "--precision"));

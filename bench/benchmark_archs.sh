@@ -4,8 +4,8 @@
 benchmark_archs=(smallest largest residual-93 worst-case)
 write_benchmark_archs() {
   local dir=$1
-  echo '{"filter_size_c1": 32, "kernel_size_c1": 3, "filter_size_c2": 64, "kernel_size_c2": 3, "nb_units": 80}' > "$dir/smallest.in"
-  echo '{"filter_size_c1": 128, "kernel_size_c1": 5, "filter_size_c2": 128, "kernel_size_c2": 5, "nb_units": 120}' > "$dir/largest.in"
+  cp bench/archs/smallest.json "$dir/smallest.in"   # the seed's smallest and largest CNN,
+  cp bench/archs/largest.json "$dir/largest.in"     # bench_train's default architectures
   cp examples/residual-93.json "$dir/residual-93.in"
-  cp bench/worst_case_default_space.json "$dir/worst-case.in"
+  cp bench/archs/worst-case.json "$dir/worst-case.in"
 }

@@ -22,6 +22,7 @@ import contextlib
 import gzip
 import json
 import math
+import os
 import time
 
 import numpy as np
@@ -30,12 +31,18 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-SEED_ARCHS = {
-    "smallest": {"filter_size_c1": 32, "kernel_size_c1": 3, "filter_size_c2": 64,
-                 "kernel_size_c2": 3, "nb_units": 80},
-    "largest": {"filter_size_c1": 128, "kernel_size_c1": 5, "filter_size_c2": 128,
-                "kernel_size_c2": 5, "nb_units": 120},
-}
+
+def seed_archs():
+    """Without --arch: the seed's smallest and largest CNN (bench/archs/, also
+    bench_train's defaults)."""
+    archs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "archs")
+    result = {}
+    for name in ("smallest", "largest"):
+        with open(os.path.join(archs, name + ".json")) as f:
+            result[name] = json.load(f)
+    return result
+
+
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU,
                "leaky_relu": lambda: nn.LeakyReLU(0.01)}
 
@@ -191,7 +198,7 @@ def main():
         with open(path) as f:
             archs[name] = json.load(f)
     if not archs:
-        archs = SEED_ARCHS
+        archs = seed_archs()
 
     images = read_idx(f"{args.data_dir}/train-images-idx3-ubyte.gz")
     labels = read_idx(f"{args.data_dir}/train-labels-idx1-ubyte.gz")

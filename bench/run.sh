@@ -3,7 +3,7 @@
 # prints the ratios; the peer runs in PyTorch's default layout (NCHW) and in channels_last
 # (the C++ trial's layout), and both ratios are printed. Architectures: the seed's smallest and largest CNN,
 # examples/residual-93.json and the default space's worst case
-# (bench/worst_case_default_space.json). Needs python3-torch (bash scripts/setup.sh
+# (bench/archs/worst-case.json). Needs python3-torch (bash scripts/setup.sh
 # --bench) and a build with benchmarks (the default). About 30 minutes on 2 cores; keep
 # the machine quiet.
 #   bash bench/run.sh [--threads "1 2"] [--repeats 3] [--train-images 3200] [--profile]

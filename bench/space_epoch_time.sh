@@ -3,7 +3,7 @@
 # takes for the most expensive architectures of a search space, on this machine.
 # Trains each for one epoch on --train-images images and scales the measured rates.
 # Candidates: the costliest of 1,000 samples (fmnist-trial --check-space) and the
-# hand-made worst case of the default space (bench/worst_case_default_space.json:
+# hand-made worst case of the default space (bench/archs/worst-case.json:
 # the widest residual blocks everywhere, gelu, average pooling, flatten head, batch
 # 64, every augmentation). Keep the machine quiet.
 # The trial runs with its default --precision auto (bf16 where this machine runs it
@@ -29,7 +29,7 @@ trap 'rm -rf "$out"' EXIT
 sed -n 's/^costliest sample: //p' "$out/check.txt" > "$out/costliest.json"
 grep '^cost over' "$out/check.txt"
 candidates=("$out/costliest.json")
-if [[ "$space" == search_space.json ]]; then candidates+=(bench/worst_case_default_space.json); fi
+if [[ "$space" == search_space.json ]]; then candidates+=(bench/archs/worst-case.json); fi
 printf '%-40s %5s %9s %10s %10s %12s\n' candidate prec "M MACs" "train/s" "eval/s" "s per epoch"
 for c in "${candidates[@]}"; do
   ./build/fmnist-trial --params-file "$c" --params '{"epochs": 1}' --train-size "$images" \

@@ -122,6 +122,7 @@ struct RunCli {
   std::vector<std::string> enqueue;
   std::string final_tta = "auto";
   double final_ema_epochs = kDefaultFinalEmaEpochs;
+  std::string time_spent;  // run: spent before it, counted against maxExperimentDuration
   // The dashboard (docs/dashboard.md).
   bool dashboard = true;
   std::string host = "127.0.0.1";
@@ -234,9 +235,32 @@ int run_session(const RunCli& cli, const std::string& dir) {
   return final_code;
 }
 
+// --time-spent: what the calling command spent before the run comes off
+// maxExperimentDuration (the experiment records the rest). A line for stdout, or "".
+std::string take_time_spent(const std::string& spent_text, nnilib::ExperimentConfig& config) {
+  if (spent_text.empty() || !config.max_experiment_duration_s) return "";
+  std::int64_t spent = 0;
+  try {
+    spent = nnilib::parse_duration(spent_text);
+  } catch (const nnilib::ParamError& e) {
+    throw nnilib::UsageError(std::string("--time-spent: ") + e.what());
+  }
+  const std::int64_t limit = *config.max_experiment_duration_s;
+  const std::string limit_text = nnilib::format_duration(static_cast<double>(limit));
+  if (spent >= limit)
+    throw nnilib::UsageError("--time-spent " + spent_text +
+                             ": nothing is left of maxExperimentDuration " + limit_text);
+  config.max_experiment_duration_s = limit - spent;
+  return "maxExperimentDuration " + limit_text + " less " +
+         nnilib::format_duration(static_cast<double>(spent)) +
+         " spent before the run: " + nnilib::format_duration(static_cast<double>(limit - spent)) +
+         "\n";
+}
+
 int cmd_run(RunCli cli) {
   nnilib::ExperimentConfig config = nnilib::ExperimentConfig::load(cli.config);
   config.apply(limits_of(cli));
+  const std::string spent_line = take_time_spent(cli.time_spent, config);
   cli.max_trial_number = 0;  // stored in the config now
   cli.max_experiment_duration.clear();
   nnilib::NewExperimentOptions create;
@@ -246,7 +270,7 @@ int cmd_run(RunCli cli) {
   create.enqueue = cli.enqueue;
   if (cli.seed >= 0) create.seed = static_cast<std::uint64_t>(cli.seed);
   const std::string dir = nnilib::create_experiment(config, create);
-  std::printf("experiment directory: %s\n", dir.c_str());
+  std::printf("experiment directory: %s\n%s", dir.c_str(), spent_line.c_str());
   std::fflush(stdout);
   return run_session(cli, dir);
 }
@@ -494,6 +518,38 @@ int cmd_report(const std::vector<std::string>& dir_args, const std::string& outp
   return 0;
 }
 
+// `run`'s own options (the session's come from add_session_options), and its footer.
+void add_run_options(CLI::App* run, RunCli& cli) {
+  run->footer([] {
+    // The tuners config.yml may name (tuner.name or advisor.name), from the registry.
+    std::string text = "Tuners (config.yml tuner.name, any case; classArgs in docs/runner.md):";
+    for (const nnilib::TunerEntry& e : nnilib::tuner_registry())
+      text += "\n  " + e.name + std::string(e.name.size() < 10 ? 10 - e.name.size() : 1, ' ') +
+              e.summary;
+    return text + "\nAssessor: Medianstop (NNI's median stopping rule).";
+  }());
+  run->add_option("--config", cli.config, "the NNI v2 experiment config")->capture_default_str();
+  run->add_option("--experiment-dir", cli.experiment_dir,
+                  "the experiment directory (default: <experimentWorkingDirectory>/<id>)");
+  run->add_option("--id", cli.id, "the experiment id: 8 lowercase letters or digits");
+  run->add_option("--seed", cli.seed, "the tuner seed (default: derived from the id)")
+      ->check(CLI::NonNegativeNumber);
+  run->add_option("--warm-start", cli.warm_start,
+                  "earlier experiment directories whose results seed the tuner (BOHB's "
+                  "densities, TPE's history): their succeeded trials inside this search space")
+      ->expected(1, -1);
+  run->add_option("--enqueue", cli.enqueue,
+                  "parameters files (JSON, points of the search space) trained first, in this "
+                  "order and as given (their TRIAL_BUDGET, their own schedule), before the "
+                  "tuner proposes; the tuner takes their results")
+      ->expected(1, -1);
+  run->add_option("--time-spent", cli.time_spent,
+                  "time the calling command already spent toward maxExperimentDuration (an "
+                  "NNI duration; scripts/run.sh passes its setup and build): the experiment "
+                  "gets the rest, so that the command as a whole keeps the limit");
+  add_session_options(run, cli);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -506,31 +562,7 @@ int main(int argc, char** argv) {
 
   RunCli run_cli;
   CLI::App* run = app.add_subcommand("run", "start a new experiment (prints its directory first)");
-  run->footer([] {
-    // The tuners config.yml may name (tuner.name or advisor.name), from the registry.
-    std::string text = "Tuners (config.yml tuner.name, any case; classArgs in docs/runner.md):";
-    for (const nnilib::TunerEntry& e : nnilib::tuner_registry())
-      text += "\n  " + e.name + std::string(e.name.size() < 10 ? 10 - e.name.size() : 1, ' ') +
-              e.summary;
-    return text + "\nAssessor: Medianstop (NNI's median stopping rule).";
-  }());
-  run->add_option("--config", run_cli.config, "the NNI v2 experiment config")
-      ->capture_default_str();
-  run->add_option("--experiment-dir", run_cli.experiment_dir,
-                  "the experiment directory (default: <experimentWorkingDirectory>/<id>)");
-  run->add_option("--id", run_cli.id, "the experiment id: 8 lowercase letters or digits");
-  run->add_option("--seed", run_cli.seed, "the tuner seed (default: derived from the id)")
-      ->check(CLI::NonNegativeNumber);
-  run->add_option("--warm-start", run_cli.warm_start,
-                  "earlier experiment directories whose results seed the tuner (BOHB's "
-                  "densities, TPE's history): their succeeded trials inside this search space")
-      ->expected(1, -1);
-  run->add_option("--enqueue", run_cli.enqueue,
-                  "parameters files (JSON, points of the search space) trained first, in this "
-                  "order and as given (their TRIAL_BUDGET, their own schedule), before the "
-                  "tuner proposes; the tuner takes their results")
-      ->expected(1, -1);
-  add_session_options(run, run_cli);
+  add_run_options(run, run_cli);
 
   RunCli resume_cli;
   std::string resume_dir;

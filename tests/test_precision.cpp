@@ -1,10 +1,14 @@
 // The precision rule of --precision (torch-free): parsing, the decision from faked CPU
-// features, the probe's margin, and cpuid read against the kernel's /proc/cpuinfo.
+// features, the probe's schedule and margin from faked timings, and cpuid read against
+// the kernel's /proc/cpuinfo.
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "nnilib/common/error.h"
 #include "nnilib/train/precision.h"
@@ -120,6 +124,97 @@ TEST_CASE("a probe favours bf16 only by a clear margin and only when it ran") {
   p.bf16_ms = 1;
   p.bf16_works = false;
   CHECK_FALSE(p.bf16_faster());
+}
+
+namespace {
+
+// Probe steps played from a script of (bf16?, milliseconds): each step must ask for the
+// precision the script has next; a negative time is a bf16 step that does not run here.
+struct ScriptedSteps {
+  std::vector<std::pair<bool, double>> script;
+  size_t next = 0;
+  double sum = 0;
+
+  nnilib::PrecisionProbe run() {
+    return nnilib::run_precision_probe([this](bool bf16) -> std::optional<double> {
+      REQUIRE(next < script.size());
+      const auto [want_bf16, ms] = script[next++];
+      CHECK(bf16 == want_bf16);
+      if (ms < 0) return std::nullopt;
+      sum += ms;
+      return ms;
+    });
+  }
+};
+
+constexpr bool F = false, B = true;
+
+}  // namespace
+
+TEST_CASE("the probe warms up, waits for float32 to settle, then times pairs until decisive") {
+  ScriptedSteps s;
+  nnilib::PrecisionProbe p;
+  SECTION("a decisive first pair: five steps") {
+    // Warm-ups, float32 settled at its second step (98 is not 10% under 100), one bf16.
+    s.script = {{F, 300}, {B, 200}, {F, 100}, {F, 98}, {B, 50}};
+    p = s.run();
+    CHECK(p.fp32_ms == 98);
+    CHECK(p.bf16_ms == 50);
+    CHECK(p.pairs == 1);
+    CHECK(p.bf16_faster());
+  }
+  SECTION("float32 steps still warming up after the bf16 one do not decide") {
+    // A Zen 5's trace for a SiLU model with a 5x5 depthwise convolution: the first
+    // float32 steps after bf16 took 108 and 58 ms, then 40; bf16 55. Timed at once,
+    // 108 vs 55 would have chosen bf16 for a model 1.35x faster in float32.
+    s.script = {{F, 237}, {B, 60}, {F, 108}, {F, 58}, {F, 40}, {F, 40}, {B, 55}};
+    p = s.run();
+    CHECK(p.fp32_ms == 40);
+    CHECK(p.bf16_ms == 55);
+    CHECK(p.pairs == 1);
+    CHECK_FALSE(p.bf16_faster());
+  }
+  SECTION("close timings: three pairs, the best of each") {
+    s.script = {{F, 100}, {B, 100}, {F, 50}, {F, 50}, {B, 48}, {F, 47}, {B, 49}, {F, 51}, {B, 46}};
+    p = s.run();
+    CHECK(p.fp32_ms == 47);
+    CHECK(p.bf16_ms == 46);
+    CHECK(p.pairs == 3);
+    CHECK_FALSE(p.bf16_faster());  // 2% faster: within the 5% margin
+  }
+  SECTION("no new pair once the probe has taken its 1 s") {
+    s.script = {{F, 400}, {B, 300}, {F, 200}, {F, 200}, {B, 190}};
+    p = s.run();
+    CHECK(p.pairs == 1);
+    CHECK(p.fp32_ms == 200);
+    CHECK(p.bf16_ms == 190);
+  }
+  SECTION("float32 getting ever faster: four more steps at most, then three pairs") {
+    s.script = {{F, 50}, {B, 20}, {F, 40}, {F, 30}, {F, 22}, {F, 16},
+                {F, 12}, {B, 10}, {F, 12}, {B, 10}, {F, 12}, {B, 10}};
+    p = s.run();
+    CHECK(p.pairs == 3);
+    CHECK(p.fp32_ms == 12);
+    CHECK(p.bf16_ms == 10);
+    CHECK(p.bf16_faster());
+  }
+  SECTION("bf16 that does not run: float32, after one more float32 step") {
+    s.script = {{F, 30}, {B, -1}, {F, 20}};
+    p = s.run();
+    CHECK_FALSE(p.bf16_works);
+    CHECK(p.fp32_ms == 20);
+    CHECK(p.pairs == 0);
+    CHECK_FALSE(p.bf16_faster());
+  }
+  SECTION("bf16 that stops running after its warm-up: float32") {
+    s.script = {{F, 30}, {B, 20}, {F, 25}, {F, 24}, {B, -1}};
+    p = s.run();
+    CHECK_FALSE(p.bf16_works);
+    CHECK(p.fp32_ms == 24);
+    CHECK_FALSE(p.bf16_faster());
+  }
+  CHECK(s.next == s.script.size());  // every step of the script, and not one more
+  CHECK(p.total_ms == s.sum);
 }
 
 TEST_CASE("cpuid agrees with the kernel's /proc/cpuinfo on the bfloat16 features") {

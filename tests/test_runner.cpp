@@ -1265,6 +1265,37 @@ tuner: {name: Random}
   CHECK_THAT(log, Catch::Contains("not started: ") && Catch::Contains("would not end by 21.5s"));
 }
 
+TEST_CASE("runner: --time-spent takes a command's own set-up off maxExperimentDuration") {
+  // scripts/run.sh passes the time its setup and build took, so that the command as a
+  // whole keeps the limit: the experiment records and keeps what is left.
+  Experiment e(R"(
+searchSpace: {x: {_type: uniform, _value: [0, 1]}}
+trialCommand: STEPS=1 exec ./trial.sh
+trialConcurrency: 1
+maxTrialNumber: 1
+maxExperimentDuration: 1h
+tuner: {name: Random}
+)");
+  ProcessResult r = e.run({"--time-spent", "59m"});
+  INFO(describe(r));
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("maxExperimentDuration 1:00:00 less 59:00 spent before the "
+                                    "run: 1:00"));
+  const auto stored = nnilib::ExperimentConfig::from_json(e.store().experiment().config, e.exp());
+  CHECK(stored.max_experiment_duration_s == 60);
+  // Nothing left, or not a duration: a one-line usage error, and nothing is created.
+  std::filesystem::remove_all(e.exp());
+  r = e.run({"--time-spent", "2h"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("--time-spent 2h: nothing is left of maxExperimentDuration "
+                                    "1:00:00"));
+  CHECK_FALSE(std::filesystem::exists(e.exp()));
+  r = e.run({"--time-spent", "soon"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("--time-spent: bad duration"));
+  CHECK_FALSE(std::filesystem::exists(e.exp()));
+}
+
 TEST_CASE(
     "runner: enqueued configurations run first, as given, and the tuner takes their results") {
   Experiment e(R"(

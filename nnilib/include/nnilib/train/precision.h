@@ -66,14 +66,24 @@ struct PrecisionProbe {
   bool bf16_faster() const { return bf16_works && bf16_ms < kBf16Margin * fp32_ms; }
 };
 
+/// One timed training step of the probe in float32 (false) or bf16 (true): its
+/// milliseconds, or nothing when bf16 does not run on the device (never for float32).
+using ProbeStep = std::function<std::optional<double>(bool bf16)>;
+
+/// The probe's schedule, torch-free (the steps are `step`'s): a warm-up step of each
+/// precision; float32 steps until one is no longer 10% faster than the one before (up to
+/// four more; float32 steps after a bf16 one stay slow for a few steps), the last of them
+/// the first pair's float32 time; then a bf16 step, and further float32/bf16 pairs, up to
+/// three pairs in all, until the best of each differ by over 1.25x or the probe has taken
+/// 1 s. Five steps at least, twelve at most.
+PrecisionProbe run_precision_probe(const ProbeStep& step);
+
 /// Times training steps of `spec`'s model (forward, backward, an optimizer update) on
 /// `batch_size` random images, in float32 and under bf16 autocast, on `device` ("cpu",
-/// "cuda:0", ...) with the current thread count: after a warm-up step of each and float32
-/// steps until they stop getting faster (up to four), alternating pairs, up to three,
-/// until one pair differs by over 1.25x or the probe has taken 1 s (the best of each
-/// precision). Implemented in the torch
-/// library (trainer); leaves the global RNG seeded differently. `stop` is asked before
-/// each step: true throws Interrupted (a trial's SIGINT acts within a step).
+/// "cuda:0", ...) with the current thread count, on run_precision_probe's schedule.
+/// Implemented in the torch library (trainer); leaves the global RNG seeded differently.
+/// `stop` is asked before each step: true throws Interrupted (a trial's SIGINT acts
+/// within a step).
 PrecisionProbe probe_precision(const ModelSpec& spec, const std::string& device, int batch_size,
                                const std::function<bool()>& stop = {});
 
