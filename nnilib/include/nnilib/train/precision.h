@@ -72,7 +72,7 @@ using ProbeStep = std::function<std::optional<double>(bool bf16)>;
 
 /// The probe's schedule, torch-free (the steps are `step`'s): a warm-up step of each
 /// precision; float32 steps until one is no longer 10% faster than the one before (up to
-/// four more; float32 steps after a bf16 one stay slow for a few steps), the last of them
+/// four more; float32 steps after a bf16 one stay slow for a few steps), the fastest of them
 /// the first pair's float32 time; then a bf16 step, and further float32/bf16 pairs, up to
 /// three pairs in all, until the best of each differ by over 1.25x or the probe has taken
 /// 1 s. Five steps at least, twelve at most.
